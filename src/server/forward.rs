@@ -1,0 +1,136 @@
+//! Sending a verified request upstream through pingora's pooled HTTP/1
+//! connector, and relaying the answer.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use pingora::connectors::http::v1::Connector;
+use pingora::http::RequestHeader;
+use pingora::protocols::http::v1::client::HttpSession;
+use pingora::protocols::http::ServerSession;
+use pingora::upstreams::peer::HttpPeer;
+use pingora::{Error, ErrorType};
+use tokio::time::timeout;
+
+use crate::reject::Reject;
+
+/// Response headers that describe the upstream connection, not the answer.
+const HOP_BY_HOP: [&str; 6] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
+/// Writes the request and reads the upstream's response header, all within
+/// `limit`. A pooled connection that turns out to be closed is retried once
+/// on a fresh one; nothing else is retried, so the upstream never gets a
+/// request twice because of us.
+pub(super) async fn exchange(
+    connector: &Connector,
+    peer: &HttpPeer,
+    req: RequestHeader,
+    body: &Bytes,
+    limit: Duration,
+) -> Result<HttpSession, Reject> {
+    let attempt = async {
+        let mut req = Box::new(req);
+        let mut retried = false;
+        loop {
+            let (mut up, reused) = connector
+                .get_http_session(peer)
+                .await
+                .map_err(|e| classify(&e))?;
+            up.read_timeout = Some(limit);
+            up.write_timeout = Some(limit);
+            let spare = (reused && !retried).then(|| req.clone());
+            match send(&mut up, req, body).await {
+                Ok(()) => return Ok(up),
+                Err(e) if spare.is_some() && is_stale(&e) => {
+                    retried = true;
+                    req = spare.expect("checked above");
+                }
+                Err(e) => return Err(classify(&e)),
+            }
+        }
+    };
+    timeout(limit, attempt)
+        .await
+        .unwrap_or(Err(Reject::UpstreamTimeout))
+}
+
+async fn send(up: &mut HttpSession, req: Box<RequestHeader>, body: &Bytes) -> pingora::Result<()> {
+    up.write_request_header(req).await?;
+    up.write_body(body).await?;
+    up.finish_body().await?;
+    // Informational answers (100 Continue, 103 Early Hints) precede the real one.
+    loop {
+        up.read_response().await?;
+        match up.resp_header() {
+            Some(h) if h.status.is_informational() && h.status.as_u16() != 101 => continue,
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// A pooled connection the upstream closed while it sat idle.
+fn is_stale(e: &Error) -> bool {
+    matches!(
+        e.etype(),
+        ErrorType::ConnectionClosed | ErrorType::ReadError | ErrorType::WriteError
+    )
+}
+
+fn classify(e: &Error) -> Reject {
+    match e.etype() {
+        ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout => {
+            Reject::UpstreamTimeout
+        }
+        _ => Reject::UpstreamUnreachable,
+    }
+}
+
+/// Relays the upstream's response header and body to the client. Returns
+/// whether the client connection can be kept.
+pub(super) async fn relay(s: &mut ServerSession, up: &mut HttpSession) -> bool {
+    let Some(header) = up.resp_header() else {
+        return false;
+    };
+    let mut resp = header.clone();
+    for name in HOP_BY_HOP {
+        resp.remove_header(name);
+    }
+    if s.write_response_header(Box::new(resp)).await.is_err() {
+        return false;
+    }
+    loop {
+        match up.read_body_bytes().await {
+            Ok(Some(chunk)) => {
+                if s.write_response_body(chunk, false).await.is_err() {
+                    return false;
+                }
+            }
+            Ok(None) => break,
+            // The status is out already: all that is left is to close both sides.
+            Err(_) => return false,
+        }
+    }
+    s.write_response_body(Bytes::new(), true).await.is_ok()
+}
+
+/// Returns the upstream connection to the pool when its response was read
+/// whole and the upstream allows keep-alive.
+pub(super) async fn release(
+    connector: &Connector,
+    mut up: HttpSession,
+    peer: &HttpPeer,
+    idle: Duration,
+) {
+    if up.is_body_done() {
+        connector.release_http_session(up, peer, Some(idle)).await;
+    } else {
+        up.shutdown().await;
+    }
+}
