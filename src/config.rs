@@ -589,10 +589,8 @@ fn dedup_settings(check: &mut Check<'_>, raw: &RawDedup) -> DedupSettings {
                 let url = check
                     .secret("dedup.redis_url", url)
                     .unwrap_or_else(|| Secret::new(""));
-                if !url.expose().is_empty()
-                    && !(url.expose().starts_with("redis://")
-                        || url.expose().starts_with("rediss://"))
-                {
+                let u = url.expose();
+                if !(u.is_empty() || u.starts_with("redis://") || u.starts_with("rediss://")) {
                     check.error("dedup.redis_url", "must start with redis:// or rediss://");
                 }
                 DedupBackend::Redis { url }
@@ -1092,7 +1090,7 @@ dedup_key = ["header:webhook_delivery_id"]
 
         let a = load("[[route]]\nname=\"n\"\npath=\"/n\"\nprovider=\"nixflex\"\nsecrets=[\"${NIXFLEX_SECRET}\"]\n").unwrap();
         let b = parse(
-            &format!("[server]\nlisten = \"127.0.0.1:8081\"\n[upstream]\nurl = \"http://127.0.0.1:3000\"\n[[route]]\nname=\"n\"\npath=\"/n\"\nprovider=\"nixflex\"\nsecrets=[\"${{NIXFLEX_SECRET}}\"]\n"),
+            "[server]\nlisten = \"127.0.0.1:8081\"\n[upstream]\nurl = \"http://127.0.0.1:3000\"\n[[route]]\nname=\"n\"\npath=\"/n\"\nprovider=\"nixflex\"\nsecrets=[\"${NIXFLEX_SECRET}\"]\n",
             &env,
         )
         .unwrap();

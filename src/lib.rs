@@ -14,4 +14,5 @@ pub mod provider;
 pub mod reject;
 pub mod reload;
 pub mod secret;
+pub mod send;
 pub mod server;

@@ -2,12 +2,18 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use clap::{Parser, Subcommand};
+use http::HeaderName;
 
 use hookgate::config::DedupBackend;
 use hookgate::dedup::Dedup;
 use hookgate::metrics::Metrics;
+use hookgate::provider::ProviderKind;
 use hookgate::reload::ConfigSource;
+use hookgate::secret::Secret;
+use hookgate::send;
 
 #[derive(Parser)]
 #[command(
@@ -32,12 +38,70 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Send a realistic, correctly signed test event, as the provider would.
+    Send {
+        /// nixflex | agntix | inboundflow | allo | voxagent
+        provider: String,
+        /// Where to POST it (e.g. http://127.0.0.1:8080/webhooks/nixflex).
+        #[arg(long, required_unless_present = "list")]
+        to: Option<String>,
+        /// The webhook secret (whsec_… for agntix and allo). Prefer
+        /// HOOKGATE_SEND_SECRET in the environment: arguments show in `ps`.
+        #[arg(
+            long,
+            env = "HOOKGATE_SEND_SECRET",
+            hide_env_values = true,
+            required_unless_present = "list"
+        )]
+        secret: Option<String>,
+        /// One of the provider's documented events (default: its first).
+        #[arg(long)]
+        event: Option<String>,
+        /// Voxagent's signature header.
+        #[arg(long, default_value = "X-Voxagent-Signature")]
+        signature_header: String,
+        /// Send the same signed delivery this many times, as a provider's
+        /// retries would (hookgate forwards it once).
+        #[arg(long, default_value_t = 1)]
+        repeat: u32,
+        /// List the provider's events and exit.
+        #[arg(long)]
+        list: bool,
+    },
+    /// GET a URL and exit 0 on a 2xx answer (container health checks).
+    Healthcheck {
+        #[arg(long, default_value = "http://127.0.0.1:9090/healthz")]
+        url: String,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { config } => check(config),
+        Command::Send {
+            provider,
+            to,
+            secret,
+            event,
+            signature_header,
+            repeat,
+            list,
+        } => {
+            let opts = SendOptions {
+                event: event.as_deref(),
+                signature_header: &signature_header,
+                repeat,
+                list,
+            };
+            send(
+                &provider,
+                to.as_deref().unwrap_or_default(),
+                secret.as_deref().unwrap_or_default(),
+                &opts,
+            )
+        }
+        Command::Healthcheck { url } => healthcheck(&url),
         Command::Run { config } => match run(config) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -86,4 +150,90 @@ fn run(path: PathBuf) -> anyhow::Result<()> {
     let dedup = Dedup::new(store, loaded.config.dedup.on_backend_error);
     let metrics = Arc::new(Metrics::default());
     hookgate::server::run(source, loaded, dedup, metrics)
+}
+
+struct SendOptions<'a> {
+    event: Option<&'a str>,
+    signature_header: &'a str,
+    repeat: u32,
+    list: bool,
+}
+
+fn send(provider: &str, to: &str, secret: &str, opts: &SendOptions<'_>) -> ExitCode {
+    let SendOptions {
+        event,
+        signature_header,
+        repeat,
+        list,
+    } = *opts;
+    let Some(kind) = ProviderKind::parse(provider) else {
+        eprintln!("hookgate send: unknown provider {provider:?} (nixflex, agntix, inboundflow, allo, voxagent)");
+        return ExitCode::from(2);
+    };
+    if list {
+        for (name, _) in send::events(kind) {
+            println!("{name}");
+        }
+        return ExitCode::SUCCESS;
+    }
+    let Ok(header) = HeaderName::from_bytes(signature_header.as_bytes()) else {
+        eprintln!("hookgate send: {signature_header:?} is not a header name");
+        return ExitCode::from(2);
+    };
+    let signed = match send::sign_event(kind, event, &Secret::new(secret), &header) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("hookgate send: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let mut all_ok = true;
+    for _ in 0..repeat.max(1) {
+        match runtime.block_on(send::post(to, &signed, Duration::from_secs(30))) {
+            Ok(answer) => {
+                println!(
+                    "{provider} {} -> {to}: HTTP {}",
+                    signed.event, answer.status
+                );
+                for (k, v) in &answer.headers {
+                    if k.starts_with("x-hookgate") || k == "retry-after" {
+                        println!("  {k}: {v}");
+                    }
+                }
+                println!("  {}", String::from_utf8_lossy(&answer.body));
+                all_ok &= (200..300).contains(&answer.status);
+            }
+            Err(e) => {
+                eprintln!("hookgate send: {e}");
+                all_ok = false;
+            }
+        }
+    }
+    if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn healthcheck(url: &str) -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    match runtime.block_on(send::get(url, Duration::from_secs(3))) {
+        Ok(status) if (200..300).contains(&status) => ExitCode::SUCCESS,
+        Ok(status) => {
+            eprintln!("{url}: HTTP {status}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("{url}: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

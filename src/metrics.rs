@@ -24,7 +24,6 @@ const REASONS: &[&str] = &[
     "dedup_unavailable",
     "upstream_unreachable",
     "upstream_timeout",
-    "shutting_down",
 ];
 
 /// Upper bounds, in seconds, of the upstream latency buckets.
@@ -335,7 +334,6 @@ mod tests {
             },
             Reject::UpstreamUnreachable,
             Reject::UpstreamTimeout,
-            Reject::ShuttingDown,
         ] {
             assert!(REASONS.contains(&r.code()), "{}", r.code());
         }

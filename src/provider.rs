@@ -134,6 +134,25 @@ pub trait Provider: Send + Sync + 'static {
     }
 
     fn normalize(&self, ctx: &EventContext<'_>) -> Event;
+
+    /// Signs a body the way the provider does: the headers of a delivery.
+    /// Used by `hookgate send` to prove a deployment end to end.
+    fn sign(
+        &self,
+        key: &SigningKey,
+        body: &[u8],
+        delivery: &OutgoingDelivery<'_>,
+    ) -> Vec<(String, String)>;
+}
+
+/// What a provider's signer needs besides the key and the body.
+pub struct OutgoingDelivery<'a> {
+    /// The provider's delivery/message id for this attempt.
+    pub id: &'a str,
+    pub timestamp: u64,
+    pub event: &'a str,
+    /// Voxagent's configurable signature header.
+    pub signature_header: &'a HeaderName,
 }
 
 /// HMAC-SHA256 key material, keyed once at configuration load.
@@ -351,6 +370,76 @@ mod tests {
             single_header(&h, &name, "x-sig"),
             Err(Reject::MalformedSignature { header: "x-sig" })
         );
+    }
+
+    fn sample_secret(kind: ProviderKind) -> &'static str {
+        match kind {
+            ProviderKind::Agntix | ProviderKind::Allo => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            _ => "a-raw-secret",
+        }
+    }
+
+    #[test]
+    fn every_signer_round_trips_through_its_verifier() {
+        let body = br#"{"event":"call.ended","call_id":"c1","data":{"session_id":"s1"}}"#;
+        let header = HeaderName::from_static("x-voxagent-signature");
+        for kind in ProviderKind::ALL {
+            let keys = test_support::keys(kind, &[sample_secret(kind)]);
+            let delivery = OutgoingDelivery {
+                id: "msg_1",
+                timestamp: test_support::unix(test_support::now()),
+                event: "call.ended",
+                signature_header: &header,
+            };
+            let pairs = provider(kind).sign(&keys[0], body, &delivery);
+            let pairs: Vec<(&str, &str)> = pairs
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let headers = test_support::headers(&pairs);
+            assert_eq!(
+                test_support::verify(kind, &keys, &headers, body, test_support::now()),
+                Ok(()),
+                "{kind}"
+            );
+            let mut tampered = body.to_vec();
+            tampered[2] ^= 1;
+            assert_eq!(
+                test_support::verify(kind, &keys, &headers, &tampered, test_support::now()),
+                Err(Reject::InvalidSignature),
+                "{kind}"
+            );
+        }
+    }
+
+    #[test]
+    fn standard_webhooks_signer_agrees_with_the_reference_libraries() {
+        let secret = sample_secret(ProviderKind::Allo);
+        let key = provider(ProviderKind::Allo)
+            .signing_key(&Secret::new(secret))
+            .unwrap();
+        let body = br#"{"topic":"PING"}"#;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let sig = format!("v1,{}", standard::sign(&key, "msg_x", now, body));
+        let mut h = http::HeaderMap::new();
+        h.insert("webhook-id", "msg_x".parse().unwrap());
+        h.insert("webhook-timestamp", now.to_string().parse().unwrap());
+        h.insert("webhook-signature", sig.parse().unwrap());
+        standardwebhooks::Webhook::new(secret)
+            .unwrap()
+            .verify(body, &h)
+            .unwrap();
+        let mut svix_headers = http::HeaderMap::new();
+        svix_headers.insert("svix-id", "msg_x".parse().unwrap());
+        svix_headers.insert("svix-timestamp", now.to_string().parse().unwrap());
+        svix_headers.insert("svix-signature", sig.parse().unwrap());
+        svix::webhooks::Webhook::new(secret)
+            .unwrap()
+            .verify(body, &svix_headers)
+            .unwrap();
     }
 
     #[test]

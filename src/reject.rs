@@ -33,8 +33,6 @@ pub enum Reject {
     UpstreamUnreachable,
     #[error("upstream did not answer in time")]
     UpstreamTimeout,
-    #[error("gateway is shutting down")]
-    ShuttingDown,
 }
 
 impl Reject {
@@ -50,7 +48,7 @@ impl Reject {
             | Reject::InvalidSignature
             | Reject::TimestampOutOfTolerance => 401,
             Reject::InFlight { .. } => 409,
-            Reject::DedupUnavailable { .. } | Reject::ShuttingDown => 503,
+            Reject::DedupUnavailable { .. } => 503,
             Reject::UpstreamUnreachable => 502,
             Reject::UpstreamTimeout => 504,
         }
@@ -73,7 +71,6 @@ impl Reject {
             Reject::DedupUnavailable { .. } => "dedup_unavailable",
             Reject::UpstreamUnreachable => "upstream_unreachable",
             Reject::UpstreamTimeout => "upstream_timeout",
-            Reject::ShuttingDown => "shutting_down",
         }
     }
 
@@ -83,7 +80,6 @@ impl Reject {
             Reject::InFlight { retry_after } | Reject::DedupUnavailable { retry_after } => {
                 Some(retry_after.as_secs().max(1))
             }
-            Reject::ShuttingDown => Some(1),
             _ => None,
         }
     }
@@ -133,7 +129,6 @@ mod tests {
             },
             Reject::UpstreamUnreachable,
             Reject::UpstreamTimeout,
-            Reject::ShuttingDown,
         ];
         for r in all {
             let body = r.body();

@@ -3,7 +3,7 @@
 use http::HeaderMap;
 
 use super::standard::{self, HeaderSet};
-use super::{header_id, Provider, ProviderKind, SigningKey, VerifyParams};
+use super::{header_id, OutgoingDelivery, Provider, ProviderKind, SigningKey, VerifyParams};
 use crate::gate::Verified;
 use crate::normalize::{Event, EventContext};
 use crate::reject::Reject;
@@ -72,6 +72,20 @@ impl Provider for Agntix {
 
     fn normalize(&self, ctx: &EventContext<'_>) -> Event {
         crate::normalize::agntix::normalize(ctx)
+    }
+
+    fn sign(
+        &self,
+        key: &SigningKey,
+        body: &[u8],
+        d: &OutgoingDelivery<'_>,
+    ) -> Vec<(String, String)> {
+        let sig = standard::sign(key, d.id, d.timestamp, body);
+        vec![
+            ("svix-id".into(), d.id.to_owned()),
+            ("svix-timestamp".into(), d.timestamp.to_string()),
+            ("svix-signature".into(), format!("v1,{sig}")),
+        ]
     }
 }
 

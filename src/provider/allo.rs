@@ -4,7 +4,7 @@
 use http::HeaderMap;
 
 use super::standard;
-use super::{header_id, Provider, ProviderKind, SigningKey, VerifyParams};
+use super::{header_id, OutgoingDelivery, Provider, ProviderKind, SigningKey, VerifyParams};
 use crate::gate::Verified;
 use crate::normalize::{Event, EventContext};
 use crate::reject::Reject;
@@ -56,6 +56,20 @@ impl Provider for Allo {
 
     fn normalize(&self, ctx: &EventContext<'_>) -> Event {
         crate::normalize::allo::normalize(ctx)
+    }
+
+    fn sign(
+        &self,
+        key: &SigningKey,
+        body: &[u8],
+        d: &OutgoingDelivery<'_>,
+    ) -> Vec<(String, String)> {
+        let sig = standard::sign(key, d.id, d.timestamp, body);
+        vec![
+            ("webhook-id".into(), d.id.to_owned()),
+            ("webhook-timestamp".into(), d.timestamp.to_string()),
+            ("webhook-signature".into(), format!("v1,{sig}")),
+        ]
     }
 }
 

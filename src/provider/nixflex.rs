@@ -5,7 +5,8 @@ use http::{HeaderMap, HeaderName};
 
 use super::{
     any_key_matches, check_tolerance, decode_hex_signature, header_id, json_scalar,
-    parse_timestamp, single_header, Provider, ProviderKind, VerifyParams,
+    parse_timestamp, single_header, OutgoingDelivery, Provider, ProviderKind, SigningKey,
+    VerifyParams,
 };
 use crate::gate::Verified;
 use crate::normalize::{Event, EventContext};
@@ -99,6 +100,23 @@ impl Provider for Nixflex {
 
     fn normalize(&self, ctx: &EventContext<'_>) -> Event {
         crate::normalize::nixflex::normalize(ctx)
+    }
+
+    fn sign(
+        &self,
+        key: &SigningKey,
+        body: &[u8],
+        d: &OutgoingDelivery<'_>,
+    ) -> Vec<(String, String)> {
+        let t = d.timestamp.to_string();
+        let mac = key.sign(&[t.as_bytes(), b".", body]);
+        vec![
+            (
+                "X-Nixflex-Signature".into(),
+                format!("t={t},v1={}", hex::encode(mac)),
+            ),
+            ("webhook_delivery_id".into(), d.id.to_owned()),
+        ]
     }
 }
 

@@ -5,8 +5,8 @@
 use http::HeaderMap;
 
 use super::{
-    any_key_matches, decode_hex_signature, json_scalar, single_header, Provider, ProviderKind,
-    VerifyParams,
+    any_key_matches, decode_hex_signature, json_scalar, single_header, OutgoingDelivery, Provider,
+    ProviderKind, SigningKey, VerifyParams,
 };
 use crate::gate::Verified;
 use crate::normalize::{Event, EventContext};
@@ -60,6 +60,18 @@ impl Provider for Voxagent {
 
     fn normalize(&self, ctx: &EventContext<'_>) -> Event {
         crate::normalize::voxagent::normalize(ctx)
+    }
+
+    fn sign(
+        &self,
+        key: &SigningKey,
+        body: &[u8],
+        d: &OutgoingDelivery<'_>,
+    ) -> Vec<(String, String)> {
+        vec![(
+            d.signature_header.as_str().to_owned(),
+            hex::encode(key.sign(&[body])),
+        )]
     }
 }
 

@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""A demo webhook receiver for hookgate: prints what reaches it and answers
+200. It stands in for the customer's application in the demo and in the
+compose file. Standard library only."""
+
+import argparse
+import json
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Receiver(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length)
+        summary = {
+            "path": self.path,
+            "provider": self.headers.get("x-hookgate-provider"),
+            "delivery_id": self.headers.get("x-hookgate-delivery-id"),
+            "verified": self.headers.get("x-hookgate-verified"),
+            "content_type": self.headers.get("content-type"),
+            "bytes": len(body),
+        }
+        try:
+            doc = json.loads(body)
+            if isinstance(doc, dict) and doc.get("specversion"):
+                summary["type"] = doc.get("type")
+                summary["subject"] = doc.get("subject")
+            else:
+                summary["ce-type"] = self.headers.get("ce-type")
+        except ValueError:
+            pass
+        print("receiver got " + json.dumps(summary), flush=True)
+        reply = b'{"received":true}'
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def log_message(self, *args):
+        pass
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--listen", default="127.0.0.1:3000")
+    args = parser.parse_args()
+    host, port = args.listen.rsplit(":", 1)
+    server = ThreadingHTTPServer((host, int(port)), Receiver)
+    print(f"demo receiver listening on {args.listen}", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine lacks to build and test hookgate:
+# cmake (pingora's zlib-ng), a C toolchain (ring, zstd-sys), redis-server
+# (the Redis dedup tests start their own), curl and openssl (the demo).
+set -euo pipefail
+
+need=()
+command -v cmake >/dev/null 2>&1 || need+=(cmake)
+command -v cc >/dev/null 2>&1 || need+=(build-essential)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]}"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+  # The Debian package starts a system redis on :6379; the tests start their
+  # own on free ports and need nothing from it.
+  if printf '%s\n' "${need[@]}" | grep -qx redis-server; then
+    $sudo service redis-server stop >/dev/null 2>&1 || true
+  fi
+fi
+command -v cargo >/dev/null 2>&1 || { echo "setup: cargo (Rust) is required" >&2; exit 1; }
