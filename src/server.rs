@@ -302,7 +302,7 @@ impl Gateway {
             &delivery_id,
             &forward_body,
             ce_headers,
-            s.client_addr().map(|a| a.to_string()),
+            s.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip()),
         );
         let peer = snap.peer(&route.upstream);
         let sent_at = Instant::now();
@@ -411,6 +411,11 @@ async fn read_body(
         .unwrap_or(Err(Reject::RequestTimeout))
 }
 
+const X_HOOKGATE_VERIFIED: HeaderName = HeaderName::from_static("x-hookgate-verified");
+const X_HOOKGATE_PROVIDER: HeaderName = HeaderName::from_static("x-hookgate-provider");
+const X_HOOKGATE_DELIVERY_ID: HeaderName = HeaderName::from_static("x-hookgate-delivery-id");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
 const HOP_BY_HOP: [&str; 9] = [
     "connection",
     "keep-alive",
@@ -432,19 +437,25 @@ fn prepare_upstream_request(
     delivery_id: &str,
     body: &Bytes,
     ce_headers: Vec<(HeaderName, HeaderValue)>,
-    client_addr: Option<String>,
+    client_ip: Option<std::net::IpAddr>,
 ) {
-    let path = format!(
-        "{}{}{}",
-        route.upstream.base_path,
-        route.upstream_path.as_deref().unwrap_or(req.uri.path()),
-        req.uri.query().map(|q| format!("?{q}")).unwrap_or_default()
+    let target = route.upstream_path.as_deref().unwrap_or(req.uri.path());
+    let query = req.uri.query();
+    let mut path = String::with_capacity(
+        route.upstream.base_path.len() + target.len() + query.map_or(0, |q| q.len() + 1),
     );
+    path.push_str(&route.upstream.base_path);
+    path.push_str(target);
+    if let Some(q) = query {
+        path.push('?');
+        path.push_str(q);
+    }
     // The path was parsed from the request line or validated at config
     // load, so it is a valid URI path.
     let _ = req.set_raw_path(path.as_bytes());
     req.set_version(http::Version::HTTP_11);
 
+    // Headers the client named in `Connection` are hop-by-hop too.
     let connection_named: Vec<String> = req
         .headers
         .get_all(http::header::CONNECTION)
@@ -452,7 +463,7 @@ fn prepare_upstream_request(
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(|t| t.trim().to_ascii_lowercase())
-        .filter(|t| !t.is_empty())
+        .filter(|t| !t.is_empty() && t != "keep-alive" && t != "close")
         .collect();
     let strip: Vec<HeaderName> = req
         .headers
@@ -481,10 +492,13 @@ fn prepare_upstream_request(
     for (name, value) in ce_headers {
         let _ = req.append_header(name, value);
     }
-    let _ = req.insert_header("X-Hookgate-Verified", "true");
-    let _ = req.insert_header("X-Hookgate-Provider", route.kind().as_str());
+    let _ = req.insert_header(X_HOOKGATE_VERIFIED, HeaderValue::from_static("true"));
+    let _ = req.insert_header(
+        X_HOOKGATE_PROVIDER,
+        HeaderValue::from_static(route.kind().as_str()),
+    );
     if let Ok(v) = HeaderValue::from_str(delivery_id) {
-        let _ = req.insert_header("X-Hookgate-Delivery-Id", v);
+        let _ = req.insert_header(X_HOOKGATE_DELIVERY_ID, v);
     }
     if let Some(signer) = &route.forward_signer {
         let ts = SystemTime::now()
@@ -495,19 +509,16 @@ fn prepare_upstream_request(
         let _ = req.insert_header("webhook-timestamp", ts.to_string());
         let _ = req.insert_header("webhook-signature", format!("v1,{sig}"));
     }
-    if let Some(addr) = client_addr {
-        let ip = addr
-            .parse::<std::net::SocketAddr>()
-            .map_or(addr, |a| a.ip().to_string());
+    if let Some(ip) = client_ip {
         let forwarded_for = match req
             .headers
-            .get("x-forwarded-for")
+            .get(X_FORWARDED_FOR)
             .and_then(|v| v.to_str().ok())
         {
             Some(prior) => format!("{prior}, {ip}"),
-            None => ip,
+            None => ip.to_string(),
         };
-        let _ = req.insert_header("X-Forwarded-For", forwarded_for);
+        let _ = req.insert_header(X_FORWARDED_FOR, forwarded_for);
     }
 }
 
@@ -638,7 +649,7 @@ mod tests {
             "dlv-1",
             &body,
             Vec::new(),
-            Some("127.0.0.9:5555".into()),
+            Some("127.0.0.9".parse().unwrap()),
         );
         assert_eq!(req.uri.to_string(), "/base/calls?x=1");
         let h = &req.headers;
