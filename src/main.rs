@@ -102,13 +102,17 @@ fn main() -> ExitCode {
             )
         }
         Command::Healthcheck { url } => healthcheck(&url),
-        Command::Run { config } => match run(config) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("hookgate: {e:#}");
-                ExitCode::FAILURE
+        Command::Run { config } => {
+            let result = run(config);
+            hookgate::logging::flush();
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("hookgate: {e:#}");
+                    ExitCode::FAILURE
+                }
             }
-        },
+        }
     }
 }
 

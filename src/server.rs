@@ -584,7 +584,7 @@ fn log_request(route: Option<&Route>, outcome: &Outcome, started: Instant) {
         reason = outcome.reason.unwrap_or(""),
         status = outcome.status,
         delivery_id = outcome.delivery_id.as_deref().unwrap_or(""),
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        latency_us = started.elapsed().as_micros() as u64,
     );
 }
 

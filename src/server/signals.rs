@@ -151,6 +151,7 @@ impl Signals {
             } else {
                 tracing::info!("drained; exiting");
             }
+            crate::logging::flush();
             std::process::exit(0);
         });
     }
