@@ -5,6 +5,8 @@ mod agntix;
 mod allo;
 mod inboundflow;
 mod nixflex;
+#[cfg(test)]
+mod proptests;
 pub(crate) mod standard;
 mod voxagent;
 
