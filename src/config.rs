@@ -88,6 +88,12 @@ pub enum KeyPart {
     Json(String),
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
 /// An upstream receiver, resolved at load time.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Upstream {
@@ -115,6 +121,8 @@ pub struct Route {
     /// `None` when dedup is off for the route.
     pub dedup: Option<DedupKeySpec>,
     pub include_raw: bool,
+    /// Requests per second forwarded at most, with a burst allowance.
+    pub rate_limit: Option<RateLimit>,
     /// Signs what is forwarded, Standard Webhooks style, when set.
     pub forward_signer: Option<SigningKey>,
 }
@@ -299,6 +307,8 @@ struct RawRoute {
     dedup_key: Option<Vec<String>>,
     raw: Option<bool>,
     forward_secret: Option<String>,
+    rate_limit: Option<u32>,
+    rate_burst: Option<u32>,
 }
 
 /// Collects errors and warnings while validating.
@@ -807,6 +817,25 @@ fn route(
         }
     });
 
+    let rate_limit = match (raw.rate_limit, raw.rate_burst) {
+        (None, None) => None,
+        (None, Some(_)) => {
+            check.error(format!("{location}.rate_burst"), "needs rate_limit");
+            None
+        }
+        (Some(0), _) | (_, Some(0)) => {
+            check.error(
+                format!("{location}.rate_limit"),
+                "rate_limit and rate_burst must be at least 1",
+            );
+            None
+        }
+        (Some(per_second), burst) => Some(RateLimit {
+            per_second,
+            burst: burst.unwrap_or(per_second),
+        }),
+    };
+
     if check.errors.len() > errors_before {
         return None;
     }
@@ -823,6 +852,7 @@ fn route(
         signature_header,
         dedup: dedup_spec,
         include_raw: raw.raw.unwrap_or(true),
+        rate_limit,
         forward_signer,
     })
 }

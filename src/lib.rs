@@ -11,6 +11,7 @@ pub mod logging;
 pub mod metrics;
 pub mod normalize;
 pub mod provider;
+pub mod ratelimit;
 pub mod reject;
 pub mod reload;
 pub mod secret;

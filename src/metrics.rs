@@ -20,6 +20,7 @@ const REASONS: &[&str] = &[
     "invalid_signature",
     "timestamp_out_of_tolerance",
     "invalid_json",
+    "rate_limited",
     "in_flight",
     "dedup_unavailable",
     "upstream_unreachable",

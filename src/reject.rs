@@ -25,6 +25,8 @@ pub enum Reject {
     TimestampOutOfTolerance,
     #[error("body is not valid JSON")]
     InvalidJson,
+    #[error("rate limit of this route exceeded; retry later")]
+    RateLimited { retry_after: Duration },
     #[error("this delivery is being delivered right now; retry later")]
     InFlight { retry_after: Duration },
     #[error("deduplication backend unavailable; retry later")]
@@ -47,6 +49,7 @@ impl Reject {
             | Reject::MalformedSignature { .. }
             | Reject::InvalidSignature
             | Reject::TimestampOutOfTolerance => 401,
+            Reject::RateLimited { .. } => 429,
             Reject::InFlight { .. } => 409,
             Reject::DedupUnavailable { .. } => 503,
             Reject::UpstreamUnreachable => 502,
@@ -67,6 +70,7 @@ impl Reject {
             Reject::InvalidSignature => "invalid_signature",
             Reject::TimestampOutOfTolerance => "timestamp_out_of_tolerance",
             Reject::InvalidJson => "invalid_json",
+            Reject::RateLimited { .. } => "rate_limited",
             Reject::InFlight { .. } => "in_flight",
             Reject::DedupUnavailable { .. } => "dedup_unavailable",
             Reject::UpstreamUnreachable => "upstream_unreachable",
@@ -77,9 +81,9 @@ impl Reject {
     /// Seconds for a `Retry-After` header, where the provider should come back.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            Reject::InFlight { retry_after } | Reject::DedupUnavailable { retry_after } => {
-                Some(retry_after.as_secs().max(1))
-            }
+            Reject::InFlight { retry_after }
+            | Reject::DedupUnavailable { retry_after }
+            | Reject::RateLimited { retry_after } => Some(retry_after.as_secs().max(1)),
             _ => None,
         }
     }

@@ -27,6 +27,7 @@ use crate::config::{Config, ForwardMode, Route, Upstream};
 use crate::dedup::{Decision, Dedup};
 use crate::gate;
 use crate::metrics::{Metrics, RouteMetrics};
+use crate::ratelimit::TokenBucket;
 use crate::reject::Reject;
 
 pub use signals::run;
@@ -48,6 +49,8 @@ pub struct Snapshot {
     pub config: Arc<Config>,
     peers: HashMap<Upstream, HttpPeer>,
     route_metrics: HashMap<String, Arc<RouteMetrics>>,
+    /// Token buckets of rate-limited routes (a reload starts them afresh).
+    rate_limits: HashMap<String, TokenBucket>,
 }
 
 impl Snapshot {
@@ -64,10 +67,19 @@ impl Snapshot {
             .routes()
             .map(|r| (r.name.clone(), metrics.route(&r.name, r.kind().as_str())))
             .collect();
+        let rate_limits = config
+            .routes()
+            .filter_map(|r| {
+                let limit = r.rate_limit?;
+                let bucket = TokenBucket::new(limit.per_second, limit.burst, Instant::now());
+                Some((r.name.clone(), bucket))
+            })
+            .collect();
         Snapshot {
             config: Arc::new(config),
             peers,
             route_metrics,
+            rate_limits,
         }
     }
 
@@ -257,6 +269,12 @@ impl Gateway {
         snap.metrics(route)
             .body_bytes
             .fetch_add(body.len() as u64, Relaxed);
+        if let Some(bucket) = snap.rate_limits.get(&route.name) {
+            if let Err(wait) = bucket.take(Instant::now()) {
+                let r = Reject::RateLimited { retry_after: wait };
+                return respond_reject(s, &r, true, Some(accepted.delivery_id)).await;
+            }
+        }
 
         let claim = match &accepted.dedup_key {
             None => None,
