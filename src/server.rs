@@ -173,12 +173,28 @@ impl HttpServerApp for Gateway {
     ) -> Option<ReusedHttpStream> {
         let request_timeout = self.state.snapshot.load().config.server.request_timeout;
         session.set_keepalive(Some(CLIENT_IDLE_SECS));
+        // Requests a client pipelines are answered in order, not dropped.
+        session.set_pipelining_enabled(true);
         session.set_read_timeout(Some(request_timeout));
         session.set_write_timeout(Some(request_timeout));
         // Bounds a slowly dribbled header as well as an idle connection.
         let idle = Duration::from_secs(CLIENT_IDLE_SECS) + request_timeout;
         match timeout(idle, session.read_request()).await {
             Ok(Ok(true)) => {}
+            // Unparseable or ambiguous framing (conflicting Content-Length,
+            // a non-chunked Transfer-Encoding, too many or too large headers,
+            // an authority that disagrees with Host): answer, then close.
+            Ok(Err(e)) if *e.etype() == pingora::ErrorType::InvalidHTTPHeader => {
+                let started = Instant::now();
+                let outcome = respond_reject(&mut session, &Reject::BadRequest, false, None).await;
+                self.state
+                    .metrics
+                    .unrouted
+                    .rejected(Reject::BadRequest.code());
+                log_request(None, &outcome, started);
+                let _ = session.finish().await;
+                return None;
+            }
             _ => return None,
         }
         let started = Instant::now();
