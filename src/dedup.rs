@@ -1,139 +1,402 @@
-//! SHIM (replaced by the real dedup module).
+//! Deduplication of deliveries over a backend store.
+//!
+//! A key (route name + delivery key, from signed material only) moves
+//! through three states: absent → **claimed** when a request starts
+//! forwarding (for the upstream timeout plus a margin, so a crashed request
+//! frees it); claimed → **delivered** when the upstream answers 2xx (kept for
+//! the window); claimed → absent otherwise, so the provider's retry goes
+//! through. A delivery is never dropped because an earlier attempt failed.
+
+pub mod memory;
+pub mod redis;
+#[cfg(test)]
+#[path = "../tests/support/redis_server.rs"]
+pub(crate) mod test_redis;
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::Duration;
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OnBackendError {
-    Forward,
-    Reject,
-}
-#[derive(Debug, thiserror::Error)]
-#[error("dedup backend error")]
-pub struct BackendError;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+/// What a claim attempt found.
+#[derive(Debug)]
 pub enum ClaimOutcome {
+    /// The key was absent: this request owns it now.
     Claimed(Claim),
+    /// Delivered within the window.
     Duplicate,
+    /// Another request is delivering it right now.
     InFlight,
 }
+
+/// One request's ownership of a key. Commit and release act only on the
+/// claim that carries this token, never on a later owner's.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
     key: String,
+    token: u64,
 }
-#[async_trait::async_trait]
+
+impl Claim {
+    fn new(key: &str) -> Claim {
+        // Zero marks "delivered" in the stores.
+        Claim {
+            key: key.to_owned(),
+            token: rand::random::<u64>().max(1),
+        }
+    }
+
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackendError {
+    #[error("dedup backend did not answer in time")]
+    Timeout,
+    #[error("dedup backend unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[async_trait]
 pub trait DedupStore: Send + Sync + 'static {
+    /// Claims `key` for `claim_ttl` if it is absent.
     async fn claim(&self, key: &str, claim_ttl: Duration) -> Result<ClaimOutcome, BackendError>;
+    /// Marks the claimed key delivered for `window`.
     async fn commit(&self, claim: &Claim, window: Duration) -> Result<(), BackendError>;
+    /// Frees the claimed key.
     async fn release(&self, claim: &Claim) -> Result<(), BackendError>;
+    /// Reachability, for `/readyz`.
     async fn ping(&self) -> Result<(), BackendError>;
+    /// Approximate number of keys held, where the store can tell cheaply.
     fn entry_count(&self) -> Option<u64>;
     fn backend_name(&self) -> &'static str;
 }
-#[derive(Default)]
+
+/// What to do when the backend cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnBackendError {
+    /// Forward without dedup (the receiver may see a retry twice).
+    Forward,
+    /// Answer 503 so the provider retries later.
+    Reject,
+}
+
+/// Counters of dedup outcomes.
+#[derive(Debug, Default)]
 pub struct DedupStats {
-    pub claimed: std::sync::atomic::AtomicU64,
+    pub claimed: AtomicU64,
+    pub delivered: AtomicU64,
+    pub duplicate: AtomicU64,
+    pub in_flight: AtomicU64,
+    pub released: AtomicU64,
+    pub backend_error: AtomicU64,
+    pub bypassed: AtomicU64,
 }
-pub struct Dedup {
-    store: Arc<dyn DedupStore>,
-    stats: DedupStats,
-    on_error: OnBackendError,
-}
+
+/// What the gateway should do with a verified request.
+#[derive(Debug)]
 pub enum Decision {
+    /// Forward it; settle the guard with the upstream's outcome.
     Proceed(ClaimGuard),
+    /// The backend failed and the policy is to forward without dedup.
     Bypass,
+    /// Already delivered: 200 with `X-Hookgate-Duplicate`.
     Duplicate,
+    /// Being delivered: 409 with `Retry-After`.
     InFlight,
+    /// The backend failed and the policy is to refuse: 503.
     Unavailable,
 }
-pub struct ClaimGuard {
+
+/// The gateway's view of dedup: a store, a policy, and counters.
+pub struct Dedup {
     store: Arc<dyn DedupStore>,
-    claim: Option<Claim>,
+    on_error: OnBackendError,
+    stats: Arc<DedupStats>,
+    last_error_log: std::sync::Mutex<Option<Instant>>,
 }
-impl ClaimGuard {
-    pub async fn commit(mut self, window: Duration) {
-        if let Some(c) = self.claim.take() {
-            let _ = self.store.commit(&c, window).await;
-        }
-    }
-    pub async fn release(mut self) {
-        if let Some(c) = self.claim.take() {
-            let _ = self.store.release(&c).await;
-        }
-    }
-}
+
+/// Backend errors are logged at most this often; they are all counted.
+const ERROR_LOG_EVERY: Duration = Duration::from_secs(10);
+
 impl Dedup {
     pub fn new(store: Arc<dyn DedupStore>, on_error: OnBackendError) -> Self {
         Dedup {
             store,
-            stats: DedupStats::default(),
             on_error,
+            stats: Arc::default(),
+            last_error_log: std::sync::Mutex::new(None),
         }
     }
-    pub async fn begin(&self, key: &str, ttl: Duration) -> Decision {
-        match self.store.claim(key, ttl).await {
-            Ok(ClaimOutcome::Claimed(c)) => Decision::Proceed(ClaimGuard {
-                store: self.store.clone(),
-                claim: Some(c),
-            }),
-            Ok(ClaimOutcome::Duplicate) => Decision::Duplicate,
-            Ok(ClaimOutcome::InFlight) => Decision::InFlight,
-            Err(_) => {
-                if self.on_error == OnBackendError::Forward {
-                    Decision::Bypass
-                } else {
-                    Decision::Unavailable
+
+    pub async fn begin(&self, key: &str, claim_ttl: Duration) -> Decision {
+        match self.store.claim(key, claim_ttl).await {
+            Ok(ClaimOutcome::Claimed(claim)) => {
+                self.stats.claimed.fetch_add(1, Relaxed);
+                Decision::Proceed(ClaimGuard {
+                    store: self.store.clone(),
+                    stats: self.stats.clone(),
+                    claim: Some(claim),
+                })
+            }
+            Ok(ClaimOutcome::Duplicate) => {
+                self.stats.duplicate.fetch_add(1, Relaxed);
+                Decision::Duplicate
+            }
+            Ok(ClaimOutcome::InFlight) => {
+                self.stats.in_flight.fetch_add(1, Relaxed);
+                Decision::InFlight
+            }
+            Err(e) => {
+                self.stats.backend_error.fetch_add(1, Relaxed);
+                self.log_backend_error(&e);
+                match self.on_error {
+                    OnBackendError::Forward => {
+                        self.stats.bypassed.fetch_add(1, Relaxed);
+                        Decision::Bypass
+                    }
+                    OnBackendError::Reject => Decision::Unavailable,
                 }
             }
         }
     }
+
+    fn log_backend_error(&self, e: &BackendError) {
+        let mut last = self
+            .last_error_log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if last.is_none_or(|t| t.elapsed() >= ERROR_LOG_EVERY) {
+            *last = Some(Instant::now());
+            tracing::warn!(
+                backend = self.store.backend_name(),
+                policy = ?self.on_error,
+                "dedup backend error: {e}"
+            );
+        }
+    }
+
     pub fn stats(&self) -> &DedupStats {
         &self.stats
     }
+
     pub fn store(&self) -> &Arc<dyn DedupStore> {
         &self.store
     }
 }
-pub mod memory {
+
+/// Owns a claim until it is settled: `commit` on an upstream 2xx, `release`
+/// otherwise. Dropped unsettled (the request was cancelled), it releases the
+/// claim in the background; without a runtime, the claim's TTL frees it.
+#[derive(Debug)]
+pub struct ClaimGuard {
+    store: Arc<dyn DedupStore>,
+    stats: Arc<DedupStats>,
+    claim: Option<Claim>,
+}
+
+impl std::fmt::Debug for dyn DedupStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.backend_name())
+    }
+}
+
+impl ClaimGuard {
+    pub async fn commit(mut self, window: Duration) {
+        let Some(claim) = self.claim.take() else {
+            return;
+        };
+        match self.store.commit(&claim, window).await {
+            Ok(()) => {
+                self.stats.delivered.fetch_add(1, Relaxed);
+            }
+            Err(e) => {
+                // Delivered, but not remembered: a retry may be forwarded again.
+                self.stats.backend_error.fetch_add(1, Relaxed);
+                tracing::warn!("dedup commit failed, a retry may be forwarded again: {e}");
+            }
+        }
+    }
+
+    pub async fn release(mut self) {
+        if let Some(claim) = self.claim.take() {
+            release(&*self.store, &self.stats, &claim).await;
+        }
+    }
+}
+
+async fn release(store: &dyn DedupStore, stats: &DedupStats, claim: &Claim) {
+    match store.release(claim).await {
+        Ok(()) => {
+            stats.released.fetch_add(1, Relaxed);
+        }
+        Err(e) => {
+            // The claim's TTL frees the key.
+            stats.backend_error.fetch_add(1, Relaxed);
+            tracing::warn!("dedup release failed; the claim expires by itself: {e}");
+        }
+    }
+}
+
+impl Drop for ClaimGuard {
+    fn drop(&mut self) {
+        let Some(claim) = self.claim.take() else {
+            return;
+        };
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let store = self.store.clone();
+            let stats = self.stats.clone();
+            handle.spawn(async move { release(&*store, &stats, &claim).await });
+        }
+    }
+}
+
+impl crate::metrics::Source for Dedup {
+    fn render(&self, out: &mut String) {
+        use std::fmt::Write;
+        let s = &self.stats;
+        out.push_str("# HELP hookgate_dedup_total Dedup outcomes.\n");
+        out.push_str("# TYPE hookgate_dedup_total counter\n");
+        for (event, n) in [
+            ("claimed", &s.claimed),
+            ("delivered", &s.delivered),
+            ("duplicate", &s.duplicate),
+            ("in_flight", &s.in_flight),
+            ("released", &s.released),
+            ("backend_error", &s.backend_error),
+            ("bypassed", &s.bypassed),
+        ] {
+            let _ = writeln!(
+                out,
+                "hookgate_dedup_total{{event=\"{event}\"}} {}",
+                n.load(Relaxed)
+            );
+        }
+        if let Some(n) = self.store.entry_count() {
+            out.push_str("# HELP hookgate_dedup_entries Keys held by the memory backend.\n");
+            out.push_str("# TYPE hookgate_dedup_entries gauge\n");
+            let _ = writeln!(out, "hookgate_dedup_entries {n}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
     use super::*;
-    use std::collections::HashMap;
-    use std::sync::Mutex;
-    pub struct MemoryStore {
-        m: Mutex<HashMap<String, bool>>,
+    use std::sync::atomic::AtomicBool;
+
+    /// A store whose backend is down when `down` is set: stands in for an
+    /// unreachable Redis in the policy tests (the Redis tests use a real one).
+    struct Flaky {
+        inner: memory::MemoryStore,
+        down: AtomicBool,
     }
-    impl MemoryStore {
-        pub fn new(_max: u64) -> Self {
-            MemoryStore {
-                m: Mutex::new(HashMap::new()),
+
+    #[async_trait]
+    impl DedupStore for Flaky {
+        async fn claim(&self, key: &str, ttl: Duration) -> Result<ClaimOutcome, BackendError> {
+            if self.down.load(Relaxed) {
+                return Err(BackendError::Unavailable("down".into()));
             }
+            self.inner.claim(key, ttl).await
         }
-    }
-    #[async_trait::async_trait]
-    impl DedupStore for MemoryStore {
-        async fn claim(&self, key: &str, _t: Duration) -> Result<ClaimOutcome, BackendError> {
-            let mut m = self.m.lock().unwrap();
-            match m.get(key) {
-                Some(true) => Ok(ClaimOutcome::Duplicate),
-                Some(false) => Ok(ClaimOutcome::InFlight),
-                None => {
-                    m.insert(key.into(), false);
-                    Ok(ClaimOutcome::Claimed(Claim { key: key.into() }))
-                }
-            }
+        async fn commit(&self, claim: &Claim, window: Duration) -> Result<(), BackendError> {
+            self.inner.commit(claim, window).await
         }
-        async fn commit(&self, c: &Claim, _w: Duration) -> Result<(), BackendError> {
-            self.m.lock().unwrap().insert(c.key.clone(), true);
-            Ok(())
-        }
-        async fn release(&self, c: &Claim) -> Result<(), BackendError> {
-            self.m.lock().unwrap().remove(&c.key);
-            Ok(())
+        async fn release(&self, claim: &Claim) -> Result<(), BackendError> {
+            self.inner.release(claim).await
         }
         async fn ping(&self) -> Result<(), BackendError> {
             Ok(())
         }
         fn entry_count(&self) -> Option<u64> {
-            Some(self.m.lock().unwrap().len() as u64)
+            None
         }
         fn backend_name(&self) -> &'static str {
-            "memory"
+            "flaky"
         }
+    }
+
+    fn flaky(down: bool) -> Arc<Flaky> {
+        Arc::new(Flaky {
+            inner: memory::MemoryStore::new(100),
+            down: AtomicBool::new(down),
+        })
+    }
+
+    #[tokio::test]
+    async fn policies_decide_what_a_backend_error_means() {
+        let forward = Dedup::new(flaky(true), OnBackendError::Forward);
+        assert!(matches!(
+            forward.begin("k", Duration::from_secs(5)).await,
+            Decision::Bypass
+        ));
+        assert_eq!(forward.stats().bypassed.load(Relaxed), 1);
+        assert_eq!(forward.stats().backend_error.load(Relaxed), 1);
+
+        let reject = Dedup::new(flaky(true), OnBackendError::Reject);
+        assert!(matches!(
+            reject.begin("k", Duration::from_secs(5)).await,
+            Decision::Unavailable
+        ));
+        assert_eq!(reject.stats().bypassed.load(Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn a_guard_commits_releases_and_counts() {
+        let dedup = Dedup::new(flaky(false), OnBackendError::Reject);
+        let ttl = Duration::from_secs(5);
+        let Decision::Proceed(guard) = dedup.begin("a", ttl).await else {
+            panic!("first claim must proceed");
+        };
+        assert!(matches!(dedup.begin("a", ttl).await, Decision::InFlight));
+        guard.commit(Duration::from_secs(60)).await;
+        assert!(matches!(dedup.begin("a", ttl).await, Decision::Duplicate));
+
+        let Decision::Proceed(guard) = dedup.begin("b", ttl).await else {
+            panic!("first claim must proceed");
+        };
+        guard.release().await;
+        let Decision::Proceed(guard) = dedup.begin("b", ttl).await else {
+            panic!("a released key must be claimable again");
+        };
+        guard.release().await;
+
+        let s = dedup.stats();
+        assert_eq!(s.claimed.load(Relaxed), 3);
+        assert_eq!(s.delivered.load(Relaxed), 1);
+        assert_eq!(s.released.load(Relaxed), 2);
+        assert_eq!(s.duplicate.load(Relaxed), 1);
+        assert_eq!(s.in_flight.load(Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn a_dropped_guard_frees_its_key() {
+        let dedup = Dedup::new(flaky(false), OnBackendError::Reject);
+        let ttl = Duration::from_secs(60);
+        match dedup.begin("c", ttl).await {
+            Decision::Proceed(guard) => drop(guard),
+            other => panic!("{other:?}"),
+        }
+        // The release runs on the runtime; let it.
+        for _ in 0..50 {
+            if dedup.stats().released.load(Relaxed) == 1 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert!(matches!(dedup.begin("c", ttl).await, Decision::Proceed(_)));
+    }
+
+    #[test]
+    fn renders_its_counters() {
+        let dedup = Dedup::new(flaky(false), OnBackendError::Forward);
+        dedup.stats().duplicate.fetch_add(3, Relaxed);
+        let mut out = String::new();
+        crate::metrics::Source::render(&dedup, &mut out);
+        assert!(out.contains("hookgate_dedup_total{event=\"duplicate\"} 3"));
     }
 }

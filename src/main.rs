@@ -8,7 +8,9 @@ use clap::{Parser, Subcommand};
 use http::HeaderName;
 
 use hookgate::config::DedupBackend;
-use hookgate::dedup::Dedup;
+use hookgate::dedup::memory::MemoryStore;
+use hookgate::dedup::redis::RedisStore;
+use hookgate::dedup::{Dedup, DedupStore};
 use hookgate::metrics::Metrics;
 use hookgate::provider::ProviderKind;
 use hookgate::reload::ConfigSource;
@@ -145,13 +147,11 @@ fn run(path: PathBuf) -> anyhow::Result<()> {
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }
-    let store = match &loaded.config.dedup.backend {
-        DedupBackend::Memory { max_entries } => {
-            Arc::new(hookgate::dedup::memory::MemoryStore::new(*max_entries))
-        }
-        DedupBackend::Redis { .. } => anyhow::bail!("the redis dedup backend is not built in yet"),
+    let store: Arc<dyn DedupStore> = match &loaded.config.dedup.backend {
+        DedupBackend::Memory { max_entries } => Arc::new(MemoryStore::new(*max_entries)),
+        DedupBackend::Redis { url } => Arc::new(RedisStore::new(url)?),
     };
-    let dedup = Dedup::new(store, loaded.config.dedup.on_backend_error);
+    let dedup = Arc::new(Dedup::new(store, loaded.config.dedup.on_backend_error));
     let metrics = Arc::new(Metrics::default());
     hookgate::server::run(source, loaded, dedup, metrics)
 }

@@ -99,7 +99,7 @@ impl Snapshot {
 /// Everything the gateway shares across requests.
 pub struct State {
     pub snapshot: ArcSwap<Snapshot>,
-    pub dedup: Dedup,
+    pub dedup: Arc<Dedup>,
     pub metrics: Arc<Metrics>,
     connector: pingora::connectors::http::v1::Connector,
     /// Set on SIGTERM: finish what is in flight, keep no connection alive.
@@ -107,7 +107,13 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(snapshot: Snapshot, dedup: Dedup, metrics: Arc<Metrics>, pool_size: usize) -> State {
+    pub fn new(
+        snapshot: Snapshot,
+        dedup: Arc<Dedup>,
+        metrics: Arc<Metrics>,
+        pool_size: usize,
+    ) -> State {
+        metrics.add_source(dedup.clone());
         let mut options = pingora::connectors::ConnectorOptions::new(pool_size);
         options.keepalive_pool_size = pool_size;
         State {

@@ -30,7 +30,7 @@ const WATCH_INTERVAL: Duration = Duration::from_millis(1000);
 pub fn run(
     source: ConfigSource,
     loaded: Loaded,
-    dedup: Dedup,
+    dedup: Arc<Dedup>,
     metrics: Arc<Metrics>,
 ) -> anyhow::Result<()> {
     let config = loaded.config;
