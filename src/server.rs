@@ -213,9 +213,8 @@ impl HttpServerApp for Gateway {
         let outcome = match &route {
             Some(route) => self.handle(&mut session, &snapshot, route).await,
             None => {
-                let outcome = respond_reject(&mut session, &Reject::NoRoute, false, None).await;
-                self.state.metrics.unrouted.rejected("no_route");
-                outcome
+                self.state.metrics.unrouted.rejected(Reject::NoRoute.code());
+                respond_reject(&mut session, &Reject::NoRoute, false, None).await
             }
         };
         log_request(route.as_deref(), &outcome, started);
@@ -275,8 +274,15 @@ impl Gateway {
         if let Err(r) = gate::precheck(route, &req.headers, received_at) {
             return respond_reject(s, &r, false, None).await;
         }
-        if expects_continue(req) && s.write_continue_response().await.is_err() {
-            return Outcome::rejected(&Reject::BadRequest, false, None);
+        if expects_continue(req) {
+            // pingora would otherwise count the 100 as an answer before the
+            // request finished and close the connection after the real one.
+            s.set_close_on_response_before_downstream_finish(false);
+            let sent = s.write_continue_response().await;
+            s.set_close_on_response_before_downstream_finish(true);
+            if sent.is_err() {
+                return Outcome::rejected(&Reject::BadRequest, false, None);
+            }
         }
         let body = match read_body(s, server.max_body_bytes, server.request_timeout).await {
             Ok(body) => body,

@@ -1,0 +1,495 @@
+//! The gateway core, per provider: what is verified is forwarded once and
+//! intact; what is not never reaches the receiver, not even as a connection.
+
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use crate::harness::*;
+use crate::signing::{self, now, signed, unique, Headers, PROVIDERS};
+
+fn without(headers: &Headers, name: &str) -> Headers {
+    headers
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case(name))
+        .cloned()
+        .collect()
+}
+
+fn with(headers: &Headers, name: &str, value: &str) -> Headers {
+    let mut h = without(headers, name);
+    h.push((name.to_owned(), value.to_owned()));
+    h
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn valid_deliveries_are_forwarded_once_intact_and_the_answer_relayed() {
+    let receiver = Receiver::start().await;
+    receiver.answer(201, b"{\"stored\":\"yes\"}");
+    let gw = Gateway::start(&receiver.url(), "", &all_routes("forward = \"original\"")).await;
+    for (i, provider) in PROVIDERS.iter().enumerate() {
+        let (mut headers, body) = signed(provider, &unique());
+        // Forged hookgate and CloudEvents headers must not pass through as sent.
+        headers.push(("X-Hookgate-Verified".into(), "false".into()));
+        headers.push(("X-Hookgate-Provider".into(), "forged".into()));
+        headers.push(("ce-type".into(), "forged.type".into()));
+        let resp = gw
+            .post(&format!("/webhooks/{provider}?trace=1"), &headers, &body)
+            .await;
+        assert_eq!(resp.status, 201, "{provider}: {:?}\n{}", resp, gw.log());
+        assert_eq!(resp.body, b"{\"stored\":\"yes\"}", "{provider}");
+        assert_eq!(
+            resp.header("x-receiver"),
+            Some("yes"),
+            "{provider}: upstream headers relayed"
+        );
+
+        let got = receiver.wait_for(i + 1).await;
+        assert_eq!(got.len(), i + 1, "{provider}: forwarded exactly once");
+        let r = &got[i];
+        assert_eq!(r.body.as_ref(), body.as_slice(), "{provider}: body intact");
+        assert_eq!(r.path, format!("/webhooks/{provider}?trace=1"));
+        let all = |name: &str| {
+            r.headers
+                .get_all(name)
+                .iter()
+                .map(|v| v.to_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(all("x-hookgate-verified"), vec!["true"], "{provider}");
+        assert_eq!(
+            all("x-hookgate-provider"),
+            vec![provider.to_string()],
+            "{provider}"
+        );
+        assert_eq!(all("x-hookgate-delivery-id").len(), 1, "{provider}");
+        assert!(
+            !all("ce-type").contains(&"forged.type".to_string()),
+            "{provider}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rejections_never_reach_the_receiver() {
+    let receiver = Receiver::start().await;
+    let gw = Gateway::start(&receiver.url(), "max_body_bytes = 65536", &all_routes("")).await;
+    let mut checked = 0;
+    let mut expect = |resp: Response_, status: u16, code: &str, what: &str| {
+        assert_eq!(resp.status, status, "{what}: {resp:?}");
+        assert_eq!(resp.error(), code, "{what}");
+        assert!(resp.body.len() < 2048, "{what}");
+        for secret in [
+            NIXFLEX_SECRET,
+            AGNTIX_SECRET,
+            INBOUNDFLOW_SECRET,
+            ALLO_SECRET,
+            VOXAGENT_SECRET,
+        ] {
+            assert!(
+                !String::from_utf8_lossy(&resp.body).contains(secret),
+                "{what}: secret echoed"
+            );
+        }
+        checked += 1;
+    };
+
+    let signature_header = |p: &str| match p {
+        "nixflex" => "X-Nixflex-Signature",
+        "agntix" => "svix-signature",
+        "inboundflow" => "X-InboundFlow-Signature",
+        "allo" => "webhook-signature",
+        _ => "X-Voxagent-Signature",
+    };
+    for provider in PROVIDERS {
+        let path = format!("/webhooks/{provider}");
+        let (headers, body) = signed(provider, &unique());
+        let sig = signature_header(provider);
+
+        let r = gw.post(&path, &without(&headers, sig), &body).await;
+        expect(r, 401, "missing_signature", &format!("{provider} missing"));
+
+        let malformed = match provider {
+            "nixflex" => "t=abc,v1=zz",
+            "inboundflow" => "md5=abcdef",
+            "voxagent" => "not-hex",
+            _ => "v9,garbage",
+        };
+        let r = gw.post(&path, &with(&headers, sig, malformed), &body).await;
+        expect(
+            r,
+            401,
+            "malformed_signature",
+            &format!("{provider} malformed"),
+        );
+
+        let mut tampered = body.clone();
+        let at = tampered.len() / 2;
+        tampered[at] = if tampered[at] == b'7' { b'8' } else { b'7' };
+        let r = gw.post(&path, &headers, &tampered).await;
+        expect(r, 401, "invalid_signature", &format!("{provider} tampered"));
+
+        let wrong: Headers = match provider {
+            "nixflex" => signing::nixflex("wrong-secret", now(), &body),
+            "agntix" => {
+                signing::agntix("whsec_d3Jvbmcta2V5LXdyb25nLWtleQ==", "msg_w", now(), &body)
+            }
+            "inboundflow" => signing::inboundflow("wrong-secret", now(), &body),
+            "allo" => signing::allo("whsec_d3Jvbmcta2V5LXdyb25nLWtleQ==", "msg_w", now(), &body),
+            _ => signing::voxagent("wrong-secret", "X-Voxagent-Signature", &body),
+        };
+        let r = gw.post(&path, &wrong, &body).await;
+        expect(
+            r,
+            401,
+            "invalid_signature",
+            &format!("{provider} wrong secret"),
+        );
+
+        if provider != "voxagent" {
+            for skew in [-301, 301] {
+                let ts = now() + skew;
+                let stale: Headers = match provider {
+                    "nixflex" => signing::nixflex(NIXFLEX_SECRET, ts, &body),
+                    "agntix" => signing::agntix(AGNTIX_SECRET, "msg_s", ts, &body),
+                    "inboundflow" => signing::inboundflow(INBOUNDFLOW_SECRET, ts, &body),
+                    _ => signing::allo(ALLO_SECRET, "msg_s", ts, &body),
+                };
+                let r = gw.post(&path, &stale, &body).await;
+                expect(
+                    r,
+                    401,
+                    "timestamp_out_of_tolerance",
+                    &format!("{provider} skew {skew}"),
+                );
+            }
+        }
+
+        // Verified, but not JSON.
+        let text = b"call ended, see you".to_vec();
+        let h: Headers = match provider {
+            "nixflex" => signing::nixflex(NIXFLEX_SECRET, now(), &text),
+            "agntix" => signing::agntix(AGNTIX_SECRET, &format!("msg_{}", unique()), now(), &text),
+            "inboundflow" => signing::inboundflow(INBOUNDFLOW_SECRET, now(), &text),
+            "allo" => signing::allo(ALLO_SECRET, &format!("msg_{}", unique()), now(), &text),
+            _ => signing::voxagent(VOXAGENT_SECRET, "X-Voxagent-Signature", &text),
+        };
+        let r = gw.post(&path, &h, &text).await;
+        expect(r, 400, "invalid_json", &format!("{provider} not json"));
+
+        // Over the limit, declared.
+        let big = vec![b'x'; 70_000];
+        let r = gw.post(&path, &headers, &big).await;
+        expect(
+            r,
+            413,
+            "body_too_large",
+            &format!("{provider} declared too large"),
+        );
+    }
+
+    // Over the limit, streamed (chunked, no length declared).
+    let (headers, _) = signed("nixflex", &unique());
+    let mut chunked = with(&headers, "Transfer-Encoding", "chunked");
+    chunked.retain(|(k, _)| !k.eq_ignore_ascii_case("content-length"));
+    let mut body = Vec::new();
+    for _ in 0..20 {
+        body.extend_from_slice(format!("{:x}\r\n", 8192).as_bytes());
+        body.extend_from_slice(&[b'y'; 8192]);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"0\r\n\r\n");
+    let r = send_request(gw.addr, "POST", "/webhooks/nixflex", &chunked, &body).await;
+    expect(r, 413, "body_too_large", "streamed too large");
+
+    let r = gw.post("/webhooks/unknown", &headers, b"{}").await;
+    expect(r, 404, "no_route", "unknown path");
+    let r = gw.post("/webhooks/nixflex/", &headers, b"{}").await;
+    expect(r, 404, "no_route", "trailing slash is another path");
+    let r = gw.post("/webhooks/%6eixflex", &headers, b"{}").await;
+    expect(r, 404, "no_route", "encoded path");
+    let r = send_request(gw.addr, "GET", "/webhooks/nixflex", &[], b"").await;
+    assert_eq!(r.header("allow"), Some("POST"));
+    expect(r, 405, "method_not_allowed", "GET");
+
+    assert!(checked >= 40, "{checked}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        receiver.connections(),
+        0,
+        "a rejected request reached the receiver"
+    );
+    assert!(receiver.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotation_several_signatures_and_secret_forms() {
+    let receiver = Receiver::start().await;
+    let bare_allo = ALLO_SECRET.strip_prefix("whsec_").unwrap();
+    let routes = format!(
+        "[[route]]\nname = \"nx\"\npath = \"/nx\"\nprovider = \"nixflex\"\nsecrets = [\"old-secret\", \"${{NIXFLEX_SECRET}}\"]\nforward = \"original\"\n\
+         [[route]]\nname = \"ag\"\npath = \"/ag\"\nprovider = \"agntix\"\nsecrets = [\"${{AGNTIX_SECRET}}\"]\nforward = \"original\"\n\
+         [[route]]\nname = \"al\"\npath = \"/al\"\nprovider = \"allo\"\nsecrets = [\"whsec_b2xkLWtleQ==\", \"{bare_allo}\"]\nforward = \"original\"\n"
+    );
+    let gw = Gateway::start(&receiver.url(), "", &routes).await;
+
+    // Nixflex: the second configured secret signs; several v1= in the header.
+    let (headers, body) = signed("nixflex", &unique());
+    let sig = headers[0].1.clone();
+    let (t, v1) = sig.split_once(',').unwrap();
+    let several = format!("{t},v1={},{v1}", "0".repeat(64));
+    let r = gw
+        .post(
+            "/nx",
+            &with(&headers, "X-Nixflex-Signature", &several),
+            &body,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+
+    // Agntix: several space-separated signatures, one valid.
+    let (headers, body) = signed("agntix", &unique());
+    let valid = headers
+        .iter()
+        .find(|(k, _)| k == "svix-signature")
+        .unwrap()
+        .1
+        .clone();
+    let r = gw
+        .post(
+            "/ag",
+            &with(
+                &headers,
+                "svix-signature",
+                &format!("v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= {valid}"),
+            ),
+            &body,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+
+    // Allo: the key configured without its whsec_ prefix, second in the list.
+    let (headers, body) = signed("allo", &unique());
+    let r = gw.post("/al", &headers, &body).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(receiver.wait_for(3).await.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn inboundflow_pretty_json_and_voxagent_header_variants() {
+    let receiver = Receiver::start().await;
+    let routes = "[[route]]\nname = \"ib\"\npath = \"/ib\"\nprovider = \"inboundflow\"\nsecrets = [\"${INBOUNDFLOW_SECRET}\"]\nforward = \"original\"\n\
+                  [[route]]\nname = \"vx\"\npath = \"/vx\"\nprovider = \"voxagent\"\nsecrets = [\"${VOXAGENT_SECRET}\"]\nsignature_header = \"X-Vox-Sig\"\nforward = \"original\"\ntimeout = \"2s\"\n";
+    let gw = Gateway::start(&receiver.url(), "", routes).await;
+
+    let id = unique();
+    let compact = format!(
+        r#"{{"event":"lead.created","delivery_id":"d-{id}","data":{{"call_id":"c1","interest":"a  b"}}}}"#
+    );
+    let pretty = format!("{{\n  \"event\": \"lead.created\",\n  \"delivery_id\": \"d-{id}\",\n  \"data\": {{\n    \"call_id\": \"c1\",\n    \"interest\": \"a  b\"\n  }}\n}}\n");
+    let headers = signing::inboundflow(INBOUNDFLOW_SECRET, now(), compact.as_bytes());
+    let r = gw.post("/ib", &headers, pretty.as_bytes()).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let got = receiver.wait_for(1).await;
+    assert_eq!(
+        got[0].body.as_ref(),
+        pretty.as_bytes(),
+        "the sender's bytes are forwarded as sent"
+    );
+
+    let body = format!(
+        r#"{{"event":"SessionStarted","data":{{"session_id":"s-{}"}}}}"#,
+        unique()
+    )
+    .into_bytes();
+    let hex = signing::voxagent(VOXAGENT_SECRET, "X-Vox-Sig", &body)[0]
+        .1
+        .clone();
+    for i in 0..3 {
+        let body = format!(
+            r#"{{"event":"SessionStarted","data":{{"session_id":"v{i}-{}"}}}}"#,
+            unique()
+        )
+        .into_bytes();
+        let hex = signing::voxagent(VOXAGENT_SECRET, "X-Vox-Sig", &body)[0]
+            .1
+            .clone();
+        let value = match i {
+            0 => hex,
+            1 => format!("sha256={hex}"),
+            _ => hex.to_uppercase(),
+        };
+        let r = gw.post("/vx", &[("X-Vox-Sig".into(), value)], &body).await;
+        assert_eq!(r.status, 200, "variant {i}: {r:?}");
+    }
+    // The default header name is not the configured one.
+    let r = gw
+        .post("/vx", &[("X-Voxagent-Signature".into(), hex)], &body)
+        .await;
+    assert_eq!(r.status, 401);
+    assert_eq!(receiver.wait_for(4).await.len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn large_signed_bodies_are_forwarded_intact() {
+    let receiver = Receiver::start().await;
+    let gw = Gateway::start(
+        &receiver.url(),
+        "max_body_bytes = 8388608",
+        "[[route]]\nname = \"nixflex\"\npath = \"/webhooks/nixflex\"\nprovider = \"nixflex\"\nsecrets = [\"${NIXFLEX_SECRET}\"]\nforward = \"original\"\n",
+    )
+    .await;
+    for (i, size) in [512 * 1024, 4 * 1024 * 1024].into_iter().enumerate() {
+        let pad = "t".repeat(size);
+        let body = format!(
+            r#"{{"event":"call.ended","call_id":"BIG{}","transcript":"{pad}"}}"#,
+            unique()
+        )
+        .into_bytes();
+        let headers = signing::nixflex(NIXFLEX_SECRET, now(), &body);
+        let r = gw.post("/webhooks/nixflex", &headers, &body).await;
+        assert_eq!(r.status, 200, "{size}: {r:?}");
+        let got = receiver.wait_for(i + 1).await;
+        assert_eq!(got[i].body.len(), body.len());
+        assert!(
+            got[i].body.as_ref() == body.as_slice(),
+            "{size} bytes changed in transit"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upstream_down_is_502_and_slow_is_504() {
+    let gw = Gateway::start(&dead_url(), "", &all_routes("")).await;
+    for provider in PROVIDERS {
+        let (headers, body) = signed(provider, &unique());
+        let r = gw
+            .post(&format!("/webhooks/{provider}"), &headers, &body)
+            .await;
+        assert_eq!(
+            (r.status, r.error().as_str()),
+            (502, "upstream_unreachable"),
+            "{provider}"
+        );
+    }
+
+    let receiver = Receiver::start().await;
+    receiver.delay(Duration::from_secs(3));
+    let gw = Gateway::start(&receiver.url(), "", &all_routes("timeout = \"500ms\"")).await;
+    for provider in PROVIDERS {
+        let (headers, body) = signed(provider, &unique());
+        let started = std::time::Instant::now();
+        let r = gw
+            .post(&format!("/webhooks/{provider}"), &headers, &body)
+            .await;
+        assert_eq!(
+            (r.status, r.error().as_str()),
+            (504, "upstream_timeout"),
+            "{provider}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_millis(2500),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expect_continue_keep_alive_and_upstream_path() {
+    let receiver = Receiver::start().await;
+    let gw = Gateway::start(
+        &format!("{}/base", receiver.url()),
+        "",
+        "[[route]]\nname = \"nixflex\"\npath = \"/webhooks/nixflex\"\nprovider = \"nixflex\"\nsecrets = [\"${NIXFLEX_SECRET}\"]\nforward = \"original\"\nupstream_path = \"/calls\"\n",
+    )
+    .await;
+
+    // Expect: 100-continue: the header first, the body only after 100.
+    let (mut headers, body) = signed("nixflex", &unique());
+    headers.push(("Expect".into(), "100-continue".into()));
+    headers.push(("Content-Length".into(), body.len().to_string()));
+    let mut conn = TcpStream::connect(gw.addr).await.unwrap();
+    let bytes = request_bytes("POST", "/webhooks/nixflex?x=1", &headers, b"");
+    conn.write_all(&bytes).await.unwrap();
+    let interim = read_response(&mut conn).await.unwrap();
+    assert_eq!(interim.status, 100);
+    conn.write_all(&body).await.unwrap();
+    let r = read_response(&mut conn).await.unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+
+    // A second request on the same connection.
+    let (headers, body) = signed("nixflex", &unique());
+    conn.write_all(&request_bytes("POST", "/webhooks/nixflex", &headers, &body))
+        .await
+        .unwrap();
+    let r = read_response(&mut conn).await.unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+
+    let got = receiver.wait_for(2).await;
+    assert_eq!(got[0].path, "/base/calls?x=1");
+    assert_eq!(got[1].path, "/base/calls");
+    assert!(got[0].headers.get("expect").is_none());
+    // Upstream connections are pooled.
+    assert_eq!(receiver.connections(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nixflex_delivery_id_header_with_underscores_is_reported() {
+    let receiver = Receiver::start().await;
+    let gw = Gateway::start(&receiver.url(), "", &all_routes("forward = \"original\"")).await;
+    let (mut headers, body) = signed("nixflex", &unique());
+    headers.push(("webhook_delivery_id".into(), "dlv_underscored_1".into()));
+    let r = gw.post("/webhooks/nixflex", &headers, &body).await;
+    assert_eq!(r.status, 200);
+    let got = receiver.wait_for(1).await;
+    assert_eq!(
+        got[0].headers["x-hookgate-delivery-id"],
+        "dlv_underscored_1"
+    );
+}
+
+#[test]
+fn check_validates_and_names_missing_variables_without_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:1\"\n[upstream]\nurl = \"http://127.0.0.1:2\"\n{}",
+        all_routes("")
+    );
+    std::fs::write(&path, &config).unwrap();
+    let run = |env: &[(&str, &str)]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_hookgate"))
+            .args(["check", "--config"])
+            .arg(&path)
+            .env_clear()
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    };
+    let all: Vec<(&str, &str)> = secret_env().into_iter().collect();
+    let ok = run(&all);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+
+    let partial: Vec<(&str, &str)> = all
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "ALLO_SECRET")
+        .collect();
+    let bad = run(&partial);
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("ALLO_SECRET is not set"), "{stderr}");
+    assert!(stderr.contains("route[3] (allo).secrets[0]"), "{stderr}");
+    for (_, value) in &partial {
+        assert!(
+            !stderr.contains(value),
+            "a secret value was printed: {stderr}"
+        );
+    }
+}

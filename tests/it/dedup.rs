@@ -1,0 +1,256 @@
+//! Dedup through the real gateway: a retried delivery reaches the receiver
+//! once, and never gets lost because an earlier attempt failed.
+
+use std::time::Duration;
+
+use crate::harness::*;
+use crate::signing::{self, now, signed, unique, PROVIDERS};
+
+#[path = "../support/redis_server.rs"]
+mod redis_server;
+use redis_server::RedisServer;
+
+fn nixflex_route(extra: &str) -> String {
+    format!(
+        "[[route]]\nname = \"nixflex\"\npath = \"/webhooks/nixflex\"\nprovider = \"nixflex\"\n\
+         secrets = [\"${{NIXFLEX_SECRET}}\"]\nforward = \"original\"\ntimeout = \"1s\"\n{extra}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_delivery_twice_is_forwarded_once() {
+    let receiver = Receiver::start().await;
+    let gw = Gateway::start(&receiver.url(), "", &all_routes("")).await;
+    for (i, provider) in PROVIDERS.iter().enumerate() {
+        let (headers, body) = signed(provider, &unique());
+        let first = gw
+            .post(&format!("/webhooks/{provider}"), &headers, &body)
+            .await;
+        assert_eq!(first.status, 200, "{provider}");
+        assert_eq!(first.header("x-hookgate-duplicate"), None);
+        let again = gw
+            .post(&format!("/webhooks/{provider}"), &headers, &body)
+            .await;
+        assert_eq!(again.status, 200, "{provider}");
+        assert_eq!(
+            again.header("x-hookgate-duplicate"),
+            Some("true"),
+            "{provider}"
+        );
+        assert_eq!(
+            receiver.wait_for(i + 1).await.len(),
+            i + 1,
+            "{provider}: forwarded once"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_nixflex_replay_with_a_fresh_delivery_header_is_still_a_duplicate() {
+    let receiver = Receiver::start().await;
+    let gw = Gateway::start(&receiver.url(), "", &nixflex_route("")).await;
+    let (headers, body) = signed("nixflex", &unique());
+    let mut first = headers.clone();
+    first.push(("webhook_delivery_id".into(), "dlv-1".into()));
+    let mut replay = headers;
+    replay.push(("webhook_delivery_id".into(), "dlv-forged-2".into()));
+    assert_eq!(
+        gw.post("/webhooks/nixflex", &first, &body).await.status,
+        200
+    );
+    let r = gw.post("/webhooks/nixflex", &replay, &body).await;
+    assert_eq!(r.header("x-hookgate-duplicate"), Some("true"));
+    assert_eq!(receiver.requests().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_attempts_stay_retryable() {
+    let receiver = Receiver::start().await;
+    let gw = Gateway::start(&receiver.url(), "", &nixflex_route("")).await;
+    let (headers, body) = signed("nixflex", &unique());
+
+    // 500, then the retry goes through and is remembered.
+    receiver.answer(500, b"{\"oops\":1}");
+    let r = gw.post("/webhooks/nixflex", &headers, &body).await;
+    assert_eq!(r.status, 500);
+    receiver.answer(200, b"{}");
+    assert_eq!(
+        gw.post("/webhooks/nixflex", &headers, &body).await.status,
+        200
+    );
+    let r = gw.post("/webhooks/nixflex", &headers, &body).await;
+    assert_eq!(r.header("x-hookgate-duplicate"), Some("true"));
+    assert_eq!(receiver.requests().len(), 2);
+
+    // Slower than the timeout: 504, then the retry is forwarded.
+    let (headers, body) = signed("nixflex", &unique());
+    receiver.delay(Duration::from_millis(1500));
+    assert_eq!(
+        gw.post("/webhooks/nixflex", &headers, &body).await.status,
+        504
+    );
+    receiver.delay(Duration::ZERO);
+    let r = gw.post("/webhooks/nixflex", &headers, &body).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.header("x-hookgate-duplicate"), None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn receiver_down_then_up_gets_the_retry() {
+    let port = free_port();
+    let gw = Gateway::start(&format!("http://127.0.0.1:{port}"), "", &nixflex_route("")).await;
+    let (headers, body) = signed("nixflex", &unique());
+    assert_eq!(
+        gw.post("/webhooks/nixflex", &headers, &body).await.status,
+        502
+    );
+    let receiver = Receiver::start_on(port).await;
+    assert_eq!(
+        gw.post("/webhooks/nixflex", &headers, &body).await.status,
+        200
+    );
+    assert_eq!(receiver.requests().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fifty_concurrent_identical_deliveries_forward_exactly_one() {
+    let receiver = Receiver::start().await;
+    receiver.delay(Duration::from_millis(300));
+    let gw = std::sync::Arc::new(Gateway::start(&receiver.url(), "", &nixflex_route("")).await);
+    let (headers, body) = signed("nixflex", &unique());
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (gw, headers, body) = (gw.clone(), headers.clone(), body.clone());
+            tokio::spawn(async move { gw.post("/webhooks/nixflex", &headers, &body).await })
+        })
+        .collect();
+    let mut forwarded = 0;
+    for t in tasks {
+        let r = t.await.unwrap();
+        match (r.status, r.header("x-hookgate-duplicate")) {
+            (200, None) => forwarded += 1,
+            (200, Some("true")) => {}
+            (409, _) => assert!(r.header("retry-after").is_some()),
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    assert_eq!(forwarded, 1);
+    assert_eq!(receiver.requests().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dedup_can_be_turned_off_per_route() {
+    let receiver = Receiver::start().await;
+    let gw = Gateway::start(&receiver.url(), "", &nixflex_route("dedup = false")).await;
+    let (headers, body) = signed("nixflex", &unique());
+    for _ in 0..2 {
+        assert_eq!(
+            gw.post("/webhooks/nixflex", &headers, &body).await.status,
+            200
+        );
+    }
+    assert_eq!(receiver.requests().len(), 2);
+}
+
+fn redis_section(server: &RedisServer, policy: &str) -> String {
+    format!(
+        "[dedup]\nbackend = \"redis\"\nredis_url = \"{}\"\non_backend_error = \"{policy}\"\n",
+        server.url()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_gateways_sharing_redis_dedup_each_other() {
+    let redis = RedisServer::start();
+    let receiver = Receiver::start().await;
+    let rest = format!("{}{}", redis_section(&redis, "forward"), nixflex_route(""));
+    let a = Gateway::start(&receiver.url(), "", &rest).await;
+    let b = Gateway::start(&receiver.url(), "", &rest).await;
+    for _ in 0..5 {
+        let (headers, body) = signed("nixflex", &unique());
+        assert_eq!(
+            a.post("/webhooks/nixflex", &headers, &body).await.status,
+            200
+        );
+        let r = b.post("/webhooks/nixflex", &headers, &body).await;
+        assert_eq!(r.header("x-hookgate-duplicate"), Some("true"), "{r:?}");
+    }
+    assert_eq!(receiver.requests().len(), 5);
+    assert_eq!(a.admin_get("/readyz").await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_outage_follows_the_policy_and_recovers() {
+    let mut redis = RedisServer::start();
+    let receiver = Receiver::start().await;
+    let forward = Gateway::start(
+        &receiver.url(),
+        "",
+        &format!("{}{}", redis_section(&redis, "forward"), nixflex_route("")),
+    )
+    .await;
+    let reject = Gateway::start(
+        &receiver.url(),
+        "",
+        &format!("{}{}", redis_section(&redis, "reject"), nixflex_route("")),
+    )
+    .await;
+    let (headers, body) = signed("nixflex", &unique());
+    assert_eq!(
+        forward
+            .post("/webhooks/nixflex", &headers, &body)
+            .await
+            .status,
+        200
+    );
+
+    redis.stop();
+    let (headers, body) = signed("nixflex", &unique());
+    let r = forward.post("/webhooks/nixflex", &headers, &body).await;
+    assert_eq!(
+        r.status, 200,
+        "forward policy: delivered without dedup: {r:?}"
+    );
+    let r = reject.post("/webhooks/nixflex", &headers, &body).await;
+    assert_eq!((r.status, r.error().as_str()), (503, "dedup_unavailable"));
+    assert!(r.header("retry-after").is_some());
+    assert_eq!(forward.admin_get("/readyz").await.status, 503);
+
+    redis.restart();
+    let mut recovered = false;
+    for _ in 0..40 {
+        let (headers, body) = signed("nixflex", &unique());
+        if reject
+            .post("/webhooks/nixflex", &headers, &body)
+            .await
+            .status
+            == 200
+        {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(recovered, "no recovery after Redis came back");
+    assert_eq!(reject.admin_get("/readyz").await.status, 200);
+    let metrics = String::from_utf8(forward.admin_get("/metrics").await.body).unwrap();
+    assert!(
+        metrics.contains("hookgate_dedup_total{event=\"bypassed\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_allo_retry_with_a_new_timestamp_is_a_duplicate() {
+    // Allo's retry re-signs with a fresh timestamp but keeps its webhook-id.
+    let receiver = Receiver::start().await;
+    let gw = Gateway::start(&receiver.url(), "", &all_routes("")).await;
+    let id = format!("msg_{}", unique());
+    let body = br#"{"topic":"PING","data":{}}"#;
+    let first = signing::allo(ALLO_SECRET, &id, now() - 100, body);
+    let retry = signing::allo(ALLO_SECRET, &id, now(), body);
+    assert_eq!(gw.post("/webhooks/allo", &first, body).await.status, 200);
+    let r = gw.post("/webhooks/allo", &retry, body).await;
+    assert_eq!(r.header("x-hookgate-duplicate"), Some("true"));
+    assert_eq!(receiver.requests().len(), 1);
+}

@@ -1,0 +1,477 @@
+//! The real gateway binary on free loopback ports, in front of a real HTTP
+//! receiver, and a raw HTTP/1.1 client that controls the exact bytes.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::io::Write as _;
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Every await in the suite is bounded by this.
+pub const STEP: Duration = Duration::from_secs(10);
+
+pub fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub path: String,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+#[derive(Clone)]
+struct Behaviour {
+    status: u16,
+    body: Bytes,
+    delay: Duration,
+}
+
+/// A real HTTP/1.1 receiver (hyper) that records what reaches it.
+pub struct Receiver {
+    pub addr: SocketAddr,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    connections: Arc<AtomicUsize>,
+    behaviour: Arc<Mutex<Behaviour>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        Receiver::start_on(0).await
+    }
+
+    /// On a given port (0 for any free one).
+    pub async fn start_on(port: u16) -> Receiver {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let behaviour = Arc::new(Mutex::new(Behaviour {
+            status: 200,
+            body: Bytes::from_static(b"{\"received\":true}"),
+            delay: Duration::ZERO,
+        }));
+        let (reqs, conns, beh) = (requests.clone(), connections.clone(), behaviour.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                conns.fetch_add(1, SeqCst);
+                let (reqs, beh) = (reqs.clone(), beh.clone());
+                tokio::spawn(async move {
+                    let service = service_fn(move |req: Request<Incoming>| {
+                        let (reqs, beh) = (reqs.clone(), beh.clone());
+                        async move {
+                            let (parts, body) = req.into_parts();
+                            let body = body
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes())
+                                .unwrap_or_default();
+                            reqs.lock().unwrap().push(Recorded {
+                                path: parts.uri.to_string(),
+                                headers: parts.headers,
+                                body,
+                            });
+                            let b = beh.lock().unwrap().clone();
+                            if !b.delay.is_zero() {
+                                tokio::time::sleep(b.delay).await;
+                            }
+                            let mut resp = Response::new(Full::new(b.body));
+                            *resp.status_mut() = hyper::StatusCode::from_u16(b.status).unwrap();
+                            resp.headers_mut()
+                                .insert("x-receiver", http::HeaderValue::from_static("yes"));
+                            Ok::<_, Infallible>(resp)
+                        }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Receiver {
+            addr,
+            requests,
+            connections,
+            behaviour,
+            task,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn answer(&self, status: u16, body: &'static [u8]) {
+        let mut b = self.behaviour.lock().unwrap();
+        b.status = status;
+        b.body = Bytes::from_static(body);
+    }
+
+    pub fn delay(&self, d: Duration) {
+        self.behaviour.lock().unwrap().delay = d;
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    pub fn connections(&self) -> usize {
+        self.connections.load(SeqCst)
+    }
+
+    /// Waits until at least `n` requests arrived (they are recorded before
+    /// the answer, so usually they already have).
+    pub async fn wait_for(&self, n: usize) -> Vec<Recorded> {
+        let deadline = Instant::now() + STEP;
+        while self.requests.lock().unwrap().len() < n && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.requests()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// An address where nothing listens.
+pub fn dead_url() -> String {
+    format!("http://127.0.0.1:{}", free_port())
+}
+
+pub const NIXFLEX_SECRET: &str = "nfx-test-secret";
+pub const AGNTIX_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+pub const INBOUNDFLOW_SECRET: &str = "ibf-test-secret";
+pub const ALLO_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+pub const VOXAGENT_SECRET: &str = "vox-test-secret";
+
+/// A running `hookgate run` process.
+pub struct Gateway {
+    pub addr: SocketAddr,
+    pub admin: SocketAddr,
+    pub config_path: PathBuf,
+    child: Option<Child>,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// `[[route]]` blocks for all five providers in front of `upstream`.
+pub fn all_routes(extra: &str) -> String {
+    let mut out = String::new();
+    for (name, secret_var) in [
+        ("nixflex", "NIXFLEX_SECRET"),
+        ("agntix", "AGNTIX_SECRET"),
+        ("inboundflow", "INBOUNDFLOW_SECRET"),
+        ("allo", "ALLO_SECRET"),
+        ("voxagent", "VOXAGENT_SECRET"),
+    ] {
+        out.push_str(&format!(
+            "[[route]]\nname = \"{name}\"\npath = \"/webhooks/{name}\"\nprovider = \"{name}\"\n\
+             secrets = [\"${{{secret_var}}}\"]\n{extra}\n"
+        ));
+    }
+    out
+}
+
+impl Gateway {
+    /// Starts the gateway with `[server]`/`[upstream]` filled in and the given
+    /// extra TOML (sections, routes). Retries on a port race.
+    pub async fn start(upstream: &str, server_extra: &str, rest: &str) -> Gateway {
+        for _ in 0..3 {
+            if let Some(g) = Gateway::try_start(upstream, server_extra, rest).await {
+                return g;
+            }
+        }
+        panic!("the gateway did not start");
+    }
+
+    async fn try_start(upstream: &str, server_extra: &str, rest: &str) -> Option<Gateway> {
+        let dir = tempfile::tempdir().unwrap();
+        let (port, admin_port) = (free_port(), free_port());
+        let config = format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\nadmin_listen = \"127.0.0.1:{admin_port}\"\n\
+             threads = 2\nshutdown_timeout = \"5s\"\n{server_extra}\n\
+             [upstream]\nurl = \"{upstream}\"\ntimeout = \"2s\"\n{rest}"
+        );
+        let config_path = dir.path().join("config.toml");
+        std::fs::write(&config_path, config).unwrap();
+        let log = dir.path().join("gateway.log");
+        let child = Command::new(env!("CARGO_BIN_EXE_hookgate"))
+            .args(["run", "--config"])
+            .arg(&config_path)
+            .envs(secret_env())
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut g = Gateway {
+            addr: ([127, 0, 0, 1], port).into(),
+            admin: ([127, 0, 0, 1], admin_port).into(),
+            config_path,
+            child: Some(child),
+            log,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + STEP;
+        while Instant::now() < deadline {
+            if let Some(Ok(Some(_))) = g.child.as_mut().map(|c| c.try_wait()) {
+                return None;
+            }
+            if TcpStream::connect(g.addr).await.is_ok() && TcpStream::connect(g.admin).await.is_ok()
+            {
+                return Some(g);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("gateway not listening:\n{}", g.log());
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or_default()
+    }
+
+    /// Sends a signal (e.g. "TERM", "HUP") to the gateway.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{name}"), self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit; its exit time.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<Duration> {
+        let started = Instant::now();
+        let child = self.child.as_mut()?;
+        while started.elapsed() < limit {
+            if let Ok(Some(_)) = child.try_wait() {
+                self.child = None;
+                return Some(started.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
+    pub async fn post(&self, path: &str, headers: &[(String, String)], body: &[u8]) -> Response_ {
+        send_request(self.addr, "POST", path, headers, body).await
+    }
+
+    pub async fn admin_get(&self, path: &str) -> Response_ {
+        send_request(self.admin, "GET", path, &[], b"").await
+    }
+
+    /// Rewrites the config file (the gateway notices within a second).
+    pub fn rewrite_config(&self, text: &str) {
+        let tmp = self.config_path.with_extension("tmp");
+        let mut f = std::fs::File::create(&tmp).unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        drop(f);
+        std::fs::rename(tmp, &self.config_path).unwrap();
+    }
+
+    pub fn config(&self) -> String {
+        std::fs::read_to_string(&self.config_path).unwrap()
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn secret_env() -> HashMap<&'static str, &'static str> {
+    HashMap::from([
+        ("NIXFLEX_SECRET", NIXFLEX_SECRET),
+        ("AGNTIX_SECRET", AGNTIX_SECRET),
+        ("INBOUNDFLOW_SECRET", INBOUNDFLOW_SECRET),
+        ("ALLO_SECRET", ALLO_SECRET),
+        ("VOXAGENT_SECRET", VOXAGENT_SECRET),
+    ])
+}
+
+/// A parsed HTTP response.
+#[derive(Debug, Clone)]
+pub struct Response_ {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response_ {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The `error` code of a JSON error body.
+    pub fn error(&self) -> String {
+        serde_json::from_slice::<serde_json::Value>(&self.body)
+            .ok()
+            .and_then(|v| v["error"].as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+}
+
+pub fn request_bytes(
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Vec<u8> {
+    let mut out = format!("{method} {path} HTTP/1.1\r\nHost: gateway.test\r\n");
+    let has_length = headers.iter().any(|(k, _)| {
+        k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding")
+    });
+    for (k, v) in headers {
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !has_length && (method == "POST" || !body.is_empty()) {
+        out.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    out.push_str("\r\n");
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+pub async fn send_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Response_ {
+    let mut conn = tokio::time::timeout(STEP, TcpStream::connect(addr))
+        .await
+        .expect("connect in time")
+        .expect("connect");
+    let bytes = request_bytes(method, path, headers, body);
+    // The gateway may answer (e.g. 413) before reading everything.
+    let _ = conn.write_all(&bytes).await;
+    read_response(&mut conn).await.expect("a response")
+}
+
+/// Reads one response (Content-Length or chunked) from a connection.
+pub async fn read_response(conn: &mut TcpStream) -> Option<Response_> {
+    let mut buf = Vec::new();
+    let head_end = loop {
+        if let Some(i) = find(&buf, b"\r\n\r\n") {
+            break i;
+        }
+        let mut chunk = [0u8; 8192];
+        let n = tokio::time::timeout(STEP, conn.read(&mut chunk))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let mut rest = buf[head_end + 4..].to_vec();
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let body = if let Some(len) = get("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        while rest.len() < len {
+            let mut chunk = vec![0u8; 65536];
+            let n = tokio::time::timeout(STEP, conn.read(&mut chunk))
+                .await
+                .ok()?
+                .ok()?;
+            if n == 0 {
+                break;
+            }
+            rest.extend_from_slice(&chunk[..n]);
+        }
+        rest.truncate(len);
+        rest
+    } else if get("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        loop {
+            if find(&rest, b"0\r\n\r\n").is_some() {
+                break;
+            }
+            let mut chunk = vec![0u8; 65536];
+            let n = tokio::time::timeout(STEP, conn.read(&mut chunk))
+                .await
+                .ok()?
+                .ok()?;
+            if n == 0 {
+                break;
+            }
+            rest.extend_from_slice(&chunk[..n]);
+        }
+        dechunk(&rest)
+    } else {
+        Vec::new()
+    };
+    Some(Response_ {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(i) = find(data, b"\r\n") {
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&data[..i]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&data[i + 2..i + 2 + size]);
+        data = &data[i + 2 + size + 2..];
+    }
+    out
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}

@@ -1,0 +1,9 @@
+//! hookgate's integration tests: the real binary on free loopback ports in
+//! front of a real HTTP receiver (and, for the Redis backend, a real
+//! redis-server started by the test). Every wait is bounded.
+
+mod core;
+mod dedup;
+mod harness;
+mod ops;
+mod signing;
