@@ -1,8 +1,14 @@
-//! TEMPORARY: replaced by the fixtures under tests/fixtures.
+//! The payloads `hookgate send` signs: one per documented event of each
+//! provider (the same files the tests normalize), the first being the
+//! default. Agntix's `.chat` entries are its session events for a CHAT
+//! session.
+
 use crate::provider::ProviderKind;
 
+/// Where a payload carries ids; `send` replaces them with fresh ones.
 pub(super) const ID_POINTERS: &[&str] = &[
     "/call_id",
+    "/message_id",
     "/id",
     "/delivery_id",
     "/data/session_id",
@@ -10,27 +16,61 @@ pub(super) const ID_POINTERS: &[&str] = &[
     "/data/call_id",
 ];
 
+macro_rules! fixture {
+    ($provider:literal, $event:literal) => {
+        (
+            $event,
+            include_str!(concat!(
+                "../../tests/fixtures/",
+                $provider,
+                "/",
+                $event,
+                ".json"
+            )),
+        )
+    };
+}
+
 pub fn events(kind: ProviderKind) -> &'static [(&'static str, &'static str)] {
     match kind {
-        ProviderKind::Nixflex => &[(
-            "call.ended",
-            r#"{"event":"call.ended","call_id":"CA1234567890","agent_id":"agent_1","direction":"inbound","from_number":"+447386172392","to_number":"+447446466847","duration_seconds":146,"metadata":{}}"#,
-        )],
-        ProviderKind::Agntix => &[(
-            "session.ended",
-            r#"{"id":"4981804c-2658-4893-84ff-9c2fa90fb3c2","eventType":"session.ended","type":"VOICE","direction":"OUTBOUND","metadata":{"customerPhoneNumber":"+971501234567"}}"#,
-        )],
-        ProviderKind::InboundFlow => &[(
-            "call.completed",
-            r#"{"event":"call.completed","timestamp":"2026-02-24T21:00:00.000Z","organization_id":"org","delivery_id":"8a3c5e7f-1b2d-4e6f-8a9b-0c1d2e3f4a5b","data":{"call_id":"c1","caller_phone":"+1234567890"}}"#,
-        )],
-        ProviderKind::Allo => &[(
-            "call.completed",
-            r#"{"topic":"call.completed","version":"2.0","timestamp":"2026-02-24T21:00:00Z","data":{"id":"call_1","length_in_minutes":2.5}}"#,
-        )],
-        ProviderKind::Voxagent => &[(
-            "ConversationComplete",
-            r#"{"event":"ConversationComplete","data":{"session_id":"1ffd059c-17ea-40a8-8aef-70fd0307db82","duration_seconds":93.4}}"#,
-        )],
+        ProviderKind::Nixflex => &[
+            fixture!("nixflex", "call.ended"),
+            fixture!("nixflex", "call.failed"),
+            fixture!("nixflex", "sms.received"),
+            fixture!("nixflex", "sms.delivered"),
+        ],
+        ProviderKind::Agntix => &[
+            fixture!("agntix", "session.ended"),
+            fixture!("agntix", "session.created"),
+            fixture!("agntix", "session.created.chat"),
+            fixture!("agntix", "session.ended.chat"),
+        ],
+        ProviderKind::InboundFlow => &[
+            fixture!("inboundflow", "call.completed"),
+            fixture!("inboundflow", "call.transferred"),
+            fixture!("inboundflow", "appointment.booked"),
+            fixture!("inboundflow", "lead.created"),
+        ],
+        ProviderKind::Allo => &[
+            fixture!("allo", "call.completed"),
+            fixture!("allo", "call.received"),
+            fixture!("allo", "call.triggered"),
+            fixture!("allo", "sms.received"),
+            fixture!("allo", "sms.sent"),
+            fixture!("allo", "contact.created"),
+            fixture!("allo", "contact.updated"),
+            fixture!("allo", "tag.added"),
+            fixture!("allo", "tag.removed"),
+            fixture!("allo", "CALL_RECEIVED"),
+            fixture!("allo", "SMS_RECEIVED"),
+            fixture!("allo", "SMS_SENT"),
+            fixture!("allo", "CONTACT_CREATED"),
+            fixture!("allo", "CONTACT_UPDATED"),
+            fixture!("allo", "PING"),
+        ],
+        ProviderKind::Voxagent => &[
+            fixture!("voxagent", "ConversationComplete"),
+            fixture!("voxagent", "SessionStarted"),
+        ],
     }
 }
