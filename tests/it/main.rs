@@ -5,5 +5,6 @@
 mod core;
 mod dedup;
 mod harness;
+mod normalized;
 mod ops;
 mod signing;
