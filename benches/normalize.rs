@@ -1,0 +1,90 @@
+//! Normalization (mapping + serialization with `raw` spliced in) of a
+//! call-ended event per provider, grown to ~2 KiB and ~64 KiB with transcript
+//! turns.
+
+use std::time::{Duration, SystemTime};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use hookgate::normalize::{normalize, EventContext};
+use hookgate::provider::ProviderKind;
+use serde_json::{json, Value};
+
+/// A call-ended body of about `size` bytes.
+fn body(kind: ProviderKind, size: usize) -> Vec<u8> {
+    let turn = |i: usize| -> Value {
+        match kind {
+            ProviderKind::Nixflex => {
+                json!({"role": if i % 2 == 0 { "agent" } else { "caller" }, "text": "I would like to book a check-up next Tuesday afternoon if possible.", "timestamp_ms": i * 1500})
+            }
+            ProviderKind::Allo => {
+                json!({"source": if i % 2 == 0 { "AGENT" } else { "USER" }, "time": "00:10", "text": "I would like to book a check-up next Tuesday afternoon if possible."})
+            }
+            ProviderKind::Voxagent => {
+                json!({"role": "Assistant", "content": "I would like to book a check-up next Tuesday afternoon if possible.", "kind": "Message", "created_at": "2026-08-24T14:15:24Z"})
+            }
+            _ => json!("I would like to book a check-up next Tuesday afternoon if possible."),
+        }
+    };
+    let mut turns = Vec::new();
+    loop {
+        let doc = match kind {
+            ProviderKind::Nixflex => {
+                json!({"event": "call.ended", "call_id": "CA1234567890", "agent_id": "agent_1", "direction": "inbound", "from_number": "+447386172392", "to_number": "+447446466847", "started_at": "2026-05-17T03:45:12Z", "ended_at": "2026-05-17T03:47:38Z", "duration_seconds": 146, "ended_reason": "agent_hangup", "call_summary": "Booked.", "caller_sentiment": "happy", "call_successful": true, "transcript": turns, "metadata": {"crm": "1"}})
+            }
+            ProviderKind::Agntix => {
+                json!({"id": "4981804c-2658-4893-84ff-9c2fa90fb3c2", "eventType": "session.ended", "type": "VOICE", "platform": "PHONE", "direction": "OUTBOUND", "createdAt": "2026-04-08T05:00:01.130Z", "endedAt": "2026-04-08T05:00:10.546Z", "metadata": {"customerPhoneNumber": "+971501234567", "sessionVariables": {"crm": "1"}}, "analysis": {"summary": "Confirmed.", "sentiment": {"conversation": {"label": "POSITIVE"}}, "extractedData": {"notes": turns}}})
+            }
+            ProviderKind::InboundFlow => {
+                json!({"event": "call.completed", "timestamp": "2026-02-24T21:00:00.000Z", "delivery_id": "d-1", "data": {"call_id": "c-1", "caller_phone": "+1234567890", "caller_name": "Dave", "duration_seconds": 55, "summary": turns, "started_at": "2026-02-24T20:59:00Z", "ended_at": "2026-02-24T21:00:00Z"}})
+            }
+            ProviderKind::Allo => {
+                json!({"topic": "call.completed", "version": "2.0", "timestamp": "2026-02-25T08:02:00Z", "data": {"id": "call_1", "start_date": "2026-02-25T08:00:00Z", "from_number": "+33612345678", "to": "+33187654321", "length_in_minutes": 2.5, "type": "INBOUND", "transcriptions": turns}})
+            }
+            ProviderKind::Voxagent => {
+                json!({"event": "ConversationComplete", "data": {"session_id": "1ffd059c", "agent_id": "a", "start_time": "2026-08-24T14:15:22Z", "duration_seconds": 93.4, "from_number": "+14155550199", "to_number": "+14155550100", "history": turns, "url_parameters": {"crm_id": "42"}}})
+            }
+        };
+        let bytes = serde_json::to_vec(&doc).unwrap();
+        if bytes.len() >= size {
+            return bytes;
+        }
+        turns.push(turn(turns.len()));
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let mut group = c.benchmark_group("normalize");
+    group
+        .sample_size(30)
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500));
+    let headers = http::HeaderMap::new();
+    for size in [2 * 1024, 64 * 1024] {
+        for kind in ProviderKind::ALL {
+            let body = body(kind, size);
+            // Parsing happens once in the gateway whatever the mode; it is
+            // measured here with the mapping, as the request path pays it.
+            group.throughput(Throughput::Bytes(body.len() as u64));
+            group.bench_with_input(BenchmarkId::new(kind.as_str(), size), &body, |b, body| {
+                b.iter(|| {
+                    let json: Value = serde_json::from_slice(body).unwrap();
+                    let ctx = EventContext {
+                        provider: kind,
+                        route: "bench",
+                        headers: &headers,
+                        body,
+                        json: &json,
+                        delivery_id: "dlv-1",
+                        received_at: SystemTime::now(),
+                        include_raw: true,
+                    };
+                    normalize(&ctx).to_structured(&ctx)
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

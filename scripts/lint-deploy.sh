@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Checks docker/ and docker/k8s/ against the hookgate binary without a
+# Docker engine: the configs validate, and ports, probes, signals, commands
+# and secret names agree with what the binary and its config expect.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${HOOKGATE_BIN:-}
+if [ -z "$bin" ]; then
+  cargo build --quiet --bin hookgate
+  bin=target/debug/hookgate
+fi
+python3 -c 'import yaml' 2>/dev/null || pip install --quiet pyyaml
+exec python3 - "$bin" <<'PY'
+import os, re, subprocess, sys, tempfile, yaml
+
+bin_path = sys.argv[1]
+problems = []
+def expect(cond, what):
+    if not cond:
+        problems.append(what)
+
+def env_names(toml_text):
+    return sorted(set(re.findall(r'"\$\{([A-Z0-9_]+)\}"', toml_text)))
+
+def check_config(text, label):
+    names = env_names(text)
+    env = {n: ("whsec_ZHVtbXkta2V5LWR1bW15LWtleQ==" if n in ("AGNTIX_WEBHOOK_SECRET", "ALLO_WEBHOOK_SECRET")
+               else "redis://127.0.0.1:6379/0" if n == "HOOKGATE_REDIS_URL" else "dummy") for n in names}
+    # Upstream host names of the deployment are not resolvable here.
+    text = text.replace("http://receiver:3000", "http://127.0.0.1:3000")
+    with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
+        f.write(text)
+    out = subprocess.run([bin_path, "check", "--config", f.name], env={**env, "PATH": os.environ["PATH"]},
+                         capture_output=True, text=True)
+    os.unlink(f.name)
+    expect(out.returncode == 0, f"{label}: hookgate check failed: {out.stderr.strip()}")
+    return names
+
+# Dockerfile
+docker = open("docker/Dockerfile").read()
+expect("STOPSIGNAL SIGTERM" in docker, "Dockerfile: STOPSIGNAL SIGTERM missing")
+expect(re.search(r"EXPOSE 8080 9090", docker), "Dockerfile: EXPOSE 8080 9090 missing")
+expect('"healthcheck", "--url", "http://127.0.0.1:9090/healthz"' in docker, "Dockerfile: HEALTHCHECK must use hookgate healthcheck on the admin port")
+expect(re.search(r"^USER (?!0|root)", docker, re.M), "Dockerfile: must run as non-root")
+expect('CMD ["run", "--config", "/etc/hookgate/config.toml"]' in docker, "Dockerfile: CMD must run the config at /etc/hookgate/config.toml")
+for path in ["Cargo.toml", "Cargo.lock", "src", "tests/fixtures", "benches", "config.example.toml"]:
+    expect(path in docker, f"Dockerfile: does not copy {path}, which the build needs")
+
+# The binary's flags the files rely on.
+help_out = subprocess.run([bin_path, "healthcheck", "--help"], capture_output=True, text=True).stdout
+expect("--url" in help_out, "hookgate healthcheck --url is not a flag of the binary")
+run_help = subprocess.run([bin_path, "run", "--help"], capture_output=True, text=True).stdout
+expect("--config" in run_help, "hookgate run --config is not a flag of the binary")
+
+# Compose
+compose = yaml.safe_load(open("docker/compose.yaml"))
+services = compose["services"]
+expect(set(services) >= {"hookgate", "receiver", "redis"}, "compose: services hookgate, receiver and redis expected")
+hg = services["hookgate"]
+compose_config = open("docker/config.compose.toml").read()
+names = check_config(compose_config, "docker/config.compose.toml")
+expect(set(names) <= set(hg.get("environment", {})), f"compose: hookgate environment lacks {sorted(set(names) - set(hg.get('environment', {})))}")
+expect(hg.get("stop_signal") == "SIGTERM", "compose: stop_signal SIGTERM expected")
+expect("8080:8080" in hg.get("ports", []), "compose: webhook port 8080 not published")
+expect("hookgate" in " ".join(hg["healthcheck"]["test"]) and "healthcheck" in hg["healthcheck"]["test"], "compose: healthcheck must use hookgate healthcheck")
+expect(any(v.endswith(":/etc/hookgate/config.toml:ro") for v in hg.get("volumes", [])), "compose: config not mounted at /etc/hookgate/config.toml")
+expect('listen = "0.0.0.0:8080"' in compose_config and 'admin_listen = "0.0.0.0:9090"' in compose_config, "compose config: listeners must be 0.0.0.0:8080 / :9090")
+expect("http://receiver:3000" in compose_config, "compose config: upstream must be the receiver service")
+expect(any("demo_receiver.py" in v for v in services["receiver"].get("volumes", [])), "compose: the demo receiver script is not mounted")
+
+# Kubernetes
+docs = {}
+for name in ["configmap.yaml", "deployment.yaml", "service.yaml", "secret.example.yaml", "kustomization.yaml"]:
+    docs[name] = yaml.safe_load(open(f"docker/k8s/{name}"))
+cm_config = docs["configmap.yaml"]["data"]["config.toml"]
+names = check_config(cm_config, "k8s configmap config.toml")
+secret_keys = set(docs["secret.example.yaml"]["stringData"])
+expect(set(names) <= secret_keys, f"k8s: Secret lacks {sorted(set(names) - secret_keys)}")
+pod = docs["deployment.yaml"]["spec"]["template"]["spec"]
+expect(pod.get("terminationGracePeriodSeconds", 30) >= 10, "k8s: terminationGracePeriodSeconds must cover the 8 s drain")
+hgc = [c for c in pod["containers"] if c["name"] == "hookgate"][0]
+ports = {p["name"]: p["containerPort"] for p in hgc["ports"]}
+expect(ports.get("webhooks") == 8080 and ports.get("admin") == 9090, "k8s: container ports must be webhooks 8080, admin 9090")
+expect('listen = "0.0.0.0:8080"' in cm_config and 'admin_listen = "0.0.0.0:9090"' in cm_config, "k8s config: listeners must match the container ports")
+expect(hgc["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "admin"}, "k8s: liveness must be /healthz on admin")
+expect(hgc["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "admin"}, "k8s: readiness must be /readyz on admin")
+expect(hgc["args"] == ["run", "--config", "/etc/hookgate/config.toml"], "k8s: args must run /etc/hookgate/config.toml")
+mounts = {m["name"]: m for m in hgc["volumeMounts"]}
+expect(mounts["config"]["mountPath"] == "/etc/hookgate" and "subPath" not in mounts["config"], "k8s: mount the ConfigMap as a directory (no subPath) so reloads are seen")
+expect(hgc["securityContext"].get("runAsNonRoot") and hgc["securityContext"].get("readOnlyRootFilesystem"), "k8s: non-root, read-only root fs expected")
+expect("127.0.0.1:3000" in cm_config and any(p.get("containerPort") == 3000 for c in pod["containers"] if c["name"] == "app" for p in c.get("ports", [])), "k8s: upstream must be the app container on 127.0.0.1:3000")
+svc_ports = docs["service.yaml"]["spec"]["ports"]
+expect([p["targetPort"] for p in svc_ports] == ["webhooks"], "k8s: the Service must expose only the webhook port")
+expect(set(docs["kustomization.yaml"]["resources"]) == {"configmap.yaml", "deployment.yaml", "service.yaml"}, "k8s: kustomization resources")
+
+if problems:
+    print("lint-deploy: problems found:")
+    for p in problems:
+        print("  -", p)
+    sys.exit(1)
+print("lint-deploy: Dockerfile, compose.yaml and k8s/ agree with the binary and validate")
+PY
