@@ -5,6 +5,7 @@
 mod core;
 mod dedup;
 mod harness;
+mod hostile;
 mod normalized;
 mod ops;
 mod signing;
