@@ -85,61 +85,43 @@ impl Event {
             .unwrap_or_else(|| format_utc(OffsetDateTime::from(ctx.received_at)))
     }
 
-    /// The `data` object without `raw`.
-    fn data(&self) -> Map<String, Value> {
-        let mut data = Map::new();
-        for (key, part) in [
-            ("call", &self.call),
-            ("sms", &self.sms),
-            ("contact", &self.contact),
-            ("appointment", &self.appointment),
-            ("lead", &self.lead),
-            ("caller", &self.caller),
-        ] {
-            if let Some(obj) = part {
-                data.insert(key.into(), Value::Object(obj.clone()));
-            }
-        }
-        if let Some(m) = &self.metadata {
-            data.insert("metadata".into(), m.clone());
-        }
-        data
-    }
-
     /// The structured-mode document (`application/cloudevents+json`).
     pub fn to_structured(&self, ctx: &EventContext<'_>) -> Vec<u8> {
-        let mut doc = Map::new();
-        doc.insert("specversion".into(), "1.0".into());
-        doc.insert("id".into(), ctx.delivery_id.into());
-        doc.insert("source".into(), format!("/{}", ctx.route).into());
-        doc.insert("type".into(), self.event_type.into());
-        if let Some(s) = &self.subject {
-            doc.insert("subject".into(), s.clone().into());
-        }
-        doc.insert("time".into(), self.time_or_received(ctx).into());
-        doc.insert("datacontenttype".into(), "application/json".into());
-        doc.insert("provider".into(), ctx.provider.as_str().into());
-        if let Some(e) = &self.provider_event {
-            doc.insert("providerevent".into(), e.clone().into());
-        }
-        let data = self.data();
+        let source = format!("/{}", ctx.route);
+        let time = self.time_or_received(ctx);
+        let envelope = Envelope {
+            specversion: "1.0",
+            id: ctx.delivery_id,
+            source: &source,
+            ty: self.event_type,
+            subject: self.subject.as_deref(),
+            time: &time,
+            datacontenttype: "application/json",
+            provider: ctx.provider.as_str(),
+            providerevent: self.provider_event.as_deref(),
+            data: Data {
+                call: self.call.as_ref(),
+                sms: self.sms.as_ref(),
+                contact: self.contact.as_ref(),
+                appointment: self.appointment.as_ref(),
+                lead: self.lead.as_ref(),
+                caller: self.caller.as_ref(),
+                metadata: self.metadata.as_ref(),
+            },
+        };
         let mut out = Vec::with_capacity(ctx.body.len() + 1024);
-        // `data` goes last so the raw bytes can be spliced in without a copy
-        // of the payload as a `Value`.
-        serde_json::to_writer(&mut out, &doc).expect("a map of JSON values serializes");
-        out.pop(); // the closing brace
-        out.extend_from_slice(b",\"data\":");
-        serde_json::to_writer(&mut out, &data).expect("a map of JSON values serializes");
+        serde_json::to_writer(&mut out, &envelope).expect("borrowed JSON values serialize");
         if ctx.include_raw {
-            out.pop();
-            if !data.is_empty() {
+            // `data` is the envelope's last member: splice `raw` into it from
+            // the verified bytes instead of re-serializing a copy.
+            out.truncate(out.len() - 2);
+            if !envelope.data.is_empty() {
                 out.push(b',');
             }
             out.extend_from_slice(b"\"raw\":");
             out.extend_from_slice(ctx.body.trim_ascii());
-            out.push(b'}');
+            out.extend_from_slice(b"}}");
         }
-        out.push(b'}');
         out
     }
 
@@ -163,6 +145,54 @@ impl Event {
             put("ce-providerevent", e);
         }
         out
+    }
+}
+
+/// The CloudEvents envelope, serialized from borrowed parts; `data` last.
+#[derive(serde::Serialize)]
+struct Envelope<'a> {
+    specversion: &'static str,
+    id: &'a str,
+    source: &'a str,
+    #[serde(rename = "type")]
+    ty: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject: Option<&'a str>,
+    time: &'a str,
+    datacontenttype: &'static str,
+    provider: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    providerevent: Option<&'a str>,
+    data: Data<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct Data<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    call: Option<&'a Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sms: Option<&'a Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contact: Option<&'a Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    appointment: Option<&'a Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lead: Option<&'a Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    caller: Option<&'a Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<&'a Value>,
+}
+
+impl Data<'_> {
+    fn is_empty(&self) -> bool {
+        self.call.is_none()
+            && self.sms.is_none()
+            && self.contact.is_none()
+            && self.appointment.is_none()
+            && self.lead.is_none()
+            && self.caller.is_none()
+            && self.metadata.is_none()
     }
 }
 
