@@ -80,12 +80,7 @@ impl Provider for Agntix {
         body: &[u8],
         d: &OutgoingDelivery<'_>,
     ) -> Vec<(String, String)> {
-        let sig = standard::sign(key, d.id, d.timestamp, body);
-        vec![
-            ("svix-id".into(), d.id.to_owned()),
-            ("svix-timestamp".into(), d.timestamp.to_string()),
-            ("svix-signature".into(), format!("v1,{sig}")),
-        ]
+        standard::signed_headers(&standard::svix_headers(), key, body, d)
     }
 }
 

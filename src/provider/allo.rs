@@ -64,12 +64,7 @@ impl Provider for Allo {
         body: &[u8],
         d: &OutgoingDelivery<'_>,
     ) -> Vec<(String, String)> {
-        let sig = standard::sign(key, d.id, d.timestamp, body);
-        vec![
-            ("webhook-id".into(), d.id.to_owned()),
-            ("webhook-timestamp".into(), d.timestamp.to_string()),
-            ("webhook-signature".into(), format!("v1,{sig}")),
-        ]
+        standard::signed_headers(&standard::webhook_headers(), key, body, d)
     }
 }
 

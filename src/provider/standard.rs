@@ -115,6 +115,21 @@ pub(crate) fn verify(
     }
 }
 
+/// The id, timestamp and signature headers of a delivery, under `names`.
+pub(crate) fn signed_headers(
+    names: &HeaderSet,
+    key: &SigningKey,
+    body: &[u8],
+    d: &super::OutgoingDelivery<'_>,
+) -> Vec<(String, String)> {
+    let sig = sign(key, d.id, d.timestamp, body);
+    vec![
+        (names.id_label.into(), d.id.to_owned()),
+        (names.timestamp_label.into(), d.timestamp.to_string()),
+        (names.signature_label.into(), format!("v1,{sig}")),
+    ]
+}
+
 /// Base64 of HMAC-SHA256 over `<id>.<timestamp>.<body>`: what a Standard
 /// Webhooks sender puts after `v1,`. Used to sign what hookgate forwards.
 pub(crate) fn sign(key: &SigningKey, id: &str, timestamp: u64, body: &[u8]) -> String {
