@@ -66,6 +66,7 @@ impl Accepted<'_> {
             delivery_id: &self.delivery_id,
             received_at,
             include_raw: route.include_raw,
+            with_data: route.forward == crate::config::ForwardMode::Normalized,
         }
     }
 

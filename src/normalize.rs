@@ -34,6 +34,10 @@ pub struct EventContext<'a> {
     pub delivery_id: &'a str,
     pub received_at: SystemTime,
     pub include_raw: bool,
+    /// Whether `data` is wanted. With `forward = "original"` only the
+    /// attributes travel (as `ce-*` headers), so the costly parts of `data`
+    /// (transcripts) are not built.
+    pub with_data: bool,
 }
 
 /// The canonical event types.

@@ -51,7 +51,7 @@ pub fn normalize(ctx: &EventContext<'_>) -> Event {
                     ),
                 )
                 .put("recording_url", text(d, &["recording_url", "recordingUrl"]))
-                .put("transcript", transcript(d))
+                .put("transcript", ctx.with_data.then(|| transcript(d)).flatten())
                 .put("extracted", any(d, &["data_collected", "dataCollected"]))
                 .put("transfer", transfer(d));
             event.call = call.done();

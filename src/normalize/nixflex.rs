@@ -44,7 +44,7 @@ pub fn normalize(ctx: &EventContext<'_>) -> Event {
                 string(b, &["caller_sentiment"]).map(|s| sentiment(&s).into()),
             )
             .put("recording_url", text(b, &["recording_url"]))
-            .put("transcript", transcript(b))
+            .put("transcript", ctx.with_data.then(|| transcript(b)).flatten())
             .put("extracted", any(b, &["extracted_data"]));
         event.call = call.done();
         event.subject = string(b, &["call_id"]);

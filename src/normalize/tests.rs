@@ -39,6 +39,7 @@ fn run(kind: ProviderKind, body: &[u8], include_raw: bool) -> Normalized {
         delivery_id: "dlv-1",
         received_at: received_at(),
         include_raw,
+        with_data: true,
     };
     let event = normalize(&ctx);
     let bytes = event.to_structured(&ctx);
@@ -131,6 +132,7 @@ fn raw_is_the_provider_bytes_verbatim_and_can_be_turned_off() {
         delivery_id: "d",
         received_at: received_at(),
         include_raw: true,
+        with_data: true,
     };
     let out = normalize(&ctx).to_structured(&ctx);
     let text = String::from_utf8(out).unwrap();

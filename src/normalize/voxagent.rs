@@ -23,7 +23,7 @@ pub fn normalize(ctx: &EventContext<'_>) -> Event {
         .put("started_at", time_value(d, &["start_time", "created_at"]))
         .put("duration_seconds", number(d, &["duration_seconds"]))
         .put("recording_url", text(d, &["audio_url"]))
-        .put("transcript", history(d));
+        .put("transcript", ctx.with_data.then(|| history(d)).flatten());
     let mut caller = Obj::default();
     caller.put("phone", text(d, &["from_number"]));
     Event {
