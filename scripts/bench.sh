@@ -132,7 +132,7 @@ done
     pick() { local i=$1 c=$2; for r in $(seq "$rounds"); do echo "${results[$size,$c,$r]}" | awk -v i="$i" '{print $i}'; done; }
     nginx_rps=$(median $(pick 1 nginx)); nginx_cpu=$(median $(pick 4 nginx))
     for case in direct nginx hookgate-original hookgate-normalized; do
-      rps=$(median $(pick 1 $case)); cpu=$(median $(pick 4 $case))
+      rps=$(median $(pick 1 $case)); cpu=$(python3 -c "print(round($(median $(pick 4 $case)), 1))")
       p50=$(pick 2 $case | sort | sed -n "$(( (rounds+1)/2 ))p"); p99=$(pick 3 $case | sort | sed -n "$(( (rounds+1)/2 ))p")
       bad=$(pick 5 $case | paste -sd+ | bc)
       ratio=$(python3 -c "print(f'{$rps/$nginx_rps:.2f}x')")
