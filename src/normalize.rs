@@ -338,6 +338,30 @@ pub(crate) fn time_value(obj: &Value, keys: &[&str]) -> Option<Value> {
     utc_time(obj, keys).map(Value::String)
 }
 
+/// A transcript: each turn's role (mapped), text, and its time or offset
+/// under the key `when` gives, from a provider's list of turns.
+pub(crate) fn turns(
+    list: Option<&Value>,
+    role_keys: &[&str],
+    text_keys: &[&str],
+    when: impl Fn(&Value) -> Option<(&'static str, Value)>,
+) -> Option<Value> {
+    let list = list?.as_array()?;
+    Some(Value::Array(
+        list.iter()
+            .map(|t| {
+                let mut turn = Obj::default();
+                turn.put("role", string(t, role_keys).map(|r| role(&r).into()))
+                    .put("text", text(t, text_keys));
+                if let Some((key, value)) = when(t) {
+                    turn.put(key, Some(value));
+                }
+                Value::Object(turn.done().unwrap_or_default())
+            })
+            .collect(),
+    ))
+}
+
 /// `agent`, `caller`, `system` or `tool` where the provider's role maps;
 /// otherwise the label lower-cased.
 pub(crate) fn role(label: &str) -> String {

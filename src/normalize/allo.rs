@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::{
-    any, json_number, lower, number, string, text, time_value, unknown, utc_time, Event,
+    any, json_number, lower, number, string, text, time_value, turns, unknown, utc_time, Event,
     EventContext, Obj,
 };
 
@@ -51,7 +51,17 @@ pub fn normalize(ctx: &EventContext<'_>) -> Event {
                     ),
                 )
                 .put("recording_url", text(d, &["recording_url", "recordingUrl"]))
-                .put("transcript", ctx.with_data.then(|| transcript(d)).flatten())
+                .put(
+                    "transcript",
+                    ctx.with_data
+                        .then(|| {
+                            let list = d.get("transcriptions").or_else(|| d.get("transcript"));
+                            turns(list, &["source", "role"], &["text"], |t| {
+                                text(t, &["time"]).map(|v| ("at", v))
+                            })
+                        })
+                        .flatten(),
+                )
                 .put("extracted", any(d, &["data_collected", "dataCollected"]))
                 .put("transfer", transfer(d));
             event.call = call.done();
@@ -128,29 +138,6 @@ fn duration(d: &Value) -> Option<Value> {
         seen = true;
     }
     seen.then(|| json_number(total)).flatten()
-}
-
-fn transcript(d: &Value) -> Option<Value> {
-    let turns = field_array(d, &["transcriptions", "transcript"])?;
-    Some(Value::Array(
-        turns
-            .iter()
-            .map(|t| {
-                let mut turn = Obj::default();
-                turn.put(
-                    "role",
-                    string(t, &["source", "role"]).map(|r| super::role(&r).into()),
-                )
-                .put("text", text(t, &["text"]))
-                .put("at", text(t, &["time"]));
-                Value::Object(turn.done().unwrap_or_default())
-            })
-            .collect(),
-    ))
-}
-
-fn field_array<'v>(d: &'v Value, keys: &[&str]) -> Option<&'v Vec<Value>> {
-    keys.iter().find_map(|k| d.get(k)?.as_array())
 }
 
 fn transfer(d: &Value) -> Option<Value> {

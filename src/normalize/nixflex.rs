@@ -1,10 +1,8 @@
 //! Nixflex: a flat body; `event` names the event.
 
-use serde_json::Value;
-
 use super::{
-    any, boolean, lower, number, sentiment, string, text, time_value, unknown, utc_time, Event,
-    EventContext, Obj,
+    any, boolean, lower, number, sentiment, string, text, time_value, turns, unknown, utc_time,
+    Event, EventContext, Obj,
 };
 
 pub fn normalize(ctx: &EventContext<'_>) -> Event {
@@ -44,7 +42,16 @@ pub fn normalize(ctx: &EventContext<'_>) -> Event {
                 string(b, &["caller_sentiment"]).map(|s| sentiment(&s).into()),
             )
             .put("recording_url", text(b, &["recording_url"]))
-            .put("transcript", ctx.with_data.then(|| transcript(b)).flatten())
+            .put(
+                "transcript",
+                ctx.with_data
+                    .then(|| {
+                        turns(b.get("transcript"), &["role"], &["text", "content"], |t| {
+                            number(t, &["timestamp_ms", "offset_ms"]).map(|v| ("offset_ms", v))
+                        })
+                    })
+                    .flatten(),
+            )
             .put("extracted", any(b, &["extracted_data"]));
         event.call = call.done();
         event.subject = string(b, &["call_id"]);
@@ -96,20 +103,4 @@ pub fn normalize(ctx: &EventContext<'_>) -> Event {
         event.caller = caller.done();
     }
     event
-}
-
-fn transcript(b: &Value) -> Option<Value> {
-    let turns = b.get("transcript")?.as_array()?;
-    Some(Value::Array(
-        turns
-            .iter()
-            .map(|t| {
-                let mut turn = Obj::default();
-                turn.put("role", string(t, &["role"]).map(|r| super::role(&r).into()))
-                    .put("text", text(t, &["text", "content"]))
-                    .put("offset_ms", number(t, &["timestamp_ms", "offset_ms"]));
-                Value::Object(turn.done().unwrap_or_default())
-            })
-            .collect(),
-    ))
 }

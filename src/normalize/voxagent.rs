@@ -3,7 +3,9 @@
 
 use serde_json::Value;
 
-use super::{any, number, string, text, time_value, unknown, utc_time, Event, EventContext, Obj};
+use super::{
+    any, number, string, text, time_value, turns, unknown, utc_time, Event, EventContext, Obj,
+};
 
 pub fn normalize(ctx: &EventContext<'_>) -> Event {
     let b = ctx.json;
@@ -23,7 +25,19 @@ pub fn normalize(ctx: &EventContext<'_>) -> Event {
         .put("started_at", time_value(d, &["start_time", "created_at"]))
         .put("duration_seconds", number(d, &["duration_seconds"]))
         .put("recording_url", text(d, &["audio_url"]))
-        .put("transcript", ctx.with_data.then(|| history(d)).flatten());
+        .put(
+            "transcript",
+            ctx.with_data
+                .then(|| {
+                    turns(
+                        d.get("history"),
+                        &["role", "type"],
+                        &["content", "text"],
+                        |t| time_value(t, &["created_at", "timestamp"]).map(|v| ("at", v)),
+                    )
+                })
+                .flatten(),
+        );
     let mut caller = Obj::default();
     caller.put("phone", text(d, &["from_number"]));
     Event {
@@ -41,23 +55,4 @@ pub fn normalize(ctx: &EventContext<'_>) -> Event {
         metadata: any(d, &["url_parameters"]),
         ..Event::default()
     }
-}
-
-fn history(d: &Value) -> Option<Value> {
-    let turns = d.get("history")?.as_array()?;
-    Some(Value::Array(
-        turns
-            .iter()
-            .map(|t| {
-                let mut turn = Obj::default();
-                turn.put(
-                    "role",
-                    string(t, &["role", "type"]).map(|r| super::role(&r).into()),
-                )
-                .put("text", text(t, &["content", "text"]))
-                .put("at", time_value(t, &["created_at", "timestamp"]));
-                Value::Object(turn.done().unwrap_or_default())
-            })
-            .collect(),
-    ))
 }
