@@ -22,6 +22,15 @@ use hookgate::send;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Prints a line to stdout; a reader that went away (e.g. `| head -1`) is
+/// not an error of ours.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 #[derive(Parser)]
 #[command(
     name = "hookgate",
@@ -129,7 +138,7 @@ fn check(path: PathBuf) -> ExitCode {
             for w in &loaded.warnings {
                 eprintln!("warning: {w}");
             }
-            println!(
+            out!(
                 "{}: valid ({} routes)",
                 path.display(),
                 loaded.config.routes().count()
@@ -181,7 +190,7 @@ fn send(provider: &str, to: &str, secret: &str, opts: &SendOptions<'_>) -> ExitC
     };
     if list {
         for (name, _) in send::events(kind) {
-            println!("{name}");
+            out!("{name}");
         }
         return ExitCode::SUCCESS;
     }
@@ -204,16 +213,17 @@ fn send(provider: &str, to: &str, secret: &str, opts: &SendOptions<'_>) -> ExitC
     for _ in 0..repeat.max(1) {
         match runtime.block_on(send::post(to, &signed, Duration::from_secs(30))) {
             Ok(answer) => {
-                println!(
+                out!(
                     "{provider} {} -> {to}: HTTP {}",
-                    signed.event, answer.status
+                    signed.event,
+                    answer.status
                 );
                 for (k, v) in &answer.headers {
                     if k.starts_with("x-hookgate") || k == "retry-after" {
-                        println!("  {k}: {v}");
+                        out!("  {k}: {v}");
                     }
                 }
-                println!("  {}", String::from_utf8_lossy(&answer.body));
+                out!("  {}", String::from_utf8_lossy(&answer.body));
                 all_ok &= (200..300).contains(&answer.status);
             }
             Err(e) => {
