@@ -11,7 +11,7 @@ use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
 use crate::config::{DedupKeySpec, KeyPart, Route};
-use crate::normalize::{Event, EventContext};
+use crate::normalize::EventContext;
 use crate::provider::VerifyParams;
 use crate::reject::Reject;
 
@@ -51,7 +51,7 @@ pub struct Accepted<'a> {
 }
 
 impl Accepted<'_> {
-    /// The normalized event of this request.
+    /// What normalization may look at for this request.
     pub fn event_context<'s>(
         &'s self,
         route: &'s Route,
@@ -68,10 +68,6 @@ impl Accepted<'_> {
             include_raw: route.include_raw,
             with_data: route.forward == crate::config::ForwardMode::Normalized,
         }
-    }
-
-    pub fn normalize(&self, ctx: &EventContext<'_>, route: &Route) -> Event {
-        route.provider.normalize(ctx)
     }
 }
 

@@ -91,13 +91,6 @@ impl RouteMetrics {
             c.fetch_add(1, Relaxed);
         }
     }
-
-    pub fn rejected_count(&self, code: &str) -> u64 {
-        REASONS
-            .iter()
-            .position(|r| *r == code)
-            .map_or(0, |i| self.rejected[i].load(Relaxed))
-    }
 }
 
 /// Extra gauges and counters that other parts of the gateway report when

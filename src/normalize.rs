@@ -79,10 +79,6 @@ pub struct Event {
 }
 
 impl Event {
-    pub fn event_type(&self) -> &str {
-        self.event_type
-    }
-
     fn time_or_received(&self, ctx: &EventContext<'_>) -> String {
         self.time
             .clone()

@@ -23,8 +23,7 @@ use crate::normalize::{Event, EventContext};
 use crate::reject::Reject;
 use crate::secret::Secret;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ProviderKind {
     Nixflex,
     Agntix,
