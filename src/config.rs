@@ -22,9 +22,9 @@ pub struct Config {
     pub server: ServerSettings,
     pub dedup: DedupSettings,
     pub log: LogSettings,
-    routes: HashMap<String, Arc<Route>>,
-    /// Route names in file order, for listings.
-    route_order: Vec<String>,
+    /// In file order.
+    routes: Vec<Arc<Route>>,
+    by_path: HashMap<String, Arc<Route>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -150,19 +150,17 @@ impl Route {
 impl Config {
     /// The route for a request path: exact match, no decoding, no prefix.
     pub fn route(&self, path: &str) -> Option<&Arc<Route>> {
-        self.routes.get(path)
+        self.by_path.get(path)
     }
 
     pub fn routes(&self) -> impl Iterator<Item = &Arc<Route>> {
-        self.route_order
-            .iter()
-            .filter_map(|name| self.routes.values().find(|r| &r.name == name))
+        self.routes.iter()
     }
 
     /// Every distinct upstream the routes use.
     pub fn upstreams(&self) -> Vec<Arc<Upstream>> {
         let mut seen: Vec<Arc<Upstream>> = Vec::new();
-        for route in self.routes.values() {
+        for route in &self.routes {
             if !seen.iter().any(|u| u == &route.upstream) {
                 seen.push(route.upstream.clone());
             }
@@ -474,8 +472,7 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Loaded,
     if raw.routes.is_empty() {
         check.error("route", "at least one [[route]] is required");
     }
-    let mut routes = HashMap::new();
-    let mut route_order = Vec::new();
+    let mut routes = Vec::new();
     let mut names = HashMap::new();
     let mut paths = HashMap::new();
     for (i, raw_route) in raw.routes.iter().enumerate() {
@@ -502,8 +499,7 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Loaded,
         ) else {
             continue;
         };
-        route_order.push(route.name.clone());
-        routes.insert(route.path.clone(), Arc::new(route));
+        routes.push(Arc::new(route));
     }
 
     if !check.errors.is_empty() {
@@ -514,8 +510,8 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Loaded,
             server: server.expect("server settings are complete when there is no error"),
             dedup,
             log,
+            by_path: routes.iter().map(|r| (r.path.clone(), r.clone())).collect(),
             routes,
-            route_order,
         },
         warnings: check.warnings,
     })
