@@ -131,10 +131,28 @@ pub struct Gateway {
     state: Arc<State>,
 }
 
+/// How a request ended.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Disposition {
+    Forwarded,
+    Duplicate,
+    Rejected,
+}
+
+impl Disposition {
+    fn as_str(self) -> &'static str {
+        match self {
+            Disposition::Forwarded => "forwarded",
+            Disposition::Duplicate => "duplicate",
+            Disposition::Rejected => "rejected",
+        }
+    }
+}
+
 /// What happened to one request, for the log line and the metrics.
 struct Outcome {
     status: u16,
-    result: &'static str,
+    disposition: Disposition,
     reason: Option<&'static str>,
     delivery_id: Option<String>,
     /// The client connection may be reused (the request was read whole and
@@ -146,7 +164,7 @@ impl Outcome {
     fn rejected(reject: &Reject, keep_alive: bool, delivery_id: Option<String>) -> Outcome {
         Outcome {
             status: reject.status(),
-            result: "rejected",
+            disposition: Disposition::Rejected,
             reason: Some(reject.code()),
             delivery_id,
             keep_alive,
@@ -237,15 +255,16 @@ impl Gateway {
 
     async fn handle(&self, s: &mut ServerSession, snap: &Snapshot, route: &Arc<Route>) -> Outcome {
         let metrics = snap.metrics(route);
-        let outcome = self.verify_and_forward(s, snap, route).await;
-        match outcome.result {
-            "forwarded" => metrics.forwarded.fetch_add(1, Relaxed),
-            "duplicate" => metrics.duplicate.fetch_add(1, Relaxed),
-            _ => {
-                metrics.rejected(outcome.reason.unwrap_or(""));
-                0
+        let outcome = self.verify_and_forward(s, snap, route, metrics).await;
+        match outcome.disposition {
+            Disposition::Forwarded => {
+                metrics.forwarded.fetch_add(1, Relaxed);
             }
-        };
+            Disposition::Duplicate => {
+                metrics.duplicate.fetch_add(1, Relaxed);
+            }
+            Disposition::Rejected => metrics.rejected(outcome.reason.unwrap_or("")),
+        }
         outcome
     }
 
@@ -254,6 +273,7 @@ impl Gateway {
         s: &mut ServerSession,
         snap: &Snapshot,
         route: &Arc<Route>,
+        metrics: &RouteMetrics,
     ) -> Outcome {
         let server = &snap.config.server;
         let req = s.req_header();
@@ -294,9 +314,7 @@ impl Gateway {
             Ok(a) => a,
             Err(r) => return respond_reject(s, &r, true, None).await,
         };
-        snap.metrics(route)
-            .body_bytes
-            .fetch_add(body.len() as u64, Relaxed);
+        metrics.body_bytes.fetch_add(body.len() as u64, Relaxed);
         if let Some(bucket) = snap.rate_limits.get(&route.name) {
             if let Err(wait) = bucket.take(Instant::now()) {
                 let r = Reject::RateLimited { retry_after: wait };
@@ -370,7 +388,6 @@ impl Gateway {
             }
         };
         let status = upstream.resp_header().map_or(502, |h| h.status.as_u16());
-        let metrics = snap.metrics(route);
         metrics.upstream_latency.observe(sent_at.elapsed());
         metrics.upstream_status(status);
         if let Some(claim) = claim {
@@ -384,7 +401,7 @@ impl Gateway {
         forward::release(&self.state.connector, upstream, peer, UPSTREAM_IDLE).await;
         Outcome {
             status,
-            result: "forwarded",
+            disposition: Disposition::Forwarded,
             reason: None,
             delivery_id: Some(delivery_id),
             keep_alive,
@@ -614,7 +631,7 @@ async fn respond_duplicate(s: &mut ServerSession, delivery_id: String) -> Outcom
     let keep_alive = write_small_response(s, resp, body.to_vec(), true).await;
     Outcome {
         status: 200,
-        result: "duplicate",
+        disposition: Disposition::Duplicate,
         reason: None,
         delivery_id: Some(delivery_id),
         keep_alive,
@@ -626,7 +643,7 @@ fn log_request(route: Option<&Route>, outcome: &Outcome, started: Instant) {
         target: "hookgate::request",
         route = route.map_or("", |r| r.name.as_str()),
         provider = route.map_or("", |r| r.kind().as_str()),
-        outcome = outcome.result,
+        outcome = outcome.disposition.as_str(),
         reason = outcome.reason.unwrap_or(""),
         status = outcome.status,
         delivery_id = outcome.delivery_id.as_deref().unwrap_or(""),
