@@ -394,15 +394,9 @@ pub async fn read_response(conn: &mut TcpStream) -> Option<Response_> {
         if let Some(i) = find(&buf, b"\r\n\r\n") {
             break i;
         }
-        let mut chunk = [0u8; 8192];
-        let n = tokio::time::timeout(STEP, conn.read(&mut chunk))
-            .await
-            .ok()?
-            .ok()?;
-        if n == 0 {
+        if !read_more(conn, &mut buf).await? {
             return None;
         }
-        buf.extend_from_slice(&chunk[..n]);
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
     let mut lines = head.split("\r\n");
@@ -419,34 +413,11 @@ pub async fn read_response(conn: &mut TcpStream) -> Option<Response_> {
             .map(|(_, v)| v.clone())
     };
     let body = if let Some(len) = get("content-length").and_then(|v| v.parse::<usize>().ok()) {
-        while rest.len() < len {
-            let mut chunk = vec![0u8; 65536];
-            let n = tokio::time::timeout(STEP, conn.read(&mut chunk))
-                .await
-                .ok()?
-                .ok()?;
-            if n == 0 {
-                break;
-            }
-            rest.extend_from_slice(&chunk[..n]);
-        }
+        while rest.len() < len && read_more(conn, &mut rest).await? {}
         rest.truncate(len);
         rest
     } else if get("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
-        loop {
-            if find(&rest, b"0\r\n\r\n").is_some() {
-                break;
-            }
-            let mut chunk = vec![0u8; 65536];
-            let n = tokio::time::timeout(STEP, conn.read(&mut chunk))
-                .await
-                .ok()?
-                .ok()?;
-            if n == 0 {
-                break;
-            }
-            rest.extend_from_slice(&chunk[..n]);
-        }
+        while find(&rest, b"0\r\n\r\n").is_none() && read_more(conn, &mut rest).await? {}
         dechunk(&rest)
     } else {
         Vec::new()
@@ -456,6 +427,18 @@ pub async fn read_response(conn: &mut TcpStream) -> Option<Response_> {
         headers,
         body,
     })
+}
+
+/// Appends what the connection has next; `Some(false)` at end of stream,
+/// `None` on an error or when nothing arrives within `STEP`.
+async fn read_more(conn: &mut TcpStream, buf: &mut Vec<u8>) -> Option<bool> {
+    let mut chunk = vec![0u8; 65536];
+    let n = tokio::time::timeout(STEP, conn.read(&mut chunk))
+        .await
+        .ok()?
+        .ok()?;
+    buf.extend_from_slice(&chunk[..n]);
+    Some(n > 0)
 }
 
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
