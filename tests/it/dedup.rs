@@ -6,9 +6,7 @@ use std::time::Duration;
 use crate::harness::*;
 use crate::signing::{self, now, signed, unique, PROVIDERS};
 
-#[path = "../support/redis_server.rs"]
-mod redis_server;
-use redis_server::RedisServer;
+use crate::redis_server::RedisServer;
 
 fn nixflex_route(extra: &str) -> String {
     format!(

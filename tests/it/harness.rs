@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::io::Write as _;
-use std::net::{SocketAddr, TcpListener as StdListener};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -24,12 +24,7 @@ use tokio::net::{TcpListener, TcpStream};
 /// Every await in the suite is bounded by this.
 pub const STEP: Duration = Duration::from_secs(10);
 
-pub fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
+pub use crate::redis_server::free_port;
 
 #[derive(Clone, Debug)]
 pub struct Recorded {

@@ -8,4 +8,6 @@ mod harness;
 mod hostile;
 mod normalized;
 mod ops;
+#[path = "../support/redis_server.rs"]
+mod redis_server;
 mod signing;

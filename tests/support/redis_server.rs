@@ -3,8 +3,12 @@
 //! library's unit tests and the integration tests.
 #![allow(dead_code)] // each including crate uses a different part
 
+#[path = "ports.rs"]
+mod ports;
+pub use ports::free_port;
+
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -18,10 +22,7 @@ impl RedisServer {
     /// Starts a server. Panics with the fix when `redis-server` is missing:
     /// `scripts/setup.sh` installs it.
     pub fn start() -> RedisServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
+        let port = free_port();
         let mut server = RedisServer {
             port,
             dir: tempfile::tempdir().expect("a temporary directory"),
