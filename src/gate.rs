@@ -5,12 +5,14 @@
 //! out, so dedup and normalization (which take a `Verified`) can never see
 //! unauthenticated data.
 
+pub(crate) mod skeleton;
+
 use std::time::SystemTime;
 
 use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
-use crate::config::{DedupKeySpec, KeyPart, Route};
+use crate::config::{DedupKeySpec, ForwardMode, KeyPart, Route};
 use crate::normalize::EventContext;
 use crate::provider::VerifyParams;
 use crate::reject::Reject;
@@ -23,7 +25,10 @@ pub const MAX_ID_LEN: usize = 200;
 pub struct Verified<'a> {
     headers: &'a HeaderMap,
     body: &'a [u8],
+    /// The body parsed once: whole, or without its arrays when only the
+    /// event's attributes are needed (see [`skeleton`]).
     json: serde_json::Value,
+    arrays_skipped: bool,
 }
 
 impl<'a> Verified<'a> {
@@ -37,6 +42,19 @@ impl<'a> Verified<'a> {
 
     pub fn json(&self) -> &serde_json::Value {
         &self.json
+    }
+
+    /// A string or number of the body at a JSON pointer. Exact even when
+    /// arrays were skipped: a pointer through one is looked up in a full
+    /// parse (only a route's own `dedup_key` can name such a path).
+    pub fn scalar(&self, pointer: &str) -> Option<String> {
+        crate::provider::json_scalar(&self.json, pointer).or_else(|| {
+            if !self.arrays_skipped {
+                return None;
+            }
+            let full: serde_json::Value = serde_json::from_slice(self.body).ok()?;
+            crate::provider::json_scalar(&full, pointer)
+        })
     }
 }
 
@@ -93,11 +111,20 @@ pub fn inspect<'a>(
     now: SystemTime,
 ) -> Result<Accepted<'a>, Reject> {
     route.provider.verify(headers, body, &params(route, now))?;
-    let json = serde_json::from_slice(body).map_err(|_| Reject::InvalidJson)?;
+    // Forwarding the original bytes needs only the event's attributes, none
+    // of which is inside an array: skip building the arrays.
+    let arrays_skipped = route.forward == ForwardMode::Original;
+    let json = if arrays_skipped {
+        skeleton::parse(body)
+    } else {
+        serde_json::from_slice(body)
+    }
+    .map_err(|_| Reject::InvalidJson)?;
     let request = Verified {
         headers,
         body,
         json,
+        arrays_skipped,
     };
     let natural_key = route.provider.dedup_key(&request).map(bounded);
     let dedup_key = route.dedup.as_ref().map(|spec| {
@@ -140,7 +167,7 @@ fn key_from_parts(parts: &[KeyPart], request: &Verified<'_>) -> Option<String> {
                 .and_then(|v| v.to_str().ok())
                 .filter(|v| !v.is_empty())
                 .map(str::to_owned),
-            KeyPart::Json(pointer) => crate::provider::json_scalar(&request.json, pointer),
+            KeyPart::Json(pointer) => request.scalar(pointer),
         }?;
         key.push_str(&value);
     }

@@ -393,4 +393,4 @@ pub(crate) fn unknown(provider_event: Option<String>) -> Event {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -16,7 +16,9 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
 use tokio::sync::OnceCell;
-use tokio::time::timeout;
+// pingora's timer wheel: a tokio timer registered per call wakes the
+// runtime's driver through an eventfd write.
+use pingora::time::timeout;
 
 use super::{BackendError, Claim, ClaimOutcome, DedupStore};
 use crate::secret::Secret;

@@ -29,17 +29,27 @@ struct Normalized {
 
 fn run(kind: ProviderKind, body: &[u8], include_raw: bool) -> Normalized {
     let json: Value = serde_json::from_slice(body).unwrap();
+    run_on(kind, body, &json, include_raw, true)
+}
+
+fn run_on(
+    kind: ProviderKind,
+    body: &[u8],
+    json: &Value,
+    include_raw: bool,
+    with_data: bool,
+) -> Normalized {
     let headers = HeaderMap::new();
     let ctx = EventContext {
         provider: kind,
         route: "route-1",
         headers: &headers,
         body,
-        json: &json,
+        json,
         delivery_id: "dlv-1",
         received_at: received_at(),
         include_raw,
-        with_data: true,
+        with_data,
     };
     let event = normalize(&ctx);
     let bytes = event.to_structured(&ctx);
@@ -454,6 +464,27 @@ fn wrong_types_are_left_out_not_invented() {
     assert!(d["data"].get("metadata").is_none());
 }
 
+/// `forward = "original"` parses the body without its arrays and builds no
+/// `data`: the `ce-*` attributes must come out exactly as from a full parse.
+fn original_mode_attributes_match(kind: ProviderKind, body: &[u8]) -> Result<(), String> {
+    let full = run(kind, body, false).headers;
+    let skeleton = crate::gate::skeleton::parse(body).unwrap();
+    let original = run_on(kind, body, &skeleton, false, false).headers;
+    if full == original {
+        Ok(())
+    } else {
+        Err(format!("{kind:?}: {full:?} != {original:?}"))
+    }
+}
+
+#[test]
+fn original_mode_attributes_do_not_need_arrays() {
+    for (provider, event) in all_fixtures() {
+        let kind = ProviderKind::parse(&provider).unwrap();
+        original_mode_attributes_match(kind, &fixture(&provider, &event)).unwrap();
+    }
+}
+
 #[test]
 fn header_values_are_percent_encoded() {
     assert_eq!(header_value("a b").to_str().unwrap(), "a b");
@@ -471,6 +502,7 @@ proptest! {
         let body = serde_json::to_vec(&value).unwrap();
         let n = run(kind, &body, true);
         prop_assert!(TYPES.contains(&n.doc["type"].as_str().unwrap()));
+        prop_assert_eq!(original_mode_attributes_match(kind, &body), Ok(()));
     }
 
     #[test]
@@ -484,10 +516,11 @@ proptest! {
             "data": data.clone(), "transcript": data.clone(), "metadata": data,
         })).unwrap();
         run(kind, &body, true);
+        prop_assert_eq!(original_mode_attributes_match(kind, &body), Ok(()));
     }
 }
 
-fn arbitrary_json() -> impl Strategy<Value = Value> {
+pub(crate) fn arbitrary_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),

@@ -4,9 +4,8 @@
 use http::{HeaderMap, HeaderName};
 
 use super::{
-    any_key_matches, check_tolerance, decode_hex_signature, header_id, json_scalar,
-    parse_timestamp, single_header, OutgoingDelivery, Provider, ProviderKind, SigningKey,
-    VerifyParams,
+    any_key_matches, check_tolerance, decode_hex_signature, header_id, parse_timestamp,
+    single_header, OutgoingDelivery, Provider, ProviderKind, SigningKey, VerifyParams,
 };
 use crate::gate::Verified;
 use crate::normalize::{Event, EventContext};
@@ -103,14 +102,15 @@ impl Provider for InboundFlow {
     }
 
     fn delivery_id(&self, request: &Verified<'_>) -> Option<String> {
-        json_scalar(request.json(), "/delivery_id")
+        request
+            .scalar("/delivery_id")
             .filter(|id| id.len() <= crate::gate::MAX_ID_LEN)
             .or_else(|| header_id(request.headers(), "x-inboundflow-delivery-id"))
     }
 
     /// The body's `delivery_id` is signed; the header of the same name is not.
     fn dedup_key(&self, request: &Verified<'_>) -> Option<String> {
-        json_scalar(request.json(), "/delivery_id")
+        request.scalar("/delivery_id")
     }
 
     fn normalize(&self, ctx: &EventContext<'_>) -> Event {

@@ -4,9 +4,8 @@
 use http::{HeaderMap, HeaderName};
 
 use super::{
-    any_key_matches, check_tolerance, decode_hex_signature, header_id, json_scalar,
-    parse_timestamp, single_header, OutgoingDelivery, Provider, ProviderKind, SigningKey,
-    VerifyParams,
+    any_key_matches, check_tolerance, decode_hex_signature, header_id, parse_timestamp,
+    single_header, OutgoingDelivery, Provider, ProviderKind, SigningKey, VerifyParams,
 };
 use crate::gate::Verified;
 use crate::normalize::{Event, EventContext};
@@ -93,8 +92,8 @@ impl Provider for Nixflex {
     }
 
     fn dedup_key(&self, request: &Verified<'_>) -> Option<String> {
-        let event = json_scalar(request.json(), "/event")?;
-        let call = json_scalar(request.json(), "/call_id")?;
+        let event = request.scalar("/event")?;
+        let call = request.scalar("/call_id")?;
         Some(format!("{event}:{call}"))
     }
 

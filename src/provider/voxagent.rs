@@ -5,8 +5,8 @@
 use http::HeaderMap;
 
 use super::{
-    any_key_matches, decode_hex_signature, json_scalar, single_header, OutgoingDelivery, Provider,
-    ProviderKind, SigningKey, VerifyParams,
+    any_key_matches, decode_hex_signature, single_header, OutgoingDelivery, Provider, ProviderKind,
+    SigningKey, VerifyParams,
 };
 use crate::gate::Verified;
 use crate::normalize::{Event, EventContext};
@@ -53,8 +53,8 @@ impl Provider for Voxagent {
     }
 
     fn dedup_key(&self, request: &Verified<'_>) -> Option<String> {
-        let event = json_scalar(request.json(), "/event")?;
-        let session = json_scalar(request.json(), "/data/session_id")?;
+        let event = request.scalar("/event")?;
+        let session = request.scalar("/data/session_id")?;
         Some(format!("{event}:{session}"))
     }
 

@@ -11,7 +11,9 @@ use pingora::protocols::http::ServerSession;
 use pingora::upstreams::peer::HttpPeer;
 use pingora::ErrorType;
 use tokio::io::AsyncWriteExt;
-use tokio::time::timeout;
+// pingora's timer wheel: a tokio timer registered per request wakes the
+// runtime's driver through an eventfd write (measured: one per request).
+use pingora::time::timeout;
 
 use crate::reject::Reject;
 
