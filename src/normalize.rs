@@ -59,9 +59,10 @@ pub const TYPES: [&str; 15] = [
     "unknown",
 ];
 
-/// A normalized event, before serialization.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct Event {
+/// A normalized event, before serialization. It borrows the parsed body
+/// where it passes parts through (the transcript).
+#[derive(Debug, Default)]
+pub struct Event<'a> {
     pub event_type: &'static str,
     /// The provider's own event name, as sent.
     pub provider_event: Option<String>,
@@ -69,6 +70,10 @@ pub struct Event {
     /// When it happened per the provider, RFC 3339 UTC.
     pub time: Option<String>,
     pub call: Option<Map<String, Value>>,
+    /// `call.transcript`, written straight from the provider's turns when
+    /// the event is serialized (a tree per turn cost more than all the rest
+    /// of normalization).
+    pub transcript: Option<Transcript<'a>>,
     pub sms: Option<Map<String, Value>>,
     pub contact: Option<Map<String, Value>>,
     pub appointment: Option<Map<String, Value>>,
@@ -78,7 +83,7 @@ pub struct Event {
     pub metadata: Option<Value>,
 }
 
-impl Event {
+impl Event<'_> {
     fn time_or_received(&self, ctx: &EventContext<'_>) -> String {
         self.time
             .clone()
@@ -100,7 +105,10 @@ impl Event {
             provider: ctx.provider.as_str(),
             providerevent: self.provider_event.as_deref(),
             data: Data {
-                call: self.call.as_ref(),
+                call: (self.call.is_some() || self.transcript.is_some()).then_some(Call {
+                    fields: self.call.as_ref(),
+                    transcript: self.transcript.as_ref(),
+                }),
                 sms: self.sms.as_ref(),
                 contact: self.contact.as_ref(),
                 appointment: self.appointment.as_ref(),
@@ -169,7 +177,7 @@ struct Envelope<'a> {
 #[derive(serde::Serialize)]
 struct Data<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    call: Option<&'a Map<String, Value>>,
+    call: Option<Call<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sms: Option<&'a Map<String, Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -196,6 +204,80 @@ impl Data<'_> {
     }
 }
 
+/// `data.call`: its mapped fields, then its transcript.
+struct Call<'a> {
+    fields: Option<&'a Map<String, Value>>,
+    transcript: Option<&'a Transcript<'a>>,
+}
+
+impl serde::Serialize for Call<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        for (k, v) in self.fields.into_iter().flatten() {
+            map.serialize_entry(k, v)?;
+        }
+        if let Some(t) = self.transcript {
+            map.serialize_entry("transcript", t)?;
+        }
+        map.end()
+    }
+}
+
+/// A provider's list of turns, mapped as it is serialized: each turn's role
+/// (mapped), text, and its time or offset under the key `when` gives.
+#[derive(Clone, Copy)]
+pub struct Transcript<'a> {
+    turns: &'a [Value],
+    role_keys: &'static [&'static str],
+    text_keys: &'static [&'static str],
+    when: fn(&Value) -> Option<(&'static str, Value)>,
+}
+
+impl std::fmt::Debug for Transcript<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Transcript({} turns)", self.turns.len())
+    }
+}
+
+impl serde::Serialize for Transcript<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        let mut seq = s.serialize_seq(Some(self.turns.len()))?;
+        for t in self.turns {
+            seq.serialize_element(&Turn(self, t))?;
+        }
+        return seq.end();
+
+        struct Turn<'t>(&'t Transcript<'t>, &'t Value);
+        impl serde::Serialize for Turn<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let Turn(spec, turn) = self;
+                let mut map = s.serialize_map(None)?;
+                if let Some(label) = scalar_text(turn, spec.role_keys) {
+                    map.serialize_entry("role", &role(&label))?;
+                }
+                if let Some(text) = scalar_text(turn, spec.text_keys) {
+                    map.serialize_entry("text", &text)?;
+                }
+                if let Some((key, value)) = (spec.when)(turn).filter(|(_, v)| !v.is_null()) {
+                    map.serialize_entry(key, &value)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+/// [`string`] without the copy: a non-empty string field, or a number as text.
+fn scalar_text<'v>(obj: &'v Value, keys: &[&str]) -> Option<std::borrow::Cow<'v, str>> {
+    match field(obj, keys)? {
+        Value::String(s) if !s.is_empty() => Some(std::borrow::Cow::Borrowed(s)),
+        Value::Number(n) => Some(std::borrow::Cow::Owned(n.to_string())),
+        _ => None,
+    }
+}
+
 fn header_value(value: &str) -> HeaderValue {
     let mut encoded = String::with_capacity(value.len());
     for b in value.bytes() {
@@ -209,7 +291,7 @@ fn header_value(value: &str) -> HeaderValue {
 }
 
 /// Dispatches to the provider's mapping.
-pub fn normalize(ctx: &EventContext<'_>) -> Event {
+pub fn normalize<'a>(ctx: &EventContext<'a>) -> Event<'a> {
     match ctx.provider {
         ProviderKind::Nixflex => nixflex::normalize(ctx),
         ProviderKind::Agntix => agntix::normalize(ctx),
@@ -334,40 +416,66 @@ pub(crate) fn time_value(obj: &Value, keys: &[&str]) -> Option<Value> {
     utc_time(obj, keys).map(Value::String)
 }
 
-/// A transcript: each turn's role (mapped), text, and its time or offset
-/// under the key `when` gives, from a provider's list of turns.
-pub(crate) fn turns(
-    list: Option<&Value>,
-    role_keys: &[&str],
-    text_keys: &[&str],
-    when: impl Fn(&Value) -> Option<(&'static str, Value)>,
-) -> Option<Value> {
-    let list = list?.as_array()?;
-    Some(Value::Array(
-        list.iter()
-            .map(|t| {
-                let mut turn = Obj::default();
-                turn.put("role", string(t, role_keys).map(|r| role(&r).into()))
-                    .put("text", text(t, text_keys));
-                if let Some((key, value)) = when(t) {
-                    turn.put(key, Some(value));
-                }
-                Value::Object(turn.done().unwrap_or_default())
-            })
-            .collect(),
-    ))
+/// A provider's list of turns as a transcript (see [`Transcript`]); `None`
+/// when `list` is not a list.
+pub(crate) fn turns<'a>(
+    list: Option<&'a Value>,
+    role_keys: &'static [&'static str],
+    text_keys: &'static [&'static str],
+    when: fn(&Value) -> Option<(&'static str, Value)>,
+) -> Option<Transcript<'a>> {
+    Some(Transcript {
+        turns: list?.as_array()?,
+        role_keys,
+        text_keys,
+        when,
+    })
 }
 
 /// `agent`, `caller`, `system` or `tool` where the provider's role maps;
 /// otherwise the label lower-cased.
-pub(crate) fn role(label: &str) -> String {
-    match label.to_ascii_lowercase().as_str() {
-        "agent" | "assistant" | "bot" | "ai" | "agent_turn" | "assistant_turn" => "agent".into(),
-        "caller" | "user" | "customer" | "human" | "user_turn" | "contact" => "caller".into(),
-        "system" => "system".into(),
-        "tool" | "function" | "tool_call" | "tool_result" | "function_call" => "tool".into(),
-        other => other.to_owned(),
+pub(crate) fn role(label: &str) -> std::borrow::Cow<'static, str> {
+    const MAPPED: [(&str, &[&str]); 4] = [
+        (
+            "agent",
+            &[
+                "agent",
+                "assistant",
+                "bot",
+                "ai",
+                "agent_turn",
+                "assistant_turn",
+            ],
+        ),
+        (
+            "caller",
+            &[
+                "caller",
+                "user",
+                "customer",
+                "human",
+                "user_turn",
+                "contact",
+            ],
+        ),
+        ("system", &["system"]),
+        (
+            "tool",
+            &[
+                "tool",
+                "function",
+                "tool_call",
+                "tool_result",
+                "function_call",
+            ],
+        ),
+    ];
+    for (canonical, labels) in MAPPED {
+        if labels.iter().any(|l| l.eq_ignore_ascii_case(label)) {
+            return std::borrow::Cow::Borrowed(canonical);
+        }
     }
+    std::borrow::Cow::Owned(label.to_ascii_lowercase())
 }
 
 /// `positive`, `neutral` or `negative` where the label maps; otherwise the
@@ -384,7 +492,7 @@ pub(crate) fn sentiment(label: &str) -> String {
 
 /// The provider's event name and an `unknown` event, for bodies the
 /// mapping does not recognise.
-pub(crate) fn unknown(provider_event: Option<String>) -> Event {
+pub(crate) fn unknown<'a>(provider_event: Option<String>) -> Event<'a> {
     Event {
         event_type: "unknown",
         provider_event,

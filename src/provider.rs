@@ -134,7 +134,7 @@ pub trait Provider: Send + Sync + 'static {
         &[]
     }
 
-    fn normalize(&self, ctx: &EventContext<'_>) -> Event;
+    fn normalize<'a>(&self, ctx: &EventContext<'a>) -> Event<'a>;
 
     /// Signs a body the way the provider does: the headers of a delivery.
     /// Used by `hookgate send` to prove a deployment end to end.

@@ -11,7 +11,7 @@ use super::{
     EventContext, Obj,
 };
 
-pub fn normalize(ctx: &EventContext<'_>) -> Event {
+pub fn normalize<'a>(ctx: &EventContext<'a>) -> Event<'a> {
     let b = ctx.json;
     let name = string(b, &["eventType", "event_type"]);
     let kind = string(b, &["type"]).map(|t| t.to_ascii_uppercase());

@@ -9,7 +9,7 @@ use super::{
     EventContext, Obj,
 };
 
-pub fn normalize(ctx: &EventContext<'_>) -> Event {
+pub fn normalize<'a>(ctx: &EventContext<'a>) -> Event<'a> {
     let b = ctx.json;
     let name = string(b, &["topic", "event"]);
     let event_type = match name.as_deref() {
@@ -51,20 +51,15 @@ pub fn normalize(ctx: &EventContext<'_>) -> Event {
                     ),
                 )
                 .put("recording_url", text(d, &["recording_url", "recordingUrl"]))
-                .put(
-                    "transcript",
-                    ctx.with_data
-                        .then(|| {
-                            let list = d.get("transcriptions").or_else(|| d.get("transcript"));
-                            turns(list, &["source", "role"], &["text"], |t| {
-                                text(t, &["time"]).map(|v| ("at", v))
-                            })
-                        })
-                        .flatten(),
-                )
                 .put("extracted", any(d, &["data_collected", "dataCollected"]))
                 .put("transfer", transfer(d));
             event.call = call.done();
+            if ctx.with_data {
+                let list = d.get("transcriptions").or_else(|| d.get("transcript"));
+                event.transcript = turns(list, &["source", "role"], &["text"], |t| {
+                    text(t, &["time"]).map(|v| ("at", v))
+                });
+            }
             let (name_key, phone_key): (&[&str], &[&str]) = if outbound {
                 (&["to_name", "toName"], &["to", "to_number", "toNumber"])
             } else {

@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::{number, string, text, time_value, unknown, utc_time, Event, EventContext, Obj};
 
-pub fn normalize(ctx: &EventContext<'_>) -> Event {
+pub fn normalize<'a>(ctx: &EventContext<'a>) -> Event<'a> {
     let b = ctx.json;
     let name = string(b, &["event"]).or_else(|| {
         ctx.headers

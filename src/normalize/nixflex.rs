@@ -5,7 +5,7 @@ use super::{
     Event, EventContext, Obj,
 };
 
-pub fn normalize(ctx: &EventContext<'_>) -> Event {
+pub fn normalize<'a>(ctx: &EventContext<'a>) -> Event<'a> {
     let b = ctx.json;
     let name = string(b, &["event"]);
     let event_type = match name.as_deref() {
@@ -42,18 +42,13 @@ pub fn normalize(ctx: &EventContext<'_>) -> Event {
                 string(b, &["caller_sentiment"]).map(|s| sentiment(&s).into()),
             )
             .put("recording_url", text(b, &["recording_url"]))
-            .put(
-                "transcript",
-                ctx.with_data
-                    .then(|| {
-                        turns(b.get("transcript"), &["role"], &["text", "content"], |t| {
-                            number(t, &["timestamp_ms", "offset_ms"]).map(|v| ("offset_ms", v))
-                        })
-                    })
-                    .flatten(),
-            )
             .put("extracted", any(b, &["extracted_data"]));
         event.call = call.done();
+        if ctx.with_data {
+            event.transcript = turns(b.get("transcript"), &["role"], &["text", "content"], |t| {
+                number(t, &["timestamp_ms", "offset_ms"]).map(|v| ("offset_ms", v))
+            });
+        }
         event.subject = string(b, &["call_id"]);
         event.time = utc_time(b, &["ended_at", "started_at", "timestamp"]);
 

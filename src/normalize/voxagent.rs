@@ -7,7 +7,7 @@ use super::{
     any, number, string, text, time_value, turns, unknown, utc_time, Event, EventContext, Obj,
 };
 
-pub fn normalize(ctx: &EventContext<'_>) -> Event {
+pub fn normalize<'a>(ctx: &EventContext<'a>) -> Event<'a> {
     let b = ctx.json;
     let name = string(b, &["event"]);
     let event_type = match name.as_deref() {
@@ -24,20 +24,7 @@ pub fn normalize(ctx: &EventContext<'_>) -> Event {
         .put("agent_name", text(d, &["agent_name"]))
         .put("started_at", time_value(d, &["start_time", "created_at"]))
         .put("duration_seconds", number(d, &["duration_seconds"]))
-        .put("recording_url", text(d, &["audio_url"]))
-        .put(
-            "transcript",
-            ctx.with_data
-                .then(|| {
-                    turns(
-                        d.get("history"),
-                        &["role", "type"],
-                        &["content", "text"],
-                        |t| time_value(t, &["created_at", "timestamp"]).map(|v| ("at", v)),
-                    )
-                })
-                .flatten(),
-        );
+        .put("recording_url", text(d, &["audio_url"]));
     let mut caller = Obj::default();
     caller.put("phone", text(d, &["from_number"]));
     Event {
@@ -51,6 +38,17 @@ pub fn normalize(ctx: &EventContext<'_>) -> Event {
             None
         },
         call: call.done(),
+        transcript: ctx
+            .with_data
+            .then(|| {
+                turns(
+                    d.get("history"),
+                    &["role", "type"],
+                    &["content", "text"],
+                    |t| time_value(t, &["created_at", "timestamp"]).map(|v| ("at", v)),
+                )
+            })
+            .flatten(),
         caller: caller.done(),
         metadata: any(d, &["url_parameters"]),
         ..Event::default()

@@ -70,7 +70,7 @@ impl Provider for Agntix {
         ]
     }
 
-    fn normalize(&self, ctx: &EventContext<'_>) -> Event {
+    fn normalize<'a>(&self, ctx: &EventContext<'a>) -> Event<'a> {
         crate::normalize::agntix::normalize(ctx)
     }
 

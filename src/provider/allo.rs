@@ -54,7 +54,7 @@ impl Provider for Allo {
         &["webhook-id", "webhook-timestamp"]
     }
 
-    fn normalize(&self, ctx: &EventContext<'_>) -> Event {
+    fn normalize<'a>(&self, ctx: &EventContext<'a>) -> Event<'a> {
         crate::normalize::allo::normalize(ctx)
     }
 

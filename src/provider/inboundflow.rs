@@ -113,7 +113,7 @@ impl Provider for InboundFlow {
         request.scalar("/delivery_id")
     }
 
-    fn normalize(&self, ctx: &EventContext<'_>) -> Event {
+    fn normalize<'a>(&self, ctx: &EventContext<'a>) -> Event<'a> {
         crate::normalize::inboundflow::normalize(ctx)
     }
 

@@ -97,7 +97,7 @@ impl Provider for Nixflex {
         Some(format!("{event}:{call}"))
     }
 
-    fn normalize(&self, ctx: &EventContext<'_>) -> Event {
+    fn normalize<'a>(&self, ctx: &EventContext<'a>) -> Event<'a> {
         crate::normalize::nixflex::normalize(ctx)
     }
 

@@ -58,7 +58,7 @@ impl Provider for Voxagent {
         Some(format!("{event}:{session}"))
     }
 
-    fn normalize(&self, ctx: &EventContext<'_>) -> Event {
+    fn normalize<'a>(&self, ctx: &EventContext<'a>) -> Event<'a> {
         crate::normalize::voxagent::normalize(ctx)
     }
 
