@@ -2,6 +2,10 @@
 //! expires on its own (claims short, deliveries after the window). Claims are
 //! atomic per key through moka's `and_compute_with`.
 //!
+//! Keys are kept as the first 128 bits of their SHA-256, not as text: a
+//! fixed 16 bytes instead of a heap string of up to 200 (keys come from
+//! signed material, so a collision would need a SHA-256 prefix collision).
+//!
 //! Time comes from a [`Clock`]: an entry whose deadline has passed is treated
 //! as absent even before moka evicts it, so tests can move time by hand.
 
@@ -13,6 +17,7 @@ use async_trait::async_trait;
 use moka::ops::compute::{CompResult, Op};
 use moka::sync::Cache;
 use moka::Expiry;
+use sha2::{Digest, Sha256};
 
 use super::{BackendError, Claim, ClaimOutcome, DedupStore};
 
@@ -57,7 +62,17 @@ impl Clock for Arc<ManualClock> {
     }
 }
 
-/// 16 bytes per key beside the key itself.
+/// A key's digest: what the cache stores in place of the key.
+type KeyDigest = u128;
+
+fn digest(key: &str) -> KeyDigest {
+    let d = Sha256::digest(key.as_bytes());
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&d[..16]);
+    u128::from_le_bytes(first)
+}
+
+/// 16 bytes per key beside the key's digest.
 #[derive(Clone, Copy, Debug)]
 struct Entry {
     /// The claim's token; 0 once delivered.
@@ -71,8 +86,8 @@ const DELIVERED: u64 = 0;
 /// moka evicts an entry when its own deadline passes.
 struct ByDeadline<C>(Arc<C>);
 
-impl<C: Clock> Expiry<Box<str>, Entry> for ByDeadline<C> {
-    fn expire_after_create(&self, _: &Box<str>, v: &Entry, _: Instant) -> Option<Duration> {
+impl<C: Clock> Expiry<KeyDigest, Entry> for ByDeadline<C> {
+    fn expire_after_create(&self, _: &KeyDigest, v: &Entry, _: Instant) -> Option<Duration> {
         Some(Duration::from_millis(
             v.expires_at.saturating_sub(self.0.now_ms()),
         ))
@@ -80,7 +95,7 @@ impl<C: Clock> Expiry<Box<str>, Entry> for ByDeadline<C> {
 
     fn expire_after_update(
         &self,
-        _: &Box<str>,
+        _: &KeyDigest,
         v: &Entry,
         _: Instant,
         _: Option<Duration>,
@@ -92,7 +107,7 @@ impl<C: Clock> Expiry<Box<str>, Entry> for ByDeadline<C> {
 }
 
 pub struct MemoryStore<C: Clock = SystemClock> {
-    cache: Cache<Box<str>, Entry>,
+    cache: Cache<KeyDigest, Entry>,
     clock: Arc<C>,
 }
 
@@ -128,7 +143,7 @@ impl<C: Clock> MemoryStore<C> {
         };
         let result = self
             .cache
-            .entry(Box::from(key))
+            .entry(digest(key))
             .and_compute_with(|existing| match existing {
                 Some(e) if e.value().expires_at > now => Op::Nop,
                 _ => Op::Put(fresh),
@@ -145,7 +160,7 @@ impl<C: Clock> MemoryStore<C> {
         let now = self.clock.now_ms();
         let mut op = Some(op);
         self.cache
-            .entry(Box::from(claim.key.as_str()))
+            .entry(digest(&claim.key))
             .and_compute_with(|existing| match existing {
                 Some(e) if e.value().token == claim.token && e.value().expires_at > now => {
                     op.take().unwrap_or(Op::Nop)
