@@ -32,9 +32,12 @@ const HOP_BY_HOP: [&str; 6] = [
 const COALESCE_LIMIT: usize = 64 * 1024;
 
 /// Writes the request and reads the upstream's response header, all within
-/// `limit`. A pooled connection that turns out to be closed is retried once
-/// on a fresh one; nothing else is retried, so the upstream never gets a
-/// request twice because of us.
+/// `limit`. A pooled connection that fails before any answer is retried once
+/// on a fresh one: an upstream closing an idle connection as the request
+/// arrives looks the same as one that read the request and died, so in that
+/// second case the upstream sees the request twice, having answered neither
+/// (a delivery whose answer was lost, which at-least-once allows). Nothing
+/// else is retried.
 pub(super) async fn exchange(
     connector: &Connector,
     peer: &HttpPeer,

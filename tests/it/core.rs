@@ -493,3 +493,161 @@ fn check_validates_and_names_missing_variables_without_values() {
         );
     }
 }
+
+/// A receiver scripted per request: it reads one request whole, counts it,
+/// and takes the next step of the script: `Some(bytes)` writes them and
+/// resets the connection (RST, not FIN); `None`, or an exhausted script,
+/// answers 200 and keeps the connection.
+async fn resetting_receiver(
+    script: Vec<Option<&'static [u8]>>,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::{Arc, Mutex};
+    use tokio::io::AsyncReadExt;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(AtomicUsize::new(0));
+    let script = Arc::new(Mutex::new(std::collections::VecDeque::from(script)));
+    let counter = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let (seen, script) = (counter.clone(), script.clone());
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                loop {
+                    // One request: the header, then Content-Length bytes.
+                    let mut chunk = [0u8; 8192];
+                    let complete = loop {
+                        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                            let length: usize = head
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse().ok())
+                                .unwrap_or(0);
+                            if buf.len() >= end + 4 + length {
+                                buf.drain(..end + 4 + length);
+                                break true;
+                            }
+                        }
+                        match conn.read(&mut chunk).await {
+                            Ok(0) | Err(_) => break false,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    if !complete {
+                        return;
+                    }
+                    seen.fetch_add(1, SeqCst);
+                    let step = script.lock().unwrap().pop_front().flatten();
+                    match step {
+                        Some(bytes) => {
+                            let _ = conn.write_all(bytes).await;
+                            let _ = conn.set_linger(Some(Duration::ZERO));
+                            return; // dropped with linger 0: RST
+                        }
+                        None => {
+                            let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+                            if conn.write_all(ok).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (url, seen)
+}
+
+/// Reads what the gateway sends until it closes or `STEP` passes.
+async fn read_to_close(conn: &mut TcpStream) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(STEP, conn.read_to_end(&mut out)).await;
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_receiver_resetting_mid_response_loses_nothing() {
+    use std::sync::atomic::Ordering::SeqCst;
+
+    // On a fresh upstream connection, a reset before the status line or
+    // inside the header means nothing was answered: 502, and the delivery
+    // stays retryable. A reset inside the body of a 500 relays the 500.
+    for (script, expected) in [
+        (&b""[..], (502, "upstream_unreachable")),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Len",
+            (502, "upstream_unreachable"),
+        ),
+        (
+            b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 100\r\n\r\n{\"par",
+            (500, ""),
+        ),
+    ] {
+        let (url, seen) = resetting_receiver(vec![Some(script)]).await;
+        let gw = Gateway::start(&url, "", &all_routes("")).await;
+        let (headers, body) = signed("nixflex", &unique());
+        let first = gw.post("/webhooks/nixflex", &headers, &body).await;
+        let context = String::from_utf8_lossy(script);
+        assert_eq!(
+            (first.status, first.error().as_str()),
+            expected,
+            "{context}"
+        );
+        // The provider's retry is forwarded, not taken for a duplicate.
+        let retry = gw.post("/webhooks/nixflex", &headers, &body).await;
+        assert_eq!(retry.status, 200, "{context}: {retry:?}");
+        assert!(retry.header("x-hookgate-duplicate").is_none(), "{context}");
+        assert_eq!(seen.load(SeqCst), 2, "{context}");
+    }
+
+    // On a pooled connection the same reset cannot be told from the
+    // receiver closing it while idle, so the request is sent once more on a
+    // fresh connection: the receiver sees it twice, having answered it
+    // once (a delivery whose answer was lost, as at-least-once allows).
+    let (url, seen) = resetting_receiver(vec![None, Some(b"")]).await;
+    let gw = Gateway::start(&url, "", &all_routes("")).await;
+    for _ in 0..2 {
+        let (headers, body) = signed("nixflex", &unique());
+        let r = gw.post("/webhooks/nixflex", &headers, &body).await;
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+    assert_eq!(seen.load(SeqCst), 3);
+
+    // A 2xx status line, then a reset mid-body: the receiver accepted the
+    // event, so it counts as delivered; the client sees the status and a
+    // cut-off body, then a closed connection; the retry is a duplicate.
+    let (url, seen) = resetting_receiver(vec![Some(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"stored\"",
+    )])
+    .await;
+    let gw = Gateway::start(&url, "", &all_routes("")).await;
+    let (mut headers, body) = signed("nixflex", &unique());
+    headers.push(("Content-Length".into(), body.len().to_string()));
+    let mut conn = TcpStream::connect(gw.addr).await.unwrap();
+    conn.write_all(&request_bytes("POST", "/webhooks/nixflex", &headers, &body))
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut conn).await;
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    let retry = gw.post("/webhooks/nixflex", &headers, &body).await;
+    assert_eq!(
+        (retry.status, retry.header("x-hookgate-duplicate")),
+        (200, Some("true"))
+    );
+    assert_eq!(seen.load(SeqCst), 1);
+    // The gateway goes on serving, and never panicked.
+    let (headers, body) = signed("agntix", &unique());
+    assert_eq!(
+        gw.post("/webhooks/agntix", &headers, &body).await.status,
+        200
+    );
+    assert!(!gw.log().contains("panicked"), "{}", gw.log());
+}
