@@ -544,7 +544,7 @@ async fn resetting_receiver(
                     match step {
                         Some(bytes) => {
                             let _ = conn.write_all(bytes).await;
-                            let _ = conn.set_linger(Some(Duration::ZERO));
+                            let _ = conn.set_zero_linger();
                             return; // dropped with linger 0: RST
                         }
                         None => {
