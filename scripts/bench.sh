@@ -1,52 +1,91 @@
 #!/usr/bin/env bash
-# Load comparison, in one run, on one receiver and one payload: the receiver
-# directly, nginx proxy_pass (no verification), and hookgate (original and
-# normalized). Measures req/s, latency and the proxy's CPU time per request
-# from /proc. Loopback only; bounded (BENCH_DURATION seconds per run, ROUNDS
-# interleaved rounds, median reported); stops everything it started.
+# Load comparison, in one run, on one receiver and one payload mix:
 #
-# Limits of this version: wrk replays one signed request, so the gateway runs
-# with dedup off (a replay would be answered from the dedup cache) and a wide
-# replay window; nginx+njs and a bare pingora proxy are not measured yet.
+#   direct               the receiver itself (nginx `return 200` after reading the body)
+#   nginx                nginx proxy_pass, no verification
+#   nginx-njs            nginx + njs verifying the Nixflex HMAC, then proxy_pass
+#   pingora              pingora's own ProxyHttp pass-through (benches/passthrough.rs)
+#   hookgate-original    hookgate, forward = "original", dedup on (memory)
+#   hookgate-normalized  hookgate, forward = "normalized", dedup on (memory)
+#
+# Every proxy runs one worker thread/process. The client (benches/load.rs)
+# signs every request afresh with a unique call id, so dedup sees first-seen
+# deliveries only. Per body size: ROUNDS interleaved closed-loop rounds of
+# BENCH_DURATION seconds (median: req/s, p50, p99, the proxy's CPU time per
+# request from /proc), then each case once more at half its own maximum rate
+# with the receiver measured directly at that same rate: the added p99.
+# Loopback only; it stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-for tool in nginx wrk openssl; do
-  command -v "$tool" >/dev/null || { apt-get install -y -qq nginx wrk openssl >/dev/null; break; }
-done
+need=()
+command -v nginx >/dev/null || need+=(nginx)
+[ -f /usr/lib/nginx/modules/ngx_http_js_module.so ] || need+=(libnginx-mod-http-js)
+command -v openssl >/dev/null || need+=(openssl)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
 cargo build --release --locked --bin hookgate
-bin=$PWD/target/release/hookgate
-duration=${BENCH_DURATION:-8}
+bench_bin() {
+  cargo bench --locked --bench "$1" --no-run --message-format=json 2>/dev/null |
+    python3 -c 'import json,sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == sys.argv[1]:
+        print(m["executable"])' "$1" | tail -1
+}
+cargo bench --locked --bench load --bench passthrough --no-run
+load=$(bench_bin load)
+passthrough=$(bench_bin passthrough)
+hookgate=$PWD/target/release/hookgate
+
+duration=${BENCH_DURATION:-5}
 rounds=${ROUNDS:-3}
 conns=${BENCH_CONNECTIONS:-32}
+secret=bench-secret
 work=$(mktemp -d)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for f in "$work"/nginx-*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-recv_port=$(port); nginx_port=$(port); orig_port=$(port); norm_port=$(port)
+recv_port=$(port); nginx_port=$(port); njs_port=$(port); pingora_port=$(port)
+orig_port=$(port); norm_port=$(port)
 
-cat >"$work/nginx.conf" <<NGINX
+# One nginx per role, each with one worker, so each one's CPU is its own.
+nginx_conf() { # name, server block
+  cat >"$work/nginx-$1.conf" <<NGINX
+load_module /usr/lib/nginx/modules/ngx_http_js_module.so;
 worker_processes 1;
 daemon off;
-pid $work/nginx.pid;
-error_log $work/nginx.err warn;
+pid $work/nginx-$1.pid;
+error_log $work/nginx-$1.err warn;
 events { worker_connections 4096; }
 http {
   access_log off;
-  client_body_buffer_size 1m;
   client_body_temp_path $work;
   proxy_temp_path $work;
+  js_path "$PWD/scripts/bench";
+  js_import verify from nixflex_verify.js;
   upstream recv { server 127.0.0.1:$recv_port; keepalive 64; }
-  server { listen 127.0.0.1:$recv_port; location / { client_max_body_size 10m; return 200 "{\"ok\":true}"; } }
-  server { listen 127.0.0.1:$nginx_port; location / { client_max_body_size 10m; proxy_pass http://recv; proxy_http_version 1.1; proxy_set_header Connection ""; } }
+  $2
 }
 NGINX
-nginx -c "$work/nginx.conf" & pids+=($!)
+  nginx -c "$work/nginx-$1.conf" &
+  pids+=($!)
+}
+common='client_max_body_size 10m; client_body_buffer_size 1m;'
+nginx_conf receiver "server { listen 127.0.0.1:$recv_port; $common location / { return 200 '{\"ok\":true}'; } }"
+nginx_conf proxy "server { listen 127.0.0.1:$nginx_port; $common location / { proxy_pass http://recv; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
+nginx_conf njs "server { listen 127.0.0.1:$njs_port; $common client_body_in_single_buffer on; set \$nixflex_secret \"$secret\"; location / { js_content verify.nixflex; } location @receiver { proxy_pass http://recv; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
+"$passthrough" "127.0.0.1:$pingora_port" "127.0.0.1:$recv_port" 2>"$work/pingora.err" &
+pids+=($!)
 
 for mode in original normalized; do
   p=$orig_port; [ "$mode" = normalized ] && p=$norm_port
@@ -58,90 +97,127 @@ max_body_bytes = 1048576
 [upstream]
 url = "http://127.0.0.1:$recv_port"
 timeout = "5s"
+[dedup]
+backend = "memory"
+max_entries = 2000000
 [log]
 level = "info"
 [[route]]
 name = "nixflex"
 path = "/webhooks/nixflex"
 provider = "nixflex"
-secrets = ["bench-secret"]
-tolerance = "2h"
-dedup = false
+secrets = ["$secret"]
 forward = "$mode"
 TOML
-  "$bin" run --config "$work/$mode.toml" 2>/dev/null & pids+=($!)
+  "$hookgate" run --config "$work/$mode.toml" 2>"$work/$mode.err" &
+  pids+=($!)
 done
 sleep 1
-nginx_worker=$(pgrep -f "nginx: worker" -P "$(cat "$work/nginx.pid")")
-gw_orig=$(pgrep -f "$work/original.toml"); gw_norm=$(pgrep -f "$work/normalized.toml")
-idle_rss=$(awk '/VmRSS/ {print $2, $3}' /proc/$gw_orig/status)
+worker() { pgrep -P "$(cat "$work/nginx-$1.pid")" | head -1; }
+declare -A pid url
+pid[direct]=""; url[direct]="http://127.0.0.1:$recv_port/webhooks/nixflex"
+pid[nginx]=$(worker proxy); url[nginx]="http://127.0.0.1:$nginx_port/webhooks/nixflex"
+pid[nginx-njs]=$(worker njs); url[nginx-njs]="http://127.0.0.1:$njs_port/webhooks/nixflex"
+pid[pingora]=$(pgrep -f "$passthrough 127.0.0.1:$pingora_port" | head -1); url[pingora]="http://127.0.0.1:$pingora_port/webhooks/nixflex"
+pid[hookgate-original]=$(pgrep -f "$work/original.toml"); url[hookgate-original]="http://127.0.0.1:$orig_port/webhooks/nixflex"
+pid[hookgate-normalized]=$(pgrep -f "$work/normalized.toml"); url[hookgate-normalized]="http://127.0.0.1:$norm_port/webhooks/nixflex"
+cases=(direct nginx nginx-njs pingora hookgate-original hookgate-normalized)
+for c in "${cases[@]:1}"; do
+  [ -n "${pid[$c]}" ] || { echo "bench: $c did not start" >&2; cat "$work"/*.err >&2; exit 1; }
+done
+idle_rss=$(awk '/VmRSS/ {print $2}' "/proc/${pid[hookgate-original]}/status")
 
-cpu_ticks() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' /proc/$p/stat))); done; echo $t; }
+cpu_ticks() { [ -n "$1" ] && awk '{print $14+$15}' "/proc/$1/stat" || echo 0; }
 hz=$(getconf CLK_TCK)
+field() { sed -n "s/.*\b$1=\([0-9.]*\).*/\1/p"; }
 
-declare -A results
-for size in 2048 32768; do
-  python3 - "$size" >"$work/body-$size.json" <<'PY'
+# A payload: a Nixflex call.ended whose transcript grows to the size, with
+# the client's {{ID}} placeholder in call_id.
+body() {
+  python3 - "$1" <<'PY'
 import json, sys
 size = int(sys.argv[1])
 turn = {"role": "agent", "text": "I would like to book a check-up next Tuesday afternoon.", "timestamp_ms": 1200}
-doc = {"event": "call.ended", "call_id": "CA1234567890", "direction": "inbound", "from_number": "+447386172392",
+doc = {"event": "call.ended", "call_id": "CA{{ID}}", "direction": "inbound", "from_number": "+447386172392",
        "to_number": "+447446466847", "duration_seconds": 146, "transcript": []}
 while len(json.dumps(doc, separators=(",", ":"))) < size:
     doc["transcript"].append(turn)
 sys.stdout.write(json.dumps(doc, separators=(",", ":")))
 PY
-  ts=$(date +%s)
-  sig=$(printf '%s' "$ts." | cat - "$work/body-$size.json" | openssl dgst -sha256 -hmac bench-secret -hex | awk '{print $2}')
-  cat >"$work/post-$size.lua" <<LUA
-wrk.method = "POST"
-wrk.body = io.open("$work/body-$size.json"):read("*a")
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["X-Nixflex-Signature"] = "t=$ts,v1=$sig"
-LUA
+}
+
+# Sanity: a good signature passes every verifying case, a bad one does not.
+body 2048 >"$work/body-check.json"
+for c in nginx-njs hookgate-original; do
+  good=$("$load" --url "${url[$c]}" --body "$work/body-check.json" --sign "$secret" --connections 1 --duration 0.3 --warmup 0)
+  bad=$("$load" --url "${url[$c]}" --body "$work/body-check.json" --sign wrong --connections 1 --duration 0.3 --warmup 0)
+  if [ "$(echo "$good" | field non2xx)" != 0 ] || [ "$(echo "$bad" | field non2xx)" != "$(echo "$bad" | field requests)" ]; then
+    echo "bench: $c does not verify as expected: good [$good] bad [$bad]" >&2
+    exit 1
+  fi
+done
+
+declare -A res
+sizes=(2048 32768)
+for size in "${sizes[@]}"; do
+  body "$size" >"$work/body-$size.json"
   for round in $(seq "$rounds"); do
-    for case in direct nginx hookgate-original hookgate-normalized; do
-      case $case in
-        direct) url=http://127.0.0.1:$recv_port/; procs="" ;;
-        nginx) url=http://127.0.0.1:$nginx_port/webhooks/nixflex; procs=$nginx_worker ;;
-        hookgate-original) url=http://127.0.0.1:$orig_port/webhooks/nixflex; procs=$gw_orig ;;
-        hookgate-normalized) url=http://127.0.0.1:$norm_port/webhooks/nixflex; procs=$gw_norm ;;
-      esac
-      before=$([ -n "$procs" ] && cpu_ticks $procs || echo 0)
-      out=$(wrk -t1 -c"$conns" -d"${duration}s" --latency -s "$work/post-$size.lua" "$url")
-      after=$([ -n "$procs" ] && cpu_ticks $procs || echo 0)
-      reqs=$(echo "$out" | awk '/requests in/ {print $1}')
-      rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-      p50=$(echo "$out" | awk '$1=="50%" {print $2}')
-      p99=$(echo "$out" | awk '$1=="99%" {print $2}')
-      non2xx=$(echo "$out" | awk '/Non-2xx/ {print $5}')
-      cpu_us=$(python3 -c "print(round(($after-$before)/$hz*1e6/max($reqs,1),1))")
-      results["$size,$case,$round"]="$rps $p50 $p99 $cpu_us ${non2xx:-0}"
+    for c in "${cases[@]}"; do
+      before=$(cpu_ticks "${pid[$c]}")
+      out=$("$load" --url "${url[$c]}" --body "$work/body-$size.json" --sign "$secret" \
+        --connections "$conns" --duration "$duration" --warmup 1)
+      after=$(cpu_ticks "${pid[$c]}")
+      # The warm-up second's requests are not counted: scale CPU to the
+      # measured share of the run.
+      reqs=$(echo "$out" | field requests)
+      cpu=$(python3 -c "print(($after-$before)/$hz*1e6/max($reqs,1)*$duration/($duration+1))")
+      res["$size,$c,$round"]="$(echo "$out" | field rps) $(echo "$out" | field p50_us) $(echo "$out" | field p99_us) $cpu $(( $(echo "$out" | field non2xx) + $(echo "$out" | field errors) ))"
     done
+  done
+done
+
+median() { python3 -c "import statistics,sys; print(statistics.median([float(x) for x in sys.argv[1:]]))" "$@"; }
+pick() { local size=$1 i=$2 c=$3; for r in $(seq "$rounds"); do echo "${res[$size,$c,$r]}" | awk -v i="$i" '{print $i}'; done; }
+
+# Half load: each proxy at half its own maximum, and the receiver directly
+# at that same rate.
+declare -A half
+for size in "${sizes[@]}"; do
+  for c in "${cases[@]:1}"; do
+    rate=$(python3 -c "print(max(1, round($(median $(pick "$size" 1 "$c")) / 2)))")
+    p=$("$load" --url "${url[$c]}" --body "$work/body-$size.json" --sign "$secret" \
+      --connections "$conns" --duration "$duration" --warmup 1 --rate "$rate" | field p99_us)
+    d=$("$load" --url "${url[direct]}" --body "$work/body-$size.json" --sign "$secret" \
+      --connections "$conns" --duration "$duration" --warmup 1 --rate "$rate" | field p99_us)
+    half["$size,$c"]="$rate $p $d"
   done
 done
 
 {
   echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB"
-  echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  command: scripts/bench.sh  (wrk -t1 -c$conns, ${duration}s x $rounds rounds, median)"
+  echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  command: scripts/bench.sh  (BENCH_DURATION=$duration ROUNDS=$rounds BENCH_CONNECTIONS=$conns; median of rounds)"
   echo
-  echo "| body | case | req/s | p50 | p99 | proxy CPU µs/req | req/s vs nginx | CPU vs nginx | non-2xx |"
-  echo "|---|---|---|---|---|---|---|---|---|"
-  for size in 2048 32768; do
-    median() { python3 -c "import statistics,sys; print(statistics.median([float(x) for x in sys.argv[1:]]))" "$@"; }
-    pick() { local i=$1 c=$2; for r in $(seq "$rounds"); do echo "${results[$size,$c,$r]}" | awk -v i="$i" '{print $i}'; done; }
-    nginx_rps=$(median $(pick 1 nginx)); nginx_cpu=$(median $(pick 4 nginx))
-    for case in direct nginx hookgate-original hookgate-normalized; do
-      rps=$(median $(pick 1 $case)); cpu=$(python3 -c "print(round($(median $(pick 4 $case)), 1))")
-      p50=$(pick 2 $case | sort | sed -n "$(( (rounds+1)/2 ))p"); p99=$(pick 3 $case | sort | sed -n "$(( (rounds+1)/2 ))p")
-      bad=$(pick 5 $case | paste -sd+ | bc)
+  echo "| body | case | req/s | p50 | p99 | proxy CPU µs/req | req/s vs nginx | CPU vs nginx | at half load: rate, p99, added p99 vs direct | failed |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+  for size in "${sizes[@]}"; do
+    nginx_rps=$(median $(pick "$size" 1 nginx)); nginx_cpu=$(median $(pick "$size" 4 nginx))
+    for c in "${cases[@]}"; do
+      rps=$(median $(pick "$size" 1 "$c"))
+      p50=$(median $(pick "$size" 2 "$c")); p99=$(median $(pick "$size" 3 "$c"))
+      failed=$(pick "$size" 5 "$c" | paste -sd+ | bc)
       ratio=$(python3 -c "print(f'{$rps/$nginx_rps:.2f}x')")
-      cpu_ratio=$([ "$case" = direct ] && echo "-" || python3 -c "print(f'{$cpu/$nginx_cpu:.2f}x')")
-      [ "$case" = direct ] && cpu="-"
-      echo "| $((size/1024)) KiB | $case | ${rps%.*} | $p50 | $p99 | $cpu | $ratio | $cpu_ratio | $bad |"
+      if [ "$c" = direct ]; then
+        cpu="–"; cpu_ratio="–"; halfload="–"
+      else
+        cpu=$(python3 -c "print(f'{$(median $(pick "$size" 4 "$c")):.1f}')")
+        cpu_ratio=$(python3 -c "print(f'{$cpu/$nginx_cpu:.2f}x')")
+        read -r rate hp dp <<<"${half[$size,$c]}"
+        halfload=$(python3 -c "print(f'{$rate} req/s, {$hp/1000:.2f} ms, {($hp-$dp)/1000:+.2f} ms')")
+      fi
+      echo "| $((size / 1024)) KiB | $c | ${rps%.*} | $(python3 -c "print(f'{$p50/1000:.2f} ms')") | $(python3 -c "print(f'{$p99/1000:.2f} ms')") | $cpu | $ratio | $cpu_ratio | $halfload | $failed |"
     done
   done
   echo
-  echo "hookgate RSS: idle $idle_rss; after the runs $(awk '/VmRSS/ {print $2, $3}' /proc/$gw_orig/status)"
+  echo "hookgate RSS: idle $((idle_rss / 1024)) MiB; after the runs (dedup on, every request a new key) $(( $(awk '/VmRSS/ {print $2}' "/proc/${pid[hookgate-original]}/status") / 1024 )) MiB"
 } | tee "$work/result.md"
 mkdir -p bench-results && cp "$work/result.md" bench-results/latest.md
