@@ -308,6 +308,46 @@ impl Drop for Gateway {
     }
 }
 
+impl Gateway {
+    /// Starts the process again after it exited (`wait_exit`): same ports,
+    /// same configuration file, its log appended to the same file. Waits
+    /// (bounded) until both listeners accept.
+    pub async fn restart(&mut self) {
+        assert!(
+            self.child.is_none(),
+            "restart: the gateway is still running"
+        );
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_hookgate"))
+            .args(["run", "--config"])
+            .arg(&self.config_path)
+            .envs(secret_env())
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + STEP;
+        while Instant::now() < deadline {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                self.child = None;
+                panic!("the restarted gateway exited ({status}):\n{}", self.log());
+            }
+            if TcpStream::connect(self.addr).await.is_ok()
+                && TcpStream::connect(self.admin).await.is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("the restarted gateway is not listening:\n{}", self.log());
+    }
+}
+
 pub fn secret_env() -> HashMap<&'static str, &'static str> {
     HashMap::from([
         ("NIXFLEX_SECRET", NIXFLEX_SECRET),

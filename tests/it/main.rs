@@ -11,3 +11,4 @@ mod ops;
 #[path = "../support/redis_server.rs"]
 mod redis_server;
 mod signing;
+mod soak;
