@@ -78,8 +78,17 @@ impl<'a> MakeWriter<'a> for Buffered {
 }
 
 pub fn init(settings: &LogSettings) {
+    // pingora's connector logs its pool's internals: an ERROR each time a
+    // pooled connection cannot be taken (a race in its pool; a fresh
+    // connection is used) and a warning for data on an idle one (dropped).
+    // Neither is a failed request, and every failed upstream exchange is in
+    // hookgate's own request log and metrics, so those lines are off: an
+    // operator alerting on ERROR must not be paged for them.
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        EnvFilter::new(format!("{},pingora=warn,pingora_core=warn", settings.level))
+        EnvFilter::new(format!(
+            "{},pingora=warn,pingora_core=warn,pingora_core::connectors=off",
+            settings.level
+        ))
     });
     FLUSHER.get_or_init(|| {
         std::thread::Builder::new()
