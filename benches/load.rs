@@ -159,22 +159,31 @@ impl Shared {
     }
 }
 
+/// Appends what the connection has to `buf`; an error if it closed.
+async fn read_more(conn: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    let mut chunk = [0u8; 16 * 1024];
+    match conn.read(&mut chunk).await? {
+        0 => Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "closed mid-response",
+        )),
+        n => {
+            buf.extend_from_slice(&chunk[..n]);
+            Ok(())
+        }
+    }
+}
+
 /// Reads one response: its status, and whether the server closes the
 /// connection after it. Handles Content-Length and chunked bodies; `buf`
 /// keeps whatever follows it.
 async fn read_response(conn: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<(u16, bool)> {
-    let eof = || std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed mid-response");
     let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
-    let mut chunk = [0u8; 16 * 1024];
     let head_end = loop {
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             break i + 4;
         }
-        let n = conn.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(eof());
-        }
-        buf.extend_from_slice(&chunk[..n]);
+        read_more(conn, buf).await?;
     };
     let head = std::str::from_utf8(&buf[..head_end]).map_err(|_| bad("header not UTF-8"))?;
     let status: u16 = head
@@ -204,22 +213,14 @@ async fn read_response(conn: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Resu
                 if let Some(i) = buf.windows(2).position(|w| w == b"\r\n") {
                     break i;
                 }
-                let n = conn.read(&mut chunk).await?;
-                if n == 0 {
-                    return Err(eof());
-                }
-                buf.extend_from_slice(&chunk[..n]);
+                read_more(conn, buf).await?;
             };
             let size_text = std::str::from_utf8(&buf[..line_end]).map_err(|_| bad("chunk size"))?;
             let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
                 .map_err(|_| bad("chunk size"))?;
             let need = line_end + 2 + size + 2;
             while buf.len() < need {
-                let n = conn.read(&mut chunk).await?;
-                if n == 0 {
-                    return Err(eof());
-                }
-                buf.extend_from_slice(&chunk[..n]);
+                read_more(conn, buf).await?;
             }
             buf.drain(..need);
             if size == 0 {
@@ -229,11 +230,7 @@ async fn read_response(conn: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Resu
     }
     let length = length.unwrap_or(0);
     while buf.len() < length {
-        let n = conn.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(eof());
-        }
-        buf.extend_from_slice(&chunk[..n]);
+        read_more(conn, buf).await?;
     }
     buf.drain(..length);
     Ok((status, close))

@@ -12,8 +12,9 @@
 # signs every request afresh with a unique call id, so dedup sees first-seen
 # deliveries only. Per body size: ROUNDS interleaved closed-loop rounds of
 # BENCH_DURATION seconds (median: req/s, p50, p99, the proxy's CPU time per
-# request from /proc), then each case once more at half its own maximum rate
-# with the receiver measured directly at that same rate: the added p99.
+# request from /proc), then each case at half its own maximum rate with the
+# receiver measured directly at that same rate (ROUNDS each, median p99):
+# the added p99.
 # Loopback only; it stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -180,16 +181,19 @@ median() { python3 -c "import statistics,sys; print(statistics.median([float(x) 
 pick() { local size=$1 i=$2 c=$3; for r in $(seq "$rounds"); do echo "${res[$size,$c,$r]}" | awk -v i="$i" '{print $i}'; done; }
 
 # Half load: each proxy at half its own maximum, and the receiver directly
-# at that same rate.
+# at that same rate, interleaved; the median p99 of the rounds.
 declare -A half
 for size in "${sizes[@]}"; do
   for c in "${cases[@]:1}"; do
     rate=$(python3 -c "print(max(1, round($(median $(pick "$size" 1 "$c")) / 2)))")
-    p=$("$load" --url "${url[$c]}" --body "$work/body-$size.json" --sign "$secret" \
-      --connections "$conns" --duration "$duration" --warmup 1 --rate "$rate" | field p99_us)
-    d=$("$load" --url "${url[direct]}" --body "$work/body-$size.json" --sign "$secret" \
-      --connections "$conns" --duration "$duration" --warmup 1 --rate "$rate" | field p99_us)
-    half["$size,$c"]="$rate $p $d"
+    ps=(); ds=()
+    for round in $(seq "$rounds"); do
+      ps+=("$("$load" --url "${url[$c]}" --body "$work/body-$size.json" --sign "$secret" \
+        --connections "$conns" --duration "$duration" --warmup 1 --rate "$rate" | field p99_us)")
+      ds+=("$("$load" --url "${url[direct]}" --body "$work/body-$size.json" --sign "$secret" \
+        --connections "$conns" --duration "$duration" --warmup 1 --rate "$rate" | field p99_us)")
+    done
+    half["$size,$c"]="$rate $(median "${ps[@]}") $(median "${ds[@]}")"
   done
 done
 
