@@ -18,7 +18,8 @@
 //! many requests per second, each on a fixed schedule, and a request's
 //! latency counts from when it was due, not from when it went out, so a
 //! stalled server cannot hide its queueing. Prints one line of `key=value`
-//! pairs: requests, errors, non2xx, rps, p50_us, p99_us, p999_us, max_us.
+//! pairs: requests, errors, non2xx, rps, p50_us, p99_us, p999_us, max_us,
+//! and statuses (`200:1234,401:5`: the measured responses per status).
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -54,6 +55,12 @@ fn usage(problem: &str) -> ! {
 }
 
 fn parse_args() -> Args {
+    // `cargo test --all-targets` runs every bench target once, with no
+    // arguments: there is no load to make then.
+    if std::env::args().len() == 1 {
+        println!("load: a load client for scripts/bench.sh; nothing to test");
+        std::process::exit(0);
+    }
     let mut url = None;
     let mut body_file = None;
     let mut secret = None;
@@ -121,6 +128,8 @@ struct Shared {
     next_id: AtomicU64,
     errors: AtomicU64,
     non2xx: AtomicU64,
+    /// Measured responses per status code (100..=599).
+    statuses: Vec<AtomicU64>,
 }
 
 impl Shared {
@@ -175,8 +184,8 @@ async fn read_more(conn: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<(
 }
 
 /// Reads one response: its status, and whether the server closes the
-/// connection after it. Handles Content-Length and chunked bodies; `buf`
-/// keeps whatever follows it.
+/// connection after it. Handles Content-Length, chunked and read-to-close
+/// bodies; `buf` keeps whatever follows it.
 async fn read_response(conn: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<(u16, bool)> {
     let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
     let head_end = loop {
@@ -228,7 +237,17 @@ async fn read_response(conn: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Resu
             }
         }
     }
-    let length = length.unwrap_or(0);
+    let Some(length) = length else {
+        // Neither a length nor chunked: the body runs to the end of the
+        // connection (none for 1xx, 204 and 304).
+        if matches!(status, 100..=199 | 204 | 304) {
+            return Ok((status, close));
+        }
+        let mut chunk = [0u8; 16 * 1024];
+        while conn.read(&mut chunk).await? > 0 {}
+        buf.clear();
+        return Ok((status, true));
+    };
     while buf.len() < length {
         read_more(conn, buf).await?;
     }
@@ -296,6 +315,9 @@ async fn drive(shared: Arc<Shared>, index: usize, start: Instant, end: Instant) 
                     if !(200..300).contains(&status) {
                         shared.non2xx.fetch_add(1, Relaxed);
                     }
+                    if let Some(n) = shared.statuses.get(usize::from(status)) {
+                        n.fetch_add(1, Relaxed);
+                    }
                     if samples.len() < MAX_SAMPLES {
                         samples.push((done - sent).as_micros().min(u32::MAX as u128) as u32);
                     }
@@ -341,6 +363,7 @@ fn main() {
         ),
         errors: AtomicU64::new(0),
         non2xx: AtomicU64::new(0),
+        statuses: (0..600).map(|_| AtomicU64::new(0)).collect(),
     });
     // One thread: the client should take as little of the machine as it can.
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -362,8 +385,16 @@ fn main() {
     let mut sorted = samples;
     sorted.sort_unstable();
     let seconds = shared.args.duration.as_secs_f64();
+    let statuses: Vec<String> = shared
+        .statuses
+        .iter()
+        .enumerate()
+        .filter_map(|(code, n)| Some((code, n.load(Relaxed))).filter(|&(_, n)| n > 0))
+        .map(|(code, n)| format!("{code}:{n}"))
+        .collect();
     println!(
-        "requests={} errors={} non2xx={} rps={:.0} p50_us={} p99_us={} p999_us={} max_us={}",
+        "requests={} errors={} non2xx={} rps={:.0} p50_us={} p99_us={} p999_us={} max_us={} \
+         statuses={}",
         sorted.len(),
         shared.errors.load(Relaxed),
         shared.non2xx.load(Relaxed),
@@ -372,5 +403,6 @@ fn main() {
         percentile(&sorted, 99.0),
         percentile(&sorted, 99.9),
         sorted.last().copied().unwrap_or(0),
+        statuses.join(","),
     );
 }

@@ -35,14 +35,23 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
+    // `cargo test --all-targets` runs every bench target once, with no
+    // arguments: there is nothing to serve then.
+    if args.is_empty() {
+        println!("passthrough: a comparison proxy for scripts/bench.sh; nothing to test");
+        return;
+    }
     let [listen, upstream] = args.as_slice() else {
         eprintln!("usage: passthrough <listen addr> <upstream addr>");
         std::process::exit(2);
     };
     let upstream: SocketAddr = upstream.parse().expect("an upstream socket address");
+    // The bench stops it with SIGTERM: no 300 s grace period before exiting.
     let conf = ServerConf {
         threads: 1,
         work_stealing: false,
+        grace_period_seconds: Some(0),
+        graceful_shutdown_timeout_seconds: Some(1),
         ..ServerConf::default()
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);
