@@ -22,10 +22,19 @@ scripts/setup.sh
 need=()
 command -v nginx >/dev/null || need+=(nginx)
 [ -f /usr/lib/nginx/modules/ngx_http_js_module.so ] || need+=(libnginx-mod-http-js)
-command -v openssl >/dev/null || need+=(openssl)
+command -v python3 >/dev/null || need+=(python3)
+command -v pgrep >/dev/null || need+=(procps)
 if [ ${#need[@]} -gt 0 ]; then
+  echo "bench: installing ${need[*]}"
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+  # The Debian package may start a system nginx on :80; the bench starts
+  # its own on free loopback ports and needs nothing from it.
+  if printf '%s\n' "${need[@]}" | grep -qx nginx; then
+    $sudo service nginx stop >/dev/null 2>&1 || true
+  fi
 fi
 
 cargo build --release --locked --bin hookgate
@@ -42,7 +51,7 @@ load=$(bench_bin load)
 passthrough=$(bench_bin passthrough)
 hookgate=$PWD/target/release/hookgate
 
-duration=${BENCH_DURATION:-5}
+duration=${BENCH_DURATION:-4}
 rounds=${ROUNDS:-3}
 conns=${BENCH_CONNECTIONS:-32}
 secret=bench-secret
@@ -50,7 +59,7 @@ work=$(mktemp -d)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for f in "$work"/nginx-*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
+  for f in "$work"/nginx-*.pid; do kill "$(cat "$f" 2>/dev/null)" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$work"
 }
@@ -133,26 +142,33 @@ hz=$(getconf CLK_TCK)
 field() { sed -n "s/.*\b$1=\([0-9.]*\).*/\1/p"; }
 
 # A payload: a Nixflex call.ended whose transcript grows to the size, with
-# the client's {{ID}} placeholder in call_id.
+# the client's {{ID}} placeholder in call_id. call_id comes last so the
+# client hashes only the tail per request (it caches the MAC state of the
+# text before the id), keeping its own CPU small beside the proxy's.
 body() {
   python3 - "$1" <<'PY'
 import json, sys
 size = int(sys.argv[1])
 turn = {"role": "agent", "text": "I would like to book a check-up next Tuesday afternoon.", "timestamp_ms": 1200}
-doc = {"event": "call.ended", "call_id": "CA{{ID}}", "direction": "inbound", "from_number": "+447386172392",
-       "to_number": "+447446466847", "duration_seconds": 146, "transcript": []}
-while len(json.dumps(doc, separators=(",", ":"))) < size:
+doc = {"event": "call.ended", "direction": "inbound", "from_number": "+447386172392",
+       "to_number": "+447446466847", "duration_seconds": 146, "transcript": [], "call_id": "CA{{ID}}"}
+text = lambda: json.dumps(doc, separators=(",", ":"))
+while len(text()) < size:
     doc["transcript"].append(turn)
-sys.stdout.write(json.dumps(doc, separators=(",", ":")))
+sys.stdout.write(text())
 PY
 }
 
-# Sanity: a good signature passes every verifying case, a bad one does not.
+# Sanity: a good signature gets 200 from every verifying case and nothing
+# else, a wrong one 401 and nothing else.
 body 2048 >"$work/body-check.json"
-for c in nginx-njs hookgate-original; do
+only() { # status, load output: every request answered, all with that status
+  echo "$2" | grep -Eq "errors=0 .*statuses=$1:[0-9]+( |$)"
+}
+for c in nginx-njs hookgate-original hookgate-normalized; do
   good=$("$load" --url "${url[$c]}" --body "$work/body-check.json" --sign "$secret" --connections 1 --duration 0.3 --warmup 0)
   bad=$("$load" --url "${url[$c]}" --body "$work/body-check.json" --sign wrong --connections 1 --duration 0.3 --warmup 0)
-  if [ "$(echo "$good" | field non2xx)" != 0 ] || [ "$(echo "$bad" | field non2xx)" != "$(echo "$bad" | field requests)" ]; then
+  if ! only 200 "$good" || ! only 401 "$bad"; then
     echo "bench: $c does not verify as expected: good [$good] bad [$bad]" >&2
     exit 1
   fi
@@ -208,13 +224,14 @@ done
     for c in "${cases[@]}"; do
       rps=$(median $(pick "$size" 1 "$c"))
       p50=$(median $(pick "$size" 2 "$c")); p99=$(median $(pick "$size" 3 "$c"))
-      failed=$(pick "$size" 5 "$c" | paste -sd+ | bc)
+      failed=$(pick "$size" 5 "$c" | awk '{n += $1} END {print n + 0}')
       ratio=$(python3 -c "print(f'{$rps/$nginx_rps:.2f}x')")
       if [ "$c" = direct ]; then
         cpu="–"; cpu_ratio="–"; halfload="–"
       else
-        cpu=$(python3 -c "print(f'{$(median $(pick "$size" 4 "$c")):.1f}')")
-        cpu_ratio=$(python3 -c "print(f'{$cpu/$nginx_cpu:.2f}x')")
+        cpu_us=$(median $(pick "$size" 4 "$c"))
+        cpu=$(python3 -c "print(f'{$cpu_us:.1f}')")
+        cpu_ratio=$(python3 -c "print(f'{$cpu_us/$nginx_cpu:.2f}x')")
         read -r rate hp dp <<<"${half[$size,$c]}"
         halfload=$(python3 -c "print(f'{$rate} req/s, {$hp/1000:.2f} ms, {($hp-$dp)/1000:+.2f} ms')")
       fi
