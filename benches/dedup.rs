@@ -10,7 +10,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion};
 use hookgate::dedup::memory::MemoryStore;
 use hookgate::dedup::redis::RedisStore;
-use hookgate::dedup::{ClaimOutcome, DedupStore};
+use hookgate::dedup::{ClaimOutcome, DedupKey, DedupStore};
 use hookgate::secret::Secret;
 
 #[path = "../tests/support/redis_server.rs"]
@@ -39,7 +39,38 @@ static ALLOCATOR: Counting = Counting;
 const TTL: Duration = Duration::from_secs(13);
 const WINDOW: Duration = Duration::from_secs(86_400);
 
-async fn claim_commit(store: &dyn DedupStore, key: &str) {
+/// A Voxagent route: its keys are the body's `event` + `data.session_id`.
+fn route() -> std::sync::Arc<hookgate::config::Route> {
+    let text = "[server]\nlisten = \"127.0.0.1:8080\"\n[upstream]\nurl = \"http://127.0.0.1:3000\"\n\
+                [[route]]\nname = \"r\"\npath = \"/r\"\nprovider = \"voxagent\"\nsecrets = [\"s\"]\ntimeout = \"3s\"\n";
+    let loaded = hookgate::config::parse(text, &|_| None).unwrap();
+    loaded.config.route("/r").unwrap().clone()
+}
+
+/// The dedup key of a signed delivery: keys are made only by the gate,
+/// from a verified request.
+fn key(route: &hookgate::config::Route, id: u64) -> DedupKey {
+    use hmac::{Hmac, Mac};
+    let body =
+        format!(r#"{{"event":"ConversationComplete","data":{{"session_id":"s-{id:012}"}}}}"#);
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"s").unwrap();
+    mac.update(body.as_bytes());
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        "x-voxagent-signature",
+        hex::encode(mac.finalize().into_bytes()).parse().unwrap(),
+    );
+    let accepted = hookgate::gate::inspect(
+        route,
+        &headers,
+        body.as_bytes(),
+        std::time::SystemTime::now(),
+    )
+    .unwrap();
+    accepted.dedup_key.unwrap()
+}
+
+async fn claim_commit(store: &dyn DedupStore, key: &DedupKey) {
     if let ClaimOutcome::Claimed(c) = store.claim(key, TTL).await.unwrap() {
         store.commit(&c, WINDOW).await.unwrap();
     }
@@ -52,15 +83,13 @@ fn bytes_per_key() {
         .build()
         .unwrap();
     let n = 100_000u64;
+    let route = route();
+    let keys: Vec<DedupKey> = (0..n).map(|i| key(&route, i)).collect();
     let before = LIVE.load(Relaxed);
     let store = MemoryStore::new(1_000_000);
     runtime.block_on(async {
-        for i in 0..n {
-            claim_commit(
-                &store,
-                &format!("nixflex:call.ended:CA{:010}", 1_000_000_000 + i),
-            )
-            .await;
+        for k in &keys {
+            claim_commit(&store, k).await;
         }
     });
     store.run_pending_tasks();
@@ -83,13 +112,12 @@ fn bench(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(500));
 
     let store = MemoryStore::new(1_000_000);
+    let route = route();
     let n = AtomicU64::new(0);
     group.bench_function("memory/claim+commit", |b| {
         b.iter(|| {
-            runtime.block_on(claim_commit(
-                &store,
-                &format!("r:k{}", n.fetch_add(1, Relaxed)),
-            ))
+            let k = key(&route, n.fetch_add(1, Relaxed));
+            runtime.block_on(claim_commit(&store, &k))
         })
     });
 
@@ -100,11 +128,12 @@ fn bench(c: &mut Criterion) {
             runtime.block_on(async {
                 let tasks: Vec<_> = (0..4)
                     .map(|_| {
-                        let (store, counter) = (shared.clone(), counter.clone());
+                        let (store, counter, route) =
+                            (shared.clone(), counter.clone(), route.clone());
                         tokio::spawn(async move {
                             for _ in 0..100 {
-                                let key = format!("r:k{}", counter.fetch_add(1, Relaxed));
-                                claim_commit(&*store, &key).await;
+                                let k = key(&route, counter.fetch_add(1, Relaxed));
+                                claim_commit(&*store, &k).await;
                             }
                         })
                     })
@@ -120,10 +149,8 @@ fn bench(c: &mut Criterion) {
     let redis = RedisStore::new(&Secret::new(server.url())).unwrap();
     group.bench_function("redis/claim+commit", |b| {
         b.iter(|| {
-            runtime.block_on(claim_commit(
-                &redis,
-                &format!("r:k{}", n.fetch_add(1, Relaxed)),
-            ))
+            let k = key(&route, n.fetch_add(1, Relaxed));
+            runtime.block_on(claim_commit(&redis, &k))
         })
     });
     group.finish();

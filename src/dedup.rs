@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
+pub use crate::gate::DedupKey;
+
 /// What a claim attempt found.
 #[derive(Debug)]
 pub enum ClaimOutcome {
@@ -34,20 +36,20 @@ pub enum ClaimOutcome {
 /// claim that carries this token, never on a later owner's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
-    key: String,
+    key: DedupKey,
     token: u64,
 }
 
 impl Claim {
-    fn new(key: &str) -> Claim {
+    fn new(key: &DedupKey) -> Claim {
         // Zero marks "delivered" in the stores.
         Claim {
-            key: key.to_owned(),
+            key: key.clone(),
             token: rand::random::<u64>().max(1),
         }
     }
 
-    pub fn key(&self) -> &str {
+    pub fn key(&self) -> &DedupKey {
         &self.key
     }
 }
@@ -63,7 +65,11 @@ pub enum BackendError {
 #[async_trait]
 pub trait DedupStore: Send + Sync + 'static {
     /// Claims `key` for `claim_ttl` if it is absent.
-    async fn claim(&self, key: &str, claim_ttl: Duration) -> Result<ClaimOutcome, BackendError>;
+    async fn claim(
+        &self,
+        key: &DedupKey,
+        claim_ttl: Duration,
+    ) -> Result<ClaimOutcome, BackendError>;
     /// Marks the claimed key delivered for `window`.
     async fn commit(&self, claim: &Claim, window: Duration) -> Result<(), BackendError>;
     /// Frees the claimed key.
@@ -132,7 +138,7 @@ impl Dedup {
         }
     }
 
-    pub async fn begin(&self, key: &str, claim_ttl: Duration) -> Decision {
+    pub async fn begin(&self, key: &DedupKey, claim_ttl: Duration) -> Decision {
         match self.store.claim(key, claim_ttl).await {
             Ok(ClaimOutcome::Claimed(claim)) => {
                 self.stats.claimed.fetch_add(1, Relaxed);
@@ -297,7 +303,7 @@ mod tests {
 
     #[async_trait]
     impl DedupStore for Flaky {
-        async fn claim(&self, key: &str, ttl: Duration) -> Result<ClaimOutcome, BackendError> {
+        async fn claim(&self, key: &DedupKey, ttl: Duration) -> Result<ClaimOutcome, BackendError> {
             if self.down.load(Relaxed) {
                 return Err(BackendError::Unavailable("down".into()));
             }
@@ -331,7 +337,9 @@ mod tests {
     async fn policies_decide_what_a_backend_error_means() {
         let forward = Dedup::new(flaky(true), OnBackendError::Forward);
         assert!(matches!(
-            forward.begin("k", Duration::from_secs(5)).await,
+            forward
+                .begin(&DedupKey::for_tests("k"), Duration::from_secs(5))
+                .await,
             Decision::Bypass
         ));
         assert_eq!(forward.stats().bypassed.load(Relaxed), 1);
@@ -339,7 +347,9 @@ mod tests {
 
         let reject = Dedup::new(flaky(true), OnBackendError::Reject);
         assert!(matches!(
-            reject.begin("k", Duration::from_secs(5)).await,
+            reject
+                .begin(&DedupKey::for_tests("k"), Duration::from_secs(5))
+                .await,
             Decision::Unavailable
         ));
         assert_eq!(reject.stats().bypassed.load(Relaxed), 0);
@@ -349,18 +359,24 @@ mod tests {
     async fn a_guard_commits_releases_and_counts() {
         let dedup = Dedup::new(flaky(false), OnBackendError::Reject);
         let ttl = Duration::from_secs(5);
-        let Decision::Proceed(guard) = dedup.begin("a", ttl).await else {
+        let Decision::Proceed(guard) = dedup.begin(&DedupKey::for_tests("a"), ttl).await else {
             panic!("first claim must proceed");
         };
-        assert!(matches!(dedup.begin("a", ttl).await, Decision::InFlight));
+        assert!(matches!(
+            dedup.begin(&DedupKey::for_tests("a"), ttl).await,
+            Decision::InFlight
+        ));
         guard.commit(Duration::from_secs(60)).await;
-        assert!(matches!(dedup.begin("a", ttl).await, Decision::Duplicate));
+        assert!(matches!(
+            dedup.begin(&DedupKey::for_tests("a"), ttl).await,
+            Decision::Duplicate
+        ));
 
-        let Decision::Proceed(guard) = dedup.begin("b", ttl).await else {
+        let Decision::Proceed(guard) = dedup.begin(&DedupKey::for_tests("b"), ttl).await else {
             panic!("first claim must proceed");
         };
         guard.release().await;
-        let Decision::Proceed(guard) = dedup.begin("b", ttl).await else {
+        let Decision::Proceed(guard) = dedup.begin(&DedupKey::for_tests("b"), ttl).await else {
             panic!("a released key must be claimable again");
         };
         guard.release().await;
@@ -377,7 +393,7 @@ mod tests {
     async fn a_dropped_guard_frees_its_key() {
         let dedup = Dedup::new(flaky(false), OnBackendError::Reject);
         let ttl = Duration::from_secs(60);
-        match dedup.begin("c", ttl).await {
+        match dedup.begin(&DedupKey::for_tests("c"), ttl).await {
             Decision::Proceed(guard) => drop(guard),
             other => panic!("{other:?}"),
         }
@@ -388,7 +404,10 @@ mod tests {
             }
             tokio::task::yield_now().await;
         }
-        assert!(matches!(dedup.begin("c", ttl).await, Decision::Proceed(_)));
+        assert!(matches!(
+            dedup.begin(&DedupKey::for_tests("c"), ttl).await,
+            Decision::Proceed(_)
+        ));
     }
 
     #[test]

@@ -58,14 +58,50 @@ impl<'a> Verified<'a> {
     }
 }
 
+/// A delivery's identity for dedup: the route and the delivery's signed key
+/// parts, encoded unambiguously (typed, length-delimited) and hashed. Only
+/// [`inspect`] makes one, from a verified request, so nothing unverified can
+/// reach the dedup store.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct DedupKey([u8; 32]);
+
+impl DedupKey {
+    fn new(route: &str, key: &str) -> DedupKey {
+        let mut h = Sha256::new();
+        h.update(b"hookgate-dedup-v1");
+        for part in [route.as_bytes(), key.as_bytes()] {
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(part);
+        }
+        DedupKey(h.finalize().into())
+    }
+
+    /// The key's SHA-256: what the stores keep.
+    pub fn digest(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// A key from a label, for the stores' own tests.
+    #[cfg(test)]
+    pub(crate) fn for_tests(label: &str) -> DedupKey {
+        DedupKey::new("test", label)
+    }
+}
+
+impl std::fmt::Debug for DedupKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DedupKey({})", hex::encode(&self.0[..8]))
+    }
+}
+
 /// A verified request, ready for dedup and forwarding.
 pub struct Accepted<'a> {
     pub request: Verified<'a>,
     /// The provider's delivery id (or the dedup key's id where it sends none):
     /// CloudEvents `id` and `X-Hookgate-Delivery-Id`.
     pub delivery_id: String,
-    /// `<route>:<key>` from signed material; `None` when dedup is off.
-    pub dedup_key: Option<String>,
+    /// From signed material; `None` when dedup is off.
+    pub dedup_key: Option<DedupKey>,
 }
 
 impl Accepted<'_> {
@@ -132,10 +168,9 @@ pub fn inspect<'a>(
             DedupKeySpec::Provider => natural_key.clone(),
             DedupKeySpec::Parts(parts) => key_from_parts(parts, &request),
         };
-        format!(
-            "{}:{}",
-            route.name,
-            key.unwrap_or_else(|| body_digest(request.body))
+        DedupKey::new(
+            &route.name,
+            &key.unwrap_or_else(|| body_digest(request.body)),
         )
     });
     let delivery_id = route
@@ -226,7 +261,7 @@ mod tests {
         let b = inspect(&r, &h2, body.as_bytes(), now()).unwrap();
         assert_eq!(a.delivery_id, "dlv-1");
         assert_eq!(b.delivery_id, "dlv-2");
-        assert_eq!(a.dedup_key.as_deref(), Some("r:call.ended:CA1"));
+        assert_eq!(a.dedup_key, Some(DedupKey::new("r", "call.ended:CA1")));
         assert_eq!(a.dedup_key, b.dedup_key);
     }
 
@@ -236,9 +271,8 @@ mod tests {
         let body = r#"{"event":"sms.received","message_id":"SM1"}"#;
         let h = nixflex(body, None);
         let a = inspect(&r, &h, body.as_bytes(), now()).unwrap();
-        let key = a.dedup_key.unwrap();
-        assert!(key.starts_with("r:sha256:"), "{key}");
-        assert_eq!(a.delivery_id, key.trim_start_matches("r:"));
+        assert!(a.delivery_id.starts_with("sha256:"), "{}", a.delivery_id);
+        assert_eq!(a.dedup_key, Some(DedupKey::new("r", &a.delivery_id)));
     }
 
     #[test]
@@ -257,7 +291,7 @@ mod tests {
     }
 
     /// The (delivery id, dedup key) of a signed Nixflex body on `route`.
-    fn ids(route: &Route, body: &str, delivery: Option<&str>) -> (String, Option<String>) {
+    fn ids(route: &Route, body: &str, delivery: Option<&str>) -> (String, Option<DedupKey>) {
         let h = nixflex(body, delivery);
         let a = inspect(route, &h, body.as_bytes(), now()).unwrap();
         (a.delivery_id, a.dedup_key)
@@ -271,10 +305,14 @@ mod tests {
             "s3cret",
         );
         let body = r#"{"event":"call.ended","call_id":7}"#;
-        assert_eq!(ids(&r, body, None).1.as_deref(), Some("r:call.ended:7"));
+        assert_eq!(
+            ids(&r, body, None).1,
+            Some(DedupKey::new("r", "call.ended:7"))
+        );
 
         let missing = r#"{"event":"call.ended"}"#;
-        assert!(ids(&r, missing, None).1.unwrap().starts_with("r:sha256:"));
+        let digest = body_digest(missing.as_bytes());
+        assert_eq!(ids(&r, missing, None).1, Some(DedupKey::new("r", &digest)));
 
         let off = route("dedup = false", "nixflex", "s3cret");
         assert_eq!(ids(&off, body, None), ("call.ended:7".to_string(), None));
@@ -286,7 +324,7 @@ mod tests {
         let long = "x".repeat(5000);
         let body = format!(r#"{{"event":"call.ended","call_id":"{long}"}}"#);
         let (delivery_id, key) = ids(&r, &body, Some(&long));
-        assert!(key.unwrap().len() < 100);
+        assert!(key.is_some());
         assert!(delivery_id.len() < 100);
     }
 
@@ -301,6 +339,6 @@ mod tests {
         );
         let a = inspect(&r, &h, body.as_bytes(), now()).unwrap();
         assert_eq!(a.delivery_id, "SessionStarted:s-1");
-        assert_eq!(a.dedup_key.as_deref(), Some("r:SessionStarted:s-1"));
+        assert_eq!(a.dedup_key, Some(DedupKey::new("r", "SessionStarted:s-1")));
     }
 }

@@ -17,9 +17,8 @@ use async_trait::async_trait;
 use moka::ops::compute::{CompResult, Op};
 use moka::sync::Cache;
 use moka::Expiry;
-use sha2::{Digest, Sha256};
 
-use super::{BackendError, Claim, ClaimOutcome, DedupStore};
+use super::{BackendError, Claim, ClaimOutcome, DedupKey, DedupStore};
 
 /// Milliseconds on a monotonic clock.
 pub trait Clock: Send + Sync + 'static {
@@ -65,10 +64,9 @@ impl Clock for Arc<ManualClock> {
 /// A key's digest: what the cache stores in place of the key.
 type KeyDigest = u128;
 
-fn digest(key: &str) -> KeyDigest {
-    let d = Sha256::digest(key.as_bytes());
+fn digest(key: &DedupKey) -> KeyDigest {
     let mut first = [0u8; 16];
-    first.copy_from_slice(&d[..16]);
+    first.copy_from_slice(&key.digest()[..16]);
     u128::from_le_bytes(first)
 }
 
@@ -134,7 +132,7 @@ impl<C: Clock> MemoryStore<C> {
         self.cache.run_pending_tasks();
     }
 
-    fn claim_now(&self, key: &str, ttl: Duration) -> ClaimOutcome {
+    fn claim_now(&self, key: &DedupKey, ttl: Duration) -> ClaimOutcome {
         let now = self.clock.now_ms();
         let claim = Claim::new(key);
         let fresh = Entry {
@@ -172,7 +170,11 @@ impl<C: Clock> MemoryStore<C> {
 
 #[async_trait]
 impl<C: Clock> DedupStore for MemoryStore<C> {
-    async fn claim(&self, key: &str, claim_ttl: Duration) -> Result<ClaimOutcome, BackendError> {
+    async fn claim(
+        &self,
+        key: &DedupKey,
+        claim_ttl: Duration,
+    ) -> Result<ClaimOutcome, BackendError> {
         Ok(self.claim_now(key, claim_ttl))
     }
 
@@ -225,79 +227,83 @@ mod tests {
     #[tokio::test]
     async fn claim_commit_release_state_machine() {
         let (s, _) = store();
-        let c = claimed(s.claim("r:k", TTL).await.unwrap());
+        let c = claimed(s.claim(&DedupKey::for_tests("r:k"), TTL).await.unwrap());
         assert!(matches!(
-            s.claim("r:k", TTL).await.unwrap(),
+            s.claim(&DedupKey::for_tests("r:k"), TTL).await.unwrap(),
             ClaimOutcome::InFlight
         ));
         s.commit(&c, WINDOW).await.unwrap();
         assert!(matches!(
-            s.claim("r:k", TTL).await.unwrap(),
+            s.claim(&DedupKey::for_tests("r:k"), TTL).await.unwrap(),
             ClaimOutcome::Duplicate
         ));
 
-        let c = claimed(s.claim("r:other", TTL).await.unwrap());
+        let c = claimed(s.claim(&DedupKey::for_tests("r:other"), TTL).await.unwrap());
         s.release(&c).await.unwrap();
-        claimed(s.claim("r:other", TTL).await.unwrap());
+        claimed(s.claim(&DedupKey::for_tests("r:other"), TTL).await.unwrap());
     }
 
     #[tokio::test]
     async fn claims_and_deliveries_expire() {
         let (s, clock) = store();
-        claimed(s.claim("k", TTL).await.unwrap());
+        claimed(s.claim(&DedupKey::for_tests("k"), TTL).await.unwrap());
         clock.advance(TTL - Duration::from_millis(1));
         assert!(matches!(
-            s.claim("k", TTL).await.unwrap(),
+            s.claim(&DedupKey::for_tests("k"), TTL).await.unwrap(),
             ClaimOutcome::InFlight
         ));
         clock.advance(Duration::from_millis(1));
-        let c = claimed(s.claim("k", TTL).await.unwrap());
+        let c = claimed(s.claim(&DedupKey::for_tests("k"), TTL).await.unwrap());
 
         s.commit(&c, WINDOW).await.unwrap();
         clock.advance(WINDOW - Duration::from_secs(1));
         assert!(matches!(
-            s.claim("k", TTL).await.unwrap(),
+            s.claim(&DedupKey::for_tests("k"), TTL).await.unwrap(),
             ClaimOutcome::Duplicate
         ));
         clock.advance(Duration::from_secs(1));
-        claimed(s.claim("k", TTL).await.unwrap());
+        claimed(s.claim(&DedupKey::for_tests("k"), TTL).await.unwrap());
     }
 
     #[tokio::test]
     async fn a_stale_claim_never_touches_the_next_owner() {
         let (s, clock) = store();
-        let old = claimed(s.claim("k", TTL).await.unwrap());
+        let old = claimed(s.claim(&DedupKey::for_tests("k"), TTL).await.unwrap());
         clock.advance(TTL);
-        let new = claimed(s.claim("k", TTL).await.unwrap());
+        let new = claimed(s.claim(&DedupKey::for_tests("k"), TTL).await.unwrap());
         // The first request finishes late: neither its commit nor its release
         // may change the second request's claim.
         s.commit(&old, WINDOW).await.unwrap();
         assert!(matches!(
-            s.claim("k", TTL).await.unwrap(),
+            s.claim(&DedupKey::for_tests("k"), TTL).await.unwrap(),
             ClaimOutcome::InFlight
         ));
         s.release(&old).await.unwrap();
         assert!(matches!(
-            s.claim("k", TTL).await.unwrap(),
+            s.claim(&DedupKey::for_tests("k"), TTL).await.unwrap(),
             ClaimOutcome::InFlight
         ));
         s.commit(&new, WINDOW).await.unwrap();
         assert!(matches!(
-            s.claim("k", TTL).await.unwrap(),
+            s.claim(&DedupKey::for_tests("k"), TTL).await.unwrap(),
             ClaimOutcome::Duplicate
         ));
         // An expired claim cannot be committed either.
-        let late = claimed(s.claim("k2", TTL).await.unwrap());
+        let late = claimed(s.claim(&DedupKey::for_tests("k2"), TTL).await.unwrap());
         clock.advance(TTL);
         s.commit(&late, WINDOW).await.unwrap();
-        claimed(s.claim("k2", TTL).await.unwrap());
+        claimed(s.claim(&DedupKey::for_tests("k2"), TTL).await.unwrap());
     }
 
     #[tokio::test]
     async fn max_entries_bounds_the_cache() {
         let s = MemoryStore::new(100);
         for i in 0..1000 {
-            let c = claimed(s.claim(&format!("k{i}"), TTL).await.unwrap());
+            let c = claimed(
+                s.claim(&DedupKey::for_tests(&format!("k{i}")), TTL)
+                    .await
+                    .unwrap(),
+            );
             s.commit(&c, WINDOW).await.unwrap();
         }
         s.run_pending_tasks();
@@ -312,7 +318,7 @@ mod tests {
             let tasks: Vec<_> = (0..50)
                 .map(|_| {
                     let s = s.clone();
-                    let key = key.clone();
+                    let key = DedupKey::for_tests(&key);
                     tokio::spawn(async move { s.claim(&key, TTL).await.unwrap() })
                 })
                 .collect();

@@ -20,7 +20,7 @@ use tokio::sync::OnceCell;
 // runtime's driver through an eventfd write.
 use pingora::time::timeout;
 
-use super::{BackendError, Claim, ClaimOutcome, DedupStore};
+use super::{BackendError, Claim, ClaimOutcome, DedupKey, DedupStore};
 use crate::secret::Secret;
 
 const PREFIX: &str = "hookgate:dedup:";
@@ -95,11 +95,11 @@ impl RedisStore {
     async fn run<T: redis::FromRedisValue>(
         &self,
         script: &Script,
-        key: &str,
+        key: &DedupKey,
         args: (&str, Option<u64>),
     ) -> Result<T, BackendError> {
         let mut conn = self.connection().await?;
-        let mut invocation = script.key(format!("{PREFIX}{key}"));
+        let mut invocation = script.key(format!("{PREFIX}{}", hex::encode(key.digest())));
         invocation.arg(args.0);
         if let Some(n) = args.1 {
             invocation.arg(n);
@@ -121,7 +121,11 @@ fn millis(d: Duration) -> u64 {
 
 #[async_trait]
 impl DedupStore for RedisStore {
-    async fn claim(&self, key: &str, claim_ttl: Duration) -> Result<ClaimOutcome, BackendError> {
+    async fn claim(
+        &self,
+        key: &DedupKey,
+        claim_ttl: Duration,
+    ) -> Result<ClaimOutcome, BackendError> {
         let claim = Claim::new(key);
         let token = claim.token.to_string();
         let found: i64 = self
@@ -193,30 +197,30 @@ mod tests {
     async fn state_machine_shared_by_two_stores() {
         let server = RedisServer::start();
         let (a, b) = (store(&server), store(&server));
-        let c = claimed(a.claim("r:k", TTL).await.unwrap());
+        let c = claimed(a.claim(&DedupKey::for_tests("r:k"), TTL).await.unwrap());
         assert!(matches!(
-            b.claim("r:k", TTL).await.unwrap(),
+            b.claim(&DedupKey::for_tests("r:k"), TTL).await.unwrap(),
             ClaimOutcome::InFlight
         ));
         // Only the owner's token settles the key.
         let forged = Claim {
-            key: "r:k".into(),
+            key: DedupKey::for_tests("r:k"),
             token: c.token + 1,
         };
         b.release(&forged).await.unwrap();
         assert!(matches!(
-            b.claim("r:k", TTL).await.unwrap(),
+            b.claim(&DedupKey::for_tests("r:k"), TTL).await.unwrap(),
             ClaimOutcome::InFlight
         ));
         a.commit(&c, WINDOW).await.unwrap();
         assert!(matches!(
-            b.claim("r:k", TTL).await.unwrap(),
+            b.claim(&DedupKey::for_tests("r:k"), TTL).await.unwrap(),
             ClaimOutcome::Duplicate
         ));
 
-        let c = claimed(b.claim("r:other", TTL).await.unwrap());
+        let c = claimed(b.claim(&DedupKey::for_tests("r:other"), TTL).await.unwrap());
         b.release(&c).await.unwrap();
-        claimed(a.claim("r:other", TTL).await.unwrap());
+        claimed(a.claim(&DedupKey::for_tests("r:other"), TTL).await.unwrap());
         a.ping().await.unwrap();
     }
 
@@ -224,22 +228,26 @@ mod tests {
     async fn claims_expire_and_late_settles_do_nothing() {
         let server = RedisServer::start();
         let s = store(&server);
-        let old = claimed(s.claim("k", Duration::from_millis(50)).await.unwrap());
+        let old = claimed(
+            s.claim(&DedupKey::for_tests("k"), Duration::from_millis(50))
+                .await
+                .unwrap(),
+        );
         tokio::time::sleep(Duration::from_millis(80)).await;
-        let new = claimed(s.claim("k", TTL).await.unwrap());
+        let new = claimed(s.claim(&DedupKey::for_tests("k"), TTL).await.unwrap());
         s.commit(&old, WINDOW).await.unwrap();
         s.release(&old).await.unwrap();
         assert!(matches!(
-            s.claim("k", TTL).await.unwrap(),
+            s.claim(&DedupKey::for_tests("k"), TTL).await.unwrap(),
             ClaimOutcome::InFlight
         ));
         s.commit(&new, Duration::from_millis(50)).await.unwrap();
         assert!(matches!(
-            s.claim("k", TTL).await.unwrap(),
+            s.claim(&DedupKey::for_tests("k"), TTL).await.unwrap(),
             ClaimOutcome::Duplicate
         ));
         tokio::time::sleep(Duration::from_millis(80)).await;
-        claimed(s.claim("k", TTL).await.unwrap());
+        claimed(s.claim(&DedupKey::for_tests("k"), TTL).await.unwrap());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -249,7 +257,9 @@ mod tests {
         let tasks: Vec<_> = (0..50)
             .map(|_| {
                 let s = s.clone();
-                tokio::spawn(async move { s.claim("race", TTL).await.unwrap() })
+                tokio::spawn(
+                    async move { s.claim(&DedupKey::for_tests("race"), TTL).await.unwrap() },
+                )
             })
             .collect();
         let mut winners = 0;
@@ -263,10 +273,10 @@ mod tests {
     async fn an_outage_is_a_prompt_error_and_recovery_is_automatic() {
         let mut server = RedisServer::start();
         let s = store(&server);
-        claimed(s.claim("before", TTL).await.unwrap());
+        claimed(s.claim(&DedupKey::for_tests("before"), TTL).await.unwrap());
         server.stop();
         let started = std::time::Instant::now();
-        assert!(s.claim("during", TTL).await.is_err());
+        assert!(s.claim(&DedupKey::for_tests("during"), TTL).await.is_err());
         assert!(s.ping().await.is_err());
         assert!(
             started.elapsed() < Duration::from_secs(3),
@@ -276,7 +286,7 @@ mod tests {
         server.restart();
         let mut recovered = false;
         for _ in 0..50 {
-            if s.claim("after", TTL).await.is_ok() {
+            if s.claim(&DedupKey::for_tests("after"), TTL).await.is_ok() {
                 recovered = true;
                 break;
             }
