@@ -40,7 +40,7 @@ const TTL: Duration = Duration::from_secs(13);
 const WINDOW: Duration = Duration::from_secs(86_400);
 
 /// A Voxagent route: its keys are the body's `event` + `data.session_id`.
-fn route() -> std::sync::Arc<hookgate::config::Route> {
+fn route() -> std::sync::Arc<hookgate::route::Route> {
     let text = "[server]\nlisten = \"127.0.0.1:8080\"\n[upstream]\nurl = \"http://127.0.0.1:3000\"\n\
                 [[route]]\nname = \"r\"\npath = \"/r\"\nprovider = \"voxagent\"\nsecrets = [\"s\"]\ntimeout = \"3s\"\n";
     let loaded = hookgate::config::parse(text, &|_| None).unwrap();
@@ -49,25 +49,22 @@ fn route() -> std::sync::Arc<hookgate::config::Route> {
 
 /// The dedup key of a signed delivery: keys are made only by the gate,
 /// from a verified request.
-fn key(route: &hookgate::config::Route, id: u64) -> DedupKey {
+fn key(route: &hookgate::route::Route, id: u64) -> DedupKey {
     use hmac::{Hmac, Mac};
     let body =
         format!(r#"{{"event":"ConversationComplete","data":{{"session_id":"s-{id:012}"}}}}"#);
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"s").unwrap();
     mac.update(body.as_bytes());
-    let mut headers = http::HeaderMap::new();
-    headers.insert(
-        "x-voxagent-signature",
-        hex::encode(mac.finalize().into_bytes()).parse().unwrap(),
-    );
-    let accepted = hookgate::gate::inspect(
-        route,
-        &headers,
-        body.as_bytes(),
-        std::time::SystemTime::now(),
-    )
-    .unwrap();
-    accepted.dedup_key.unwrap()
+    let sig = hex::encode(mac.finalize().into_bytes());
+    let fields: [(&[u8], &[u8]); 1] = [(b"x-voxagent-signature", sig.as_bytes())];
+    let request = hookgate::verify::Request {
+        headers: hookgate::verify::Headers::new(&fields),
+        path: b"/r",
+        query: None,
+        body: body.as_bytes(),
+    };
+    let accepted = hookgate::gate::inspect(route, request, std::time::SystemTime::now()).unwrap();
+    accepted.dedup_key().unwrap().clone()
 }
 
 async fn claim_commit(store: &dyn DedupStore, key: &DedupKey) {

@@ -82,7 +82,8 @@ pub trait DedupStore: Send + Sync + 'static {
 }
 
 /// What to do when the backend cannot be reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OnBackendError {
     /// Forward without dedup (the receiver may see a retry twice).
     Forward,

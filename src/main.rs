@@ -5,14 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use http::HeaderName;
 
 use hookgate::config::DedupBackend;
 use hookgate::dedup::memory::MemoryStore;
 use hookgate::dedup::redis::RedisStore;
 use hookgate::dedup::{Dedup, DedupStore};
 use hookgate::metrics::Metrics;
-use hookgate::provider::ProviderKind;
+use hookgate::provider;
 use hookgate::reload::ConfigSource;
 use hookgate::secret::Secret;
 use hookgate::send;
@@ -46,18 +45,23 @@ struct Cli {
 enum Command {
     /// Serve webhooks with the given configuration.
     Run {
+        /// The TOML configuration file (config.example.toml shows every
+        /// key). `${NAME}` values are read from the environment.
         #[arg(long, short)]
         config: PathBuf,
     },
-    /// Validate a configuration without serving.
+    /// Validate a configuration without serving: every error with its
+    /// location, and warnings (literal secrets, shared secrets, short windows).
     Check {
+        /// The TOML configuration file to validate.
         #[arg(long, short)]
         config: PathBuf,
     },
     /// Send a realistic, correctly signed test event, as the provider would.
     Send {
-        /// nixflex | agntix | inboundflow | allo | voxagent
-        provider: String,
+        /// The provider to sign as (`hookgate send --list` names them).
+        #[arg(required_unless_present = "list")]
+        provider: Option<String>,
         /// Where to POST it (e.g. http://127.0.0.1:8080/webhooks/nixflex).
         #[arg(long, required_unless_present = "list")]
         to: Option<String>,
@@ -73,14 +77,19 @@ enum Command {
         /// One of the provider's documented events (default: its first).
         #[arg(long)]
         event: Option<String>,
-        /// Voxagent's signature header.
-        #[arg(long, default_value = "X-Voxagent-Signature")]
-        signature_header: String,
+        /// Voxagent's signature header (same as `--option
+        /// signature_header=NAME`).
+        #[arg(long)]
+        signature_header: Option<String>,
+        /// A provider option, as on its route: `--option key=value`
+        /// (repeatable).
+        #[arg(long = "option", value_name = "KEY=VALUE")]
+        options: Vec<String>,
         /// Send the same signed delivery this many times, as a provider's
         /// retries would (hookgate forwards it once).
         #[arg(long, default_value_t = 1)]
         repeat: u32,
-        /// List the provider's events and exit.
+        /// List the providers, or a provider's events, and exit.
         #[arg(long)]
         list: bool,
     },
@@ -101,17 +110,22 @@ fn main() -> ExitCode {
             secret,
             event,
             signature_header,
+            options,
             repeat,
             list,
         } => {
+            let mut options = options;
+            if let Some(h) = signature_header {
+                options.push(format!("signature_header={h}"));
+            }
             let opts = SendOptions {
                 event: event.as_deref(),
-                signature_header: &signature_header,
+                options: &options,
                 repeat,
                 list,
             };
             send(
-                &provider,
+                provider.as_deref(),
                 to.as_deref().unwrap_or_default(),
                 secret.as_deref().unwrap_or_default(),
                 &opts,
@@ -162,7 +176,7 @@ fn run(path: PathBuf) -> anyhow::Result<()> {
         tracing::warn!("{w}");
     }
     let store: Arc<dyn DedupStore> = match &loaded.config.dedup.backend {
-        DedupBackend::Memory { max_entries } => Arc::new(MemoryStore::new(*max_entries)),
+        DedupBackend::Memory { max_entries, .. } => Arc::new(MemoryStore::new(*max_entries)),
         DedupBackend::Redis { url } => Arc::new(RedisStore::new(url)?),
     };
     let dedup = Arc::new(Dedup::new(store, loaded.config.dedup.on_backend_error));
@@ -172,33 +186,46 @@ fn run(path: PathBuf) -> anyhow::Result<()> {
 
 struct SendOptions<'a> {
     event: Option<&'a str>,
-    signature_header: &'a str,
+    options: &'a [String],
     repeat: u32,
     list: bool,
 }
 
-fn send(provider: &str, to: &str, secret: &str, opts: &SendOptions<'_>) -> ExitCode {
+fn send(provider: Option<&str>, to: &str, secret: &str, opts: &SendOptions<'_>) -> ExitCode {
     let SendOptions {
         event,
-        signature_header,
+        options,
         repeat,
         list,
     } = *opts;
-    let Some(kind) = ProviderKind::parse(provider) else {
-        eprintln!("hookgate send: unknown provider {provider:?} (nixflex, agntix, inboundflow, allo, voxagent)");
+    let Some(name) = provider else {
+        for p in provider::all() {
+            out!("{}", p.name());
+        }
+        return ExitCode::SUCCESS;
+    };
+    let Some(p) = provider::find(name) else {
+        eprintln!(
+            "hookgate send: unknown provider {name:?} (one of {})",
+            provider::names()
+        );
         return ExitCode::from(2);
     };
     if list {
-        for (name, _) in send::events(kind) {
-            out!("{name}");
+        for sample in p.samples() {
+            out!("{}", sample.event);
         }
         return ExitCode::SUCCESS;
     }
-    let Ok(header) = HeaderName::from_bytes(signature_header.as_bytes()) else {
-        eprintln!("hookgate send: {signature_header:?} is not a header name");
-        return ExitCode::from(2);
-    };
-    let signed = match send::sign_event(kind, event, &Secret::new(secret), &header) {
+    let mut table = toml::Table::new();
+    for option in options {
+        let Some((key, value)) = option.split_once('=') else {
+            eprintln!("hookgate send: --option {option:?} is not KEY=VALUE");
+            return ExitCode::from(2);
+        };
+        table.insert(key.to_owned(), toml::Value::String(value.to_owned()));
+    }
+    let signed = match send::sign_event(p, event, &Secret::new(secret), &table) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("hookgate send: {e}");
@@ -213,11 +240,7 @@ fn send(provider: &str, to: &str, secret: &str, opts: &SendOptions<'_>) -> ExitC
     for _ in 0..repeat.max(1) {
         match runtime.block_on(send::post(to, &signed, Duration::from_secs(30))) {
             Ok(answer) => {
-                out!(
-                    "{provider} {} -> {to}: HTTP {}",
-                    signed.event,
-                    answer.status
-                );
+                out!("{name} {} -> {to}: HTTP {}", signed.event, answer.status);
                 for (k, v) in &answer.headers {
                     if k.starts_with("x-hookgate") || k == "retry-after" {
                         out!("  {k}: {v}");

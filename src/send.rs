@@ -2,21 +2,16 @@
 //! providers' own "send test event" buttons, to prove a deployment end to
 //! end. Each send gets fresh ids, so it is never taken for a duplicate.
 
-mod samples;
-
 use std::net::ToSocketAddrs;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use http::HeaderName;
 use pingora::connectors::http::v1::Connector;
 use pingora::http::RequestHeader;
 use pingora::upstreams::peer::HttpPeer;
 use rand::RngCore;
 
-use crate::provider::{self, OutgoingDelivery, ProviderKind};
+use crate::provider::{Outgoing, Provider};
 use crate::secret::Secret;
-
-pub use samples::events;
 
 /// A signed request, ready to send.
 pub struct SignedEvent {
@@ -36,7 +31,7 @@ pub struct Answer {
 pub enum SendError {
     #[error("{provider} has no event {event:?}; it sends: {known}")]
     UnknownEvent {
-        provider: ProviderKind,
+        provider: &'static str,
         event: String,
         known: String,
     },
@@ -49,50 +44,43 @@ pub enum SendError {
 }
 
 /// Builds a signed delivery of `event` (the provider's first documented event
-/// when `None`), with fresh ids and the current time.
+/// when `None`), with fresh ids and the current time. `options` are the
+/// provider's own settings (e.g. Voxagent's `signature_header`).
 pub fn sign_event(
-    kind: ProviderKind,
+    provider: &dyn Provider,
     event: Option<&str>,
     secret: &Secret,
-    signature_header: &HeaderName,
+    options: &toml::Table,
 ) -> Result<SignedEvent, SendError> {
-    let all = events(kind);
-    let (name, template) = match event {
+    let all = provider.samples();
+    let sample = match event {
         None => all[0],
         Some(e) => *all
             .iter()
-            .find(|(n, _)| *n == e)
+            .find(|s| s.event == e)
             .ok_or_else(|| SendError::UnknownEvent {
-                provider: kind,
+                provider: provider.name(),
                 event: e.to_owned(),
-                known: all.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
+                known: all.iter().map(|s| s.event).collect::<Vec<_>>().join(", "),
             })?,
     };
-    let p = provider::provider(kind);
-    let key = p.signing_key(secret).map_err(SendError::Secret)?;
-    let body = with_fresh_ids(template);
-    let message_id = match kind {
-        // InboundFlow reports the body's delivery id in its header too.
-        ProviderKind::InboundFlow => serde_json::from_slice::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| v.get("delivery_id")?.as_str().map(str::to_owned))
-            .unwrap_or_else(|| fresh_token("dlv")),
-        ProviderKind::Agntix | ProviderKind::Allo => fresh_token("msg"),
-        _ => fresh_token("dlv"),
-    };
+    let body = with_fresh_ids(sample.body, provider.sample_ids());
+    let message_id = fresh_token("msg");
     let timestamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let delivery = OutgoingDelivery {
+    let delivery = Outgoing {
         id: &message_id,
         timestamp,
-        event: name,
-        signature_header,
+        event: sample.event,
+        options,
     };
-    let mut headers = p.sign(&key, &body, &delivery);
+    let mut headers = provider
+        .sign(secret, &body, &delivery)
+        .map_err(SendError::Secret)?;
     headers.push(("Content-Type".into(), "application/json".into()));
     Ok(SignedEvent {
-        event: name,
+        event: sample.event,
         headers,
         body,
     })
@@ -100,12 +88,12 @@ pub fn sign_event(
 
 /// The template with each id it carries replaced by a fresh one, byte for
 /// byte elsewhere (so the key order and layout stay the provider's).
-fn with_fresh_ids(template: &str) -> Vec<u8> {
+fn with_fresh_ids(template: &str, pointers: &[&str]) -> Vec<u8> {
     let Ok(doc) = serde_json::from_str::<serde_json::Value>(template) else {
         return template.as_bytes().to_vec();
     };
     let mut text = template.to_owned();
-    for pointer in samples::ID_POINTERS {
+    for pointer in pointers {
         if let Some(old) = doc.pointer(pointer).and_then(|v| v.as_str()) {
             if old.is_empty() {
                 continue;
@@ -255,68 +243,59 @@ async fn request(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::test_support::{check, try_scheme, Fields};
+    use crate::provider::{self, Provider};
 
-    fn secret(kind: ProviderKind) -> Secret {
-        Secret::new(match kind {
-            ProviderKind::Agntix | ProviderKind::Allo => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-            _ => "raw-secret",
+    fn secret(p: &dyn Provider) -> Secret {
+        let whsec = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        Secret::new(if try_scheme(p, &["raw-secret"], "").is_ok() {
+            "raw-secret"
+        } else {
+            whsec
         })
     }
 
     #[test]
-    fn every_documented_event_signs_and_verifies_with_fresh_ids() {
-        let header = HeaderName::from_static("x-voxagent-signature");
-        for kind in ProviderKind::ALL {
-            let p = provider::provider(kind);
-            let keys = vec![p.signing_key(&secret(kind)).unwrap()];
-            for (event, template) in events(kind) {
-                let a = sign_event(kind, Some(event), &secret(kind), &header).unwrap();
-                let b = sign_event(kind, Some(event), &secret(kind), &header).unwrap();
-                // What each provider dedups on must be fresh: the body for
-                // those keyed on it, the signed message id for Agntix and Allo.
-                match kind {
-                    ProviderKind::Agntix | ProviderKind::Allo => {
-                        assert_ne!(
-                            a.headers[0], b.headers[0],
-                            "{kind} {event}: id not refreshed"
-                        )
-                    }
-                    _ => assert_ne!(a.body, b.body, "{kind} {event}: ids not refreshed"),
-                }
+    fn every_documented_event_signs_and_verifies_with_fresh_identity() {
+        let options = toml::Table::new();
+        for p in provider::all() {
+            let s = secret(*p);
+            let scheme = try_scheme(*p, &[s.expose()], "").unwrap();
+            for sample in p.samples() {
+                let a = sign_event(*p, Some(sample.event), &s, &options).unwrap();
+                let b = sign_event(*p, Some(sample.event), &s, &options).unwrap();
+                // Whatever the provider dedups on must be fresh: the body
+                // for those keyed on it, the signed message id for the rest.
+                assert!(
+                    a.body != b.body || a.headers[0] != b.headers[0],
+                    "{} {}: ids not refreshed",
+                    p.name(),
+                    sample.event
+                );
                 let v: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
-                let t: serde_json::Value = serde_json::from_str(template).unwrap();
+                let t: serde_json::Value = serde_json::from_str(sample.body).unwrap();
                 assert_eq!(
                     v.as_object().map(|o| o.len()),
                     t.as_object().map(|o| o.len())
                 );
-                let mut h = http::HeaderMap::new();
-                for (k, val) in &a.headers {
-                    h.append(
-                        HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                        val.parse().unwrap(),
-                    );
-                }
-                let params = provider::VerifyParams {
-                    keys: &keys,
-                    tolerance: Duration::from_secs(300),
-                    now: SystemTime::now(),
-                    signature_header: &header,
-                };
-                assert_eq!(p.verify(&h, &a.body, &params), Ok(()), "{kind} {event}");
+                let fields = Fields::from_owned(a.headers.clone());
+                assert_eq!(
+                    check(&*scheme, &fields, &a.body, SystemTime::now()),
+                    Ok(()),
+                    "{} {}",
+                    p.name(),
+                    sample.event
+                );
             }
         }
     }
 
     #[test]
     fn unknown_events_list_the_known_ones() {
-        let err = sign_event(
-            ProviderKind::Nixflex,
-            Some("call.exploded"),
-            &secret(ProviderKind::Nixflex),
-            &HeaderName::from_static("x-voxagent-signature"),
-        )
-        .err()
-        .unwrap();
+        let p = provider::find("nixflex").unwrap();
+        let err = sign_event(p, Some("call.exploded"), &secret(p), &toml::Table::new())
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("call.ended"), "{err}");
     }
 

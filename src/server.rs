@@ -25,12 +25,14 @@ use pingora::upstreams::peer::HttpPeer;
 // runtime's driver through an eventfd write (measured: one per request).
 use pingora::time::timeout;
 
-use crate::config::{Config, ForwardMode, Route, Upstream};
+use crate::config::Config;
 use crate::dedup::{Decision, Dedup};
 use crate::gate;
 use crate::metrics::{Metrics, RouteMetrics};
 use crate::ratelimit::TokenBucket;
 use crate::reject::Reject;
+use crate::route::{ForwardMode, Route, Upstream};
+use crate::verify::{Headers, Request};
 
 pub use signals::run;
 
@@ -67,7 +69,7 @@ impl Snapshot {
             .collect();
         let route_metrics = config
             .routes()
-            .map(|r| (r.name.clone(), metrics.route(&r.name, r.kind().as_str())))
+            .map(|r| (r.name.clone(), metrics.route(&r.name, r.provider_name())))
             .collect();
         let rate_limits = config
             .routes()
@@ -293,7 +295,17 @@ impl Gateway {
             Ok(_) => {}
         }
         let received_at = SystemTime::now();
-        if let Err(r) = gate::precheck(route, &req.headers, received_at) {
+        let checked = {
+            let fields = header_fields(&req.headers);
+            let request = Request {
+                headers: Headers::new(&fields),
+                path: req.uri.path().as_bytes(),
+                query: req.uri.query().map(str::as_bytes),
+                body: b"",
+            };
+            gate::precheck(route, &request, received_at)
+        };
+        if let Err(r) = checked {
             return respond_reject(s, &r, false, None).await;
         }
         if expects_continue(req) {
@@ -312,7 +324,14 @@ impl Gateway {
         };
         // The body is read whole: from here on the client connection can be kept.
         let mut upstream_req = s.req_header().clone();
-        let accepted = match gate::inspect(route, &upstream_req.headers, &body, received_at) {
+        let fields = header_fields(&upstream_req.headers);
+        let request = Request {
+            headers: Headers::new(&fields),
+            path: upstream_req.uri.path().as_bytes(),
+            query: upstream_req.uri.query().map(str::as_bytes),
+            body: &body,
+        };
+        let accepted = match gate::inspect(route, request, received_at) {
             Ok(a) => a,
             Err(r) => return respond_reject(s, &r, true, None).await,
         };
@@ -320,11 +339,12 @@ impl Gateway {
         if let Some(bucket) = snap.rate_limits.get(&route.name) {
             if let Err(wait) = bucket.take(Instant::now()) {
                 let r = Reject::RateLimited { retry_after: wait };
-                return respond_reject(s, &r, true, Some(accepted.delivery_id)).await;
+                let id = accepted.delivery_id().to_owned();
+                return respond_reject(s, &r, true, Some(id)).await;
             }
         }
 
-        let claim = match &accepted.dedup_key {
+        let claim = match accepted.dedup_key() {
             None => None,
             Some(key) => match self
                 .state
@@ -337,30 +357,32 @@ impl Gateway {
                     tracing::warn!(route = %route.name, "dedup backend unavailable: forwarding without dedup");
                     None
                 }
-                Decision::Duplicate => return respond_duplicate(s, accepted.delivery_id).await,
+                Decision::Duplicate => {
+                    return respond_duplicate(s, accepted.delivery_id().to_owned()).await
+                }
                 Decision::InFlight => {
                     let r = Reject::InFlight {
                         retry_after: route.timeout,
                     };
-                    return respond_reject(s, &r, true, Some(accepted.delivery_id)).await;
+                    let id = accepted.delivery_id().to_owned();
+                    return respond_reject(s, &r, true, Some(id)).await;
                 }
                 Decision::Unavailable => {
                     let r = Reject::DedupUnavailable {
                         retry_after: BACKEND_RETRY_AFTER,
                     };
-                    return respond_reject(s, &r, true, Some(accepted.delivery_id)).await;
+                    let id = accepted.delivery_id().to_owned();
+                    return respond_reject(s, &r, true, Some(id)).await;
                 }
             },
         };
 
-        let ctx = accepted.event_context(route, received_at);
-        let event = route.provider.normalize(&ctx);
-        let (forward_body, ce_headers) = match route.forward {
-            ForwardMode::Normalized => (Bytes::from(event.to_structured(&ctx)), Vec::new()),
-            ForwardMode::Original => (body.clone(), event.binary_headers(&ctx)),
-        };
-        let delivery_id = accepted.delivery_id.clone();
-        drop(accepted);
+        let rendered = accepted.render(route, received_at);
+        let forward_body = Bytes::copy_from_slice(&rendered.body);
+        let ce_headers = rendered.ce_headers;
+        let delivery_id = accepted.delivery_id().to_owned();
+        let provider_delivery_id = accepted.provider_delivery_id().map(str::to_owned);
+        drop(fields);
 
         prepare_upstream_request(
             &mut upstream_req,
@@ -370,6 +392,9 @@ impl Gateway {
             ce_headers,
             s.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip()),
         );
+        if let Some(id) = provider_delivery_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+            let _ = upstream_req.insert_header("x-hookgate-provider-delivery-id", id);
+        }
         let peer = snap.peer(&route.upstream);
         let sent_at = Instant::now();
         let exchange = forward::exchange(
@@ -505,7 +530,7 @@ fn prepare_upstream_request(
     route: &Route,
     delivery_id: &str,
     body: &Bytes,
-    ce_headers: Vec<(HeaderName, HeaderValue)>,
+    ce_headers: Vec<(&'static str, String)>,
     client_ip: Option<std::net::IpAddr>,
 ) {
     let target = route.upstream_path.as_deref().unwrap_or(req.uri.path());
@@ -564,7 +589,7 @@ fn prepare_upstream_request(
     let _ = req.insert_header(X_HOOKGATE_VERIFIED, HeaderValue::from_static("true"));
     let _ = req.insert_header(
         X_HOOKGATE_PROVIDER,
-        HeaderValue::from_static(route.kind().as_str()),
+        HeaderValue::from_static(route.provider_name()),
     );
     if let Ok(v) = HeaderValue::from_str(delivery_id) {
         let _ = req.insert_header(X_HOOKGATE_DELIVERY_ID, v);
@@ -644,11 +669,19 @@ async fn respond_duplicate(s: &mut ServerSession, delivery_id: String) -> Outcom
     }
 }
 
+/// Header fields as name/value byte pairs, for the gate.
+fn header_fields(headers: &http::HeaderMap) -> Vec<(&[u8], &[u8])> {
+    headers
+        .iter()
+        .map(|(k, v)| (k.as_str().as_bytes(), v.as_bytes()))
+        .collect()
+}
+
 fn log_request(route: Option<&Route>, outcome: &Outcome, started: Instant) {
     tracing::info!(
         target: "hookgate::request",
         route = route.map_or("", |r| r.name.as_str()),
-        provider = route.map_or("", |r| r.kind().as_str()),
+        provider = route.map_or("", |r| r.provider_name()),
         outcome = outcome.disposition.as_str(),
         reason = outcome.reason.unwrap_or(""),
         status = outcome.status,

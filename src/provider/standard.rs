@@ -1,50 +1,42 @@
-//! The Standard Webhooks scheme (Svix's): `<id>.<timestamp>.<body>` signed with
-//! a `whsec_<base64>` key, several space-separated `v1,<base64>` signatures.
-//! Agntix uses it under `svix-*` headers, Allo under `webhook-*`.
+//! The Standard Webhooks scheme (Svix's): `<id>.<timestamp>.<body>` signed
+//! with a `whsec_<base64>` key, several space-separated `v1,<base64>`
+//! signatures. Agntix uses it under `svix-*` headers, Allo under
+//! `webhook-*`; hookgate signs what it forwards with it (`forward_secret`).
+
+use std::time::SystemTime;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use http::{HeaderMap, HeaderName};
 
-use super::{
-    any_key_matches, check_tolerance, parse_timestamp, single_header, SigningKey, VerifyParams,
-};
+use super::SetupError;
 use crate::reject::Reject;
 use crate::secret::Secret;
+use crate::verify::crypto::{any_key_matches, SigningKey};
+use crate::verify::fields::{check_window, parse_timestamp, single_header};
+use crate::verify::{Headers, Request, Scheme, Signed, Window};
 
-pub(crate) struct HeaderSet {
-    pub id: HeaderName,
-    pub timestamp: HeaderName,
-    pub signature: HeaderName,
-    pub id_label: &'static str,
-    pub timestamp_label: &'static str,
-    pub signature_label: &'static str,
+/// The three header names a sender uses.
+#[derive(Clone, Copy, Debug)]
+pub struct HeaderSet {
+    pub id: &'static str,
+    pub timestamp: &'static str,
+    pub signature: &'static str,
 }
 
-pub(crate) fn svix_headers() -> HeaderSet {
-    HeaderSet {
-        id: HeaderName::from_static("svix-id"),
-        timestamp: HeaderName::from_static("svix-timestamp"),
-        signature: HeaderName::from_static("svix-signature"),
-        id_label: "svix-id",
-        timestamp_label: "svix-timestamp",
-        signature_label: "svix-signature",
-    }
-}
+pub const SVIX: HeaderSet = HeaderSet {
+    id: "svix-id",
+    timestamp: "svix-timestamp",
+    signature: "svix-signature",
+};
 
-pub(crate) fn webhook_headers() -> HeaderSet {
-    HeaderSet {
-        id: HeaderName::from_static("webhook-id"),
-        timestamp: HeaderName::from_static("webhook-timestamp"),
-        signature: HeaderName::from_static("webhook-signature"),
-        id_label: "webhook-id",
-        timestamp_label: "webhook-timestamp",
-        signature_label: "webhook-signature",
-    }
-}
+pub const WEBHOOK: HeaderSet = HeaderSet {
+    id: "webhook-id",
+    timestamp: "webhook-timestamp",
+    signature: "webhook-signature",
+};
 
 /// `whsec_<base64>` or the bare base64 key.
-pub(crate) fn signing_key(secret: &Secret) -> Result<SigningKey, String> {
+pub fn signing_key(secret: &Secret) -> Result<SigningKey, String> {
     let value = secret.expose();
     let encoded = value.strip_prefix("whsec_").unwrap_or(value);
     let key = BASE64
@@ -56,6 +48,31 @@ pub(crate) fn signing_key(secret: &Secret) -> Result<SigningKey, String> {
     Ok(SigningKey::new(&key))
 }
 
+/// One key per secret, each `whsec_<base64>`.
+pub fn keys(secrets: &[Secret]) -> Result<Vec<SigningKey>, Vec<SetupError>> {
+    let mut keys = Vec::new();
+    let mut errors = Vec::new();
+    for (i, s) in secrets.iter().enumerate() {
+        match signing_key(s) {
+            Ok(k) => keys.push(k),
+            Err(why) => errors.push(SetupError::new(format!("secrets[{i}]"), why)),
+        }
+    }
+    if errors.is_empty() {
+        Ok(keys)
+    } else {
+        Err(errors)
+    }
+}
+
+/// A route's Standard Webhooks check. `names` picks the header set per
+/// request (Svix sends `webhook-*` on newer accounts).
+pub struct StandardScheme {
+    pub keys: Vec<SigningKey>,
+    pub window: Window,
+    pub names: fn(&Headers<'_>) -> HeaderSet,
+}
+
 struct Parsed<'h> {
     id: &'h str,
     timestamp_text: &'h str,
@@ -63,13 +80,13 @@ struct Parsed<'h> {
     signatures: Vec<[u8; 32]>,
 }
 
-fn parse<'h>(headers: &'h HeaderMap, names: &HeaderSet) -> Result<Parsed<'h>, Reject> {
+fn parse<'h>(headers: &Headers<'h>, names: HeaderSet) -> Result<Parsed<'h>, Reject> {
     // The signature header is checked first so a request without one is
     // reported as unsigned rather than as missing an id.
-    let signature = single_header(headers, &names.signature, names.signature_label)?;
-    let id = single_header(headers, &names.id, names.id_label)?;
-    let timestamp_text = single_header(headers, &names.timestamp, names.timestamp_label)?;
-    let timestamp = parse_timestamp(timestamp_text, names.timestamp_label)?;
+    let signature = single_header(headers, names.signature, names.signature)?;
+    let id = single_header(headers, names.id, names.id)?;
+    let timestamp_text = single_header(headers, names.timestamp, names.timestamp)?;
+    let timestamp = parse_timestamp(timestamp_text, names.timestamp)?;
     let signatures: Vec<[u8; 32]> = signature
         .split(' ')
         .filter_map(|entry| entry.strip_prefix("v1,"))
@@ -78,7 +95,7 @@ fn parse<'h>(headers: &'h HeaderMap, names: &HeaderSet) -> Result<Parsed<'h>, Re
         .collect();
     if signatures.is_empty() {
         return Err(Reject::MalformedSignature {
-            header: names.signature_label,
+            header: names.signature,
         });
     }
     Ok(Parsed {
@@ -89,50 +106,51 @@ fn parse<'h>(headers: &'h HeaderMap, names: &HeaderSet) -> Result<Parsed<'h>, Re
     })
 }
 
-pub(crate) fn precheck(headers: &HeaderMap, names: &HeaderSet) -> Result<(), Reject> {
-    parse(headers, names).map(|_| ())
-}
+impl Scheme for StandardScheme {
+    fn precheck(&self, request: &Request<'_>, _: SystemTime) -> Result<(), Reject> {
+        parse(&request.headers, (self.names)(&request.headers)).map(|_| ())
+    }
 
-pub(crate) fn verify(
-    headers: &HeaderMap,
-    body: &[u8],
-    params: &VerifyParams<'_>,
-    names: &HeaderSet,
-) -> Result<(), Reject> {
-    let parsed = parse(headers, names)?;
-    check_tolerance(parsed.timestamp, params.now, params.tolerance)?;
-    let signed: [&[u8]; 5] = [
-        parsed.id.as_bytes(),
-        b".",
-        parsed.timestamp_text.as_bytes(),
-        b".",
-        body,
-    ];
-    if any_key_matches(params.keys, &signed, parsed.signatures.iter()) {
-        Ok(())
-    } else {
-        Err(Reject::InvalidSignature)
+    fn verify(&self, request: &Request<'_>, now: SystemTime) -> Result<Signed, Reject> {
+        let parsed = parse(&request.headers, (self.names)(&request.headers))?;
+        check_window(parsed.timestamp, now, self.window)?;
+        let signed: [&[u8]; 5] = [
+            parsed.id.as_bytes(),
+            b".",
+            parsed.timestamp_text.as_bytes(),
+            b".",
+            request.body,
+        ];
+        if any_key_matches(&self.keys, &signed, parsed.signatures.iter()) {
+            Ok(Signed::Body)
+        } else {
+            Err(Reject::InvalidSignature)
+        }
     }
 }
 
 /// The id, timestamp and signature headers of a delivery, under `names`.
-pub(crate) fn signed_headers(
-    names: &HeaderSet,
-    key: &SigningKey,
+pub fn signed_headers(
+    names: HeaderSet,
+    secret: &Secret,
     body: &[u8],
-    d: &super::OutgoingDelivery<'_>,
-) -> Vec<(String, String)> {
-    let sig = sign(key, d.id, d.timestamp, body);
-    vec![
-        (names.id_label.into(), d.id.to_owned()),
-        (names.timestamp_label.into(), d.timestamp.to_string()),
-        (names.signature_label.into(), format!("v1,{sig}")),
-    ]
+    id: &str,
+    timestamp: u64,
+) -> Result<Vec<(String, String)>, String> {
+    let key = signing_key(secret)?;
+    Ok(vec![
+        (names.id.into(), id.to_owned()),
+        (names.timestamp.into(), timestamp.to_string()),
+        (
+            names.signature.into(),
+            format!("v1,{}", sign(&key, id, timestamp, body)),
+        ),
+    ])
 }
 
 /// Base64 of HMAC-SHA256 over `<id>.<timestamp>.<body>`: what a Standard
-/// Webhooks sender puts after `v1,`. Used to sign what hookgate forwards.
-pub(crate) fn sign(key: &SigningKey, id: &str, timestamp: u64, body: &[u8]) -> String {
+/// Webhooks sender puts after `v1,`.
+pub fn sign(key: &SigningKey, id: &str, timestamp: u64, body: &[u8]) -> String {
     let ts = timestamp.to_string();
     let mac = key.sign(&[id.as_bytes(), b".", ts.as_bytes(), b".", body]);
     BASE64.encode(mac)

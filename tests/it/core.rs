@@ -7,7 +7,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::harness::*;
-use crate::signing::{self, now, signed, unique, Headers, PROVIDERS};
+use crate::signing::{self, now, providers, signed, unique, Headers};
 
 fn without(headers: &Headers, name: &str) -> Headers {
     headers
@@ -28,7 +28,7 @@ async fn valid_deliveries_are_forwarded_once_intact_and_the_answer_relayed() {
     let receiver = Receiver::start().await;
     receiver.answer(201, b"{\"stored\":\"yes\"}");
     let gw = Gateway::start(&receiver.url(), "", &all_routes("forward = \"original\"")).await;
-    for (i, provider) in PROVIDERS.iter().enumerate() {
+    for (i, provider) in providers().iter().enumerate() {
         let (mut headers, body) = signed(provider, &unique());
         // Forged hookgate and CloudEvents headers must not pass through as sent.
         headers.push(("X-Hookgate-Verified".into(), "false".into()));
@@ -102,7 +102,7 @@ async fn rejections_never_reach_the_receiver() {
         "allo" => "webhook-signature",
         _ => "X-Voxagent-Signature",
     };
-    for provider in PROVIDERS {
+    for &provider in providers() {
         let path = format!("/webhooks/{provider}");
         let (headers, body) = signed(provider, &unique());
         let sig = signature_header(provider);
@@ -362,7 +362,7 @@ async fn large_signed_bodies_are_forwarded_intact() {
 #[tokio::test(flavor = "multi_thread")]
 async fn upstream_down_is_502_and_slow_is_504() {
     let gw = Gateway::start(&dead_url(), "", &all_routes("")).await;
-    for provider in PROVIDERS {
+    for &provider in providers() {
         let (headers, body) = signed(provider, &unique());
         let r = gw
             .post(&format!("/webhooks/{provider}"), &headers, &body)
@@ -377,7 +377,7 @@ async fn upstream_down_is_502_and_slow_is_504() {
     let receiver = Receiver::start().await;
     receiver.delay(Duration::from_secs(3));
     let gw = Gateway::start(&receiver.url(), "", &all_routes("timeout = \"500ms\"")).await;
-    for provider in PROVIDERS {
+    for &provider in providers() {
         let (headers, body) = signed(provider, &unique());
         let started = std::time::Instant::now();
         let r = gw
@@ -436,18 +436,25 @@ async fn expect_continue_keep_alive_and_upstream_path() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn nixflex_delivery_id_header_with_underscores_is_reported() {
+async fn nixflex_delivery_id_header_with_underscores_is_reported_as_unverified() {
     let receiver = Receiver::start().await;
     let gw = Gateway::start(&receiver.url(), "", &all_routes("forward = \"original\"")).await;
-    let (mut headers, body) = signed("nixflex", &unique());
+    let unique = unique();
+    let (mut headers, body) = signed("nixflex", &unique);
     headers.push(("webhook_delivery_id".into(), "dlv_underscored_1".into()));
     let r = gw.post("/webhooks/nixflex", &headers, &body).await;
     assert_eq!(r.status, 200);
     let got = receiver.wait_for(1).await;
+    // The id is the signed identity; the unsigned header travels only as the
+    // unverified provider delivery id.
+    let signed_id = format!("call.ended:CA{unique}");
+    assert_eq!(got[0].headers["x-hookgate-delivery-id"], signed_id.as_str());
+    assert_eq!(got[0].headers["ce-id"], signed_id.as_str());
     assert_eq!(
-        got[0].headers["x-hookgate-delivery-id"],
+        got[0].headers["x-hookgate-provider-delivery-id"],
         "dlv_underscored_1"
     );
+    assert_eq!(got[0].headers["ce-providerdeliveryid"], "dlv_underscored_1");
 }
 
 #[test]

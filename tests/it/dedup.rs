@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::harness::*;
-use crate::signing::{self, now, signed, unique, PROVIDERS};
+use crate::signing::{self, now, providers, signed, unique};
 
 use crate::redis_server::RedisServer;
 
@@ -19,7 +19,7 @@ fn nixflex_route(extra: &str) -> String {
 async fn the_same_delivery_twice_is_forwarded_once() {
     let receiver = Receiver::start().await;
     let gw = Gateway::start(&receiver.url(), "", &all_routes("")).await;
-    for (i, provider) in PROVIDERS.iter().enumerate() {
+    for (i, provider) in providers().iter().enumerate() {
         let (headers, body) = signed(provider, &unique());
         let first = gw
             .post(&format!("/webhooks/{provider}"), &headers, &body)

@@ -174,16 +174,23 @@ pub struct Gateway {
     _dir: tempfile::TempDir,
 }
 
-/// `[[route]]` blocks for all five providers in front of `upstream`.
+/// The environment variable holding a provider's test secret.
+pub fn secret_var(provider: &str) -> &'static str {
+    match provider {
+        "nixflex" => "NIXFLEX_SECRET",
+        "agntix" => "AGNTIX_SECRET",
+        "inboundflow" => "INBOUNDFLOW_SECRET",
+        "allo" => "ALLO_SECRET",
+        "voxagent" => "VOXAGENT_SECRET",
+        other => panic!("no test secret for provider {other}: add one here"),
+    }
+}
+
+/// `[[route]]` blocks for every provider in front of `upstream`.
 pub fn all_routes(extra: &str) -> String {
     let mut out = String::new();
-    for (name, secret_var) in [
-        ("nixflex", "NIXFLEX_SECRET"),
-        ("agntix", "AGNTIX_SECRET"),
-        ("inboundflow", "INBOUNDFLOW_SECRET"),
-        ("allo", "ALLO_SECRET"),
-        ("voxagent", "VOXAGENT_SECRET"),
-    ] {
+    for name in crate::signing::providers() {
+        let secret_var = secret_var(name);
         out.push_str(&format!(
             "[[route]]\nname = \"{name}\"\npath = \"/webhooks/{name}\"\nprovider = \"{name}\"\n\
              secrets = [\"${{{secret_var}}}\"]\n{extra}\n"

@@ -5,7 +5,7 @@
 use cloudevents::{AttributesReader, Event};
 
 use crate::harness::*;
-use crate::signing::{signed, unique, PROVIDERS};
+use crate::signing::{providers, signed, unique};
 
 const FORWARD_SECRET: &str = "whsec_Zm9yd2FyZC1zaWduaW5nLWtleS0xMjM0NTY3OA==";
 
@@ -17,7 +17,7 @@ fn header(r: &Recorded, name: &str) -> Option<String> {
 async fn normalized_mode_delivers_a_valid_cloudevent_per_provider() {
     let receiver = Receiver::start().await;
     let gw = Gateway::start(&receiver.url(), "", &all_routes("forward = \"normalized\"")).await;
-    for (i, provider) in PROVIDERS.iter().enumerate() {
+    for (i, provider) in providers().iter().enumerate() {
         let (mut headers, body) = signed(provider, &unique());
         headers.push(("ce-type".into(), "forged".into()));
         headers.push(("X-Hookgate-Delivery-Id".into(), "forged".into()));
@@ -56,7 +56,7 @@ async fn normalized_mode_delivers_a_valid_cloudevent_per_provider() {
 async fn original_mode_delivers_the_exact_bytes_with_ce_headers() {
     let receiver = Receiver::start().await;
     let gw = Gateway::start(&receiver.url(), "", &all_routes("forward = \"original\"")).await;
-    for (i, provider) in PROVIDERS.iter().enumerate() {
+    for (i, provider) in providers().iter().enumerate() {
         let (mut headers, body) = signed(provider, &unique());
         headers.push(("ce-type".into(), "forged".into()));
         headers.push(("CE-Source".into(), "/forged".into()));
@@ -95,7 +95,7 @@ async fn forwards_signed_by_the_sidecar_verify_with_standardwebhooks() {
     let routes = all_routes(&format!("forward_secret = \"{FORWARD_SECRET}\""));
     let gw = Gateway::start(&receiver.url(), "", &routes).await;
     let verifier = standardwebhooks::Webhook::new(FORWARD_SECRET).unwrap();
-    for (i, provider) in PROVIDERS.iter().enumerate() {
+    for (i, provider) in providers().iter().enumerate() {
         let (headers, body) = signed(provider, &unique());
         assert_eq!(
             gw.post(&format!("/webhooks/{provider}"), &headers, &body)

@@ -136,11 +136,16 @@ pub fn signed(provider: &str, unique: &str) -> (Headers, Vec<u8>) {
                 body,
             )
         }
-        other => panic!("unknown provider {other}"),
+        other => panic!("no test signer for provider {other}: add one here"),
     }
 }
 
-pub const PROVIDERS: [&str; 5] = ["nixflex", "agntix", "inboundflow", "allo", "voxagent"];
+/// Every provider hookgate fronts, from its registry: a provider added there
+/// without a test signer here fails `signed` loudly.
+pub fn providers() -> &'static [&'static str] {
+    static ALL: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    ALL.get_or_init(|| hookgate::provider::all().iter().map(|p| p.name()).collect())
+}
 
 /// A unique token per call, for ids.
 pub fn unique() -> String {

@@ -31,27 +31,23 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
-use crate::harness::{read_response, request_bytes, Gateway, AGNTIX_SECRET, ALLO_SECRET, STEP};
+use crate::harness::{
+    read_response, request_bytes, secret_var, Gateway, AGNTIX_SECRET, ALLO_SECRET, STEP,
+};
 use crate::redis_server::RedisServer;
-use crate::signing::{signed, Headers, PROVIDERS};
+use crate::signing::{providers, signed, Headers};
 
-/// Each provider's delays before its retries, in the provider's seconds
-/// (index as in `PROVIDERS`); after the last one fails it gives up.
-const SCHEDULES: [&[u64]; 5] = [
-    // Nixflex, documented: 1 m, 5 m, 30 m, 2 h, 12 h, then gives up.
-    &[60, 300, 1_800, 7_200, 43_200],
-    // Agntix delivers through Svix ("exponential backoff for up to 24 h"):
-    // Svix's published schedule, 5 s, 5 m, 30 m, 2 h, 5 h, 10 h, 10 h.
-    &[5, 300, 1_800, 7_200, 18_000, 36_000, 36_000],
-    // InboundFlow documents only that 10 consecutive failures disable the
-    // webhook: 10 attempts, the backoff between them assumed.
-    &[60, 120, 300, 600, 1_800, 3_600, 7_200, 14_400, 28_800],
-    // Allo (Standard Webhooks, at-least-once, disabled after 5 days of
-    // failures) publishes no schedule: Svix's, its first 8 attempts.
-    &[5, 300, 1_800, 7_200, 18_000, 36_000, 36_000],
-    // Voxagent "may retry on non-2xx", no schedule published: 5 retries assumed.
-    &[30, 120, 600, 3_600, 21_600],
-];
+/// A provider's delays before its retries, in the provider's seconds
+/// (documented, or assumed where it publishes none: see each provider's
+/// `retry_schedule`); after the last one fails it gives up.
+fn schedule(provider: usize) -> Vec<u64> {
+    hookgate::provider::find(providers()[provider])
+        .expect("a registered provider")
+        .retry_schedule()
+        .iter()
+        .map(|d| d.as_secs())
+        .collect()
+}
 
 /// Time compression: one provider minute is 5 ms here.
 fn compressed(provider_seconds: u64) -> Duration {
@@ -174,7 +170,7 @@ impl Sim {
     /// shorter than every schedule's last delay, a provider giving up then
     /// means the gateway lost the event, not the simulated receiver.
     fn reply(&self, id: usize, attempt: u32) -> Reply {
-        let attempts = SCHEDULES[self.events[id].provider].len() as u32 + 1;
+        let attempts = schedule(self.events[id].provider).len() as u32 + 1;
         if attempt + 1 >= attempts {
             return Reply::Ok;
         }
@@ -191,8 +187,8 @@ impl Sim {
     /// One delivery on the provider's schedule: the answer that ended it.
     async fn deliver(&self, id: usize, resend: bool) -> Answer {
         let event = &self.events[id];
-        let provider = PROVIDERS[event.provider];
-        let schedule = SCHEDULES[event.provider];
+        let provider = providers()[event.provider];
+        let schedule = schedule(event.provider);
         let mut last = Answer::Refused;
         for attempt in 1..=schedule.len() + 1 {
             if attempt > 1 {
@@ -356,15 +352,18 @@ fn serve_receiver(listener: TcpListener, sim: Arc<Sim>) -> tokio::task::JoinHand
 
 /// The five routes; `variant` changes what a reload can change live.
 fn routes(variant: usize) -> String {
-    let secrets = [
-        ("NIXFLEX_SECRET", "nfx-rotated-out"),
-        ("AGNTIX_SECRET", ALLO_SECRET),
-        ("INBOUNDFLOW_SECRET", "ibf-rotated-out"),
-        ("ALLO_SECRET", AGNTIX_SECRET),
-        ("VOXAGENT_SECRET", "vox-rotated-out"),
-    ];
+    // A secret the route once had, of the scheme's kind.
+    let rotated_out = |name: &str| match name {
+        "agntix" => ALLO_SECRET,
+        "allo" => AGNTIX_SECRET,
+        "nixflex" => "nfx-rotated-out",
+        "inboundflow" => "ibf-rotated-out",
+        "voxagent" => "vox-rotated-out",
+        other => panic!("no rotated-out secret for {other}: add one here"),
+    };
     let mut out = String::new();
-    for (i, (name, (var, old))) in PROVIDERS.iter().zip(secrets).enumerate() {
+    for (i, name) in providers().iter().enumerate() {
+        let (var, old) = (secret_var(name), rotated_out(name));
         // Odd variants: a second (rotated-out) secret, a wider tolerance.
         let secrets = if variant % 2 == 1 {
             format!("\"{old}\", \"${{{var}}}\"")
@@ -479,7 +478,7 @@ async fn soak_providers_retrying_through_faults_reloads_and_a_restart_lose_no_ev
         in_flight: Semaphore::new(CONCURRENCY),
         events: (0..n)
             .map(|id| Event {
-                provider: id % PROVIDERS.len(),
+                provider: id % providers().len(),
                 unique: format!("soakev{id:07}"),
                 attempt: AtomicU32::new(0),
                 resending: AtomicU32::new(0),
@@ -680,7 +679,8 @@ fn describe(id: usize, event: &Event) -> String {
         .collect();
     format!(
         "event {id} ({}): provider got {:?}; receiver saw {arrivals:?}",
-        PROVIDERS[event.provider], *answers
+        providers()[event.provider],
+        *answers
     )
 }
 
@@ -735,7 +735,7 @@ impl Report {
                 needed_retry += 1;
             }
             if first.len() > most_attempts.0 {
-                most_attempts = (first.len(), PROVIDERS[event.provider]);
+                most_attempts = (first.len(), providers()[event.provider]);
             }
             let given_up = !first.last().is_some_and(|a| a.is_2xx());
             if first.last() == Some(&&Answer::Duplicate) {

@@ -217,7 +217,7 @@ mod tests {
         }
 
         #[test]
-        fn agrees_on_generated_documents(value in crate::normalize::tests::arbitrary_json()) {
+        fn agrees_on_generated_documents(value in crate::verify::arbitrary::arbitrary_json()) {
             let text = serde_json::to_vec(&value).unwrap();
             let full: Value = serde_json::from_slice(&text).unwrap();
             prop_assert_eq!(parse(&text).unwrap(), without_arrays(&full));

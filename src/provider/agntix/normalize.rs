@@ -6,13 +6,13 @@ use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::{
+use crate::normalize::{
     any, json_number, lower, sentiment, string, text, time_value, unknown, utc_time, Event,
     EventContext, Obj,
 };
 
-pub fn normalize<'a>(ctx: &EventContext<'a>) -> Event<'a> {
-    let b = ctx.json;
+pub(super) fn normalize<'a>(ctx: &EventContext<'a>) -> Event<'a> {
+    let b = ctx.json();
     let name = string(b, &["eventType", "event_type"]);
     let kind = string(b, &["type"]).map(|t| t.to_ascii_uppercase());
     let event_type = match (name.as_deref(), kind.as_deref()) {

@@ -1,12 +1,12 @@
 //! Nixflex: a flat body; `event` names the event.
 
-use super::{
+use crate::normalize::{
     any, boolean, lower, number, sentiment, string, text, time_value, turns, unknown, utc_time,
     Event, EventContext, Obj,
 };
 
-pub fn normalize<'a>(ctx: &EventContext<'a>) -> Event<'a> {
-    let b = ctx.json;
+pub(super) fn normalize<'a>(ctx: &EventContext<'a>) -> Event<'a> {
+    let b = ctx.json();
     let name = string(b, &["event"]);
     let event_type = match name.as_deref() {
         Some("call.ended") => "call.ended",
@@ -44,7 +44,7 @@ pub fn normalize<'a>(ctx: &EventContext<'a>) -> Event<'a> {
             .put("recording_url", text(b, &["recording_url"]))
             .put("extracted", any(b, &["extracted_data"]));
         event.call = call.done();
-        if ctx.with_data {
+        if ctx.with_data() {
             event.transcript = turns(b.get("transcript"), &["role"], &["text", "content"], |t| {
                 number(t, &["timestamp_ms", "offset_ms"]).map(|v| ("offset_ms", v))
             });

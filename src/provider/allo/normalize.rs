@@ -4,13 +4,13 @@
 
 use serde_json::Value;
 
-use super::{
+use crate::normalize::{
     any, json_number, lower, number, string, text, time_value, turns, unknown, utc_time, Event,
     EventContext, Obj,
 };
 
-pub fn normalize<'a>(ctx: &EventContext<'a>) -> Event<'a> {
-    let b = ctx.json;
+pub(super) fn normalize<'a>(ctx: &EventContext<'a>) -> Event<'a> {
+    let b = ctx.json();
     let name = string(b, &["topic", "event"]);
     let event_type = match name.as_deref() {
         Some("CALL_RECEIVED" | "call.completed") => "call.ended",
@@ -54,7 +54,7 @@ pub fn normalize<'a>(ctx: &EventContext<'a>) -> Event<'a> {
                 .put("extracted", any(d, &["data_collected", "dataCollected"]))
                 .put("transfer", transfer(d));
             event.call = call.done();
-            if ctx.with_data {
+            if ctx.with_data() {
                 let list = d.get("transcriptions").or_else(|| d.get("transcript"));
                 event.transcript = turns(list, &["source", "role"], &["text"], |t| {
                     text(t, &["time"]).map(|v| ("at", v))

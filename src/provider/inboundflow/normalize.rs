@@ -2,16 +2,13 @@
 
 use serde_json::Value;
 
-use super::{number, string, text, time_value, unknown, utc_time, Event, EventContext, Obj};
+use crate::normalize::{number, string, text, time_value, unknown, utc_time, Event, EventContext, Obj};
 
-pub fn normalize<'a>(ctx: &EventContext<'a>) -> Event<'a> {
-    let b = ctx.json;
-    let name = string(b, &["event"]).or_else(|| {
-        ctx.headers
-            .get("x-inboundflow-event")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    });
+pub(super) fn normalize<'a>(ctx: &EventContext<'a>) -> Event<'a> {
+    let b = ctx.json();
+    // Only the signed body names the event: the `X-InboundFlow-Event`
+    // header is not signed.
+    let name = string(b, &["event"]);
     let event_type = match name.as_deref() {
         Some("call.completed") => "call.ended",
         Some("call.transferred") => "call.transferred",

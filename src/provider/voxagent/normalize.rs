@@ -3,12 +3,12 @@
 
 use serde_json::Value;
 
-use super::{
+use crate::normalize::{
     any, number, string, text, time_value, turns, unknown, utc_time, Event, EventContext, Obj,
 };
 
-pub fn normalize<'a>(ctx: &EventContext<'a>) -> Event<'a> {
-    let b = ctx.json;
+pub(super) fn normalize<'a>(ctx: &EventContext<'a>) -> Event<'a> {
+    let b = ctx.json();
     let name = string(b, &["event"]);
     let event_type = match name.as_deref() {
         Some("SessionStarted") => "call.started",
@@ -39,7 +39,7 @@ pub fn normalize<'a>(ctx: &EventContext<'a>) -> Event<'a> {
         },
         call: call.done(),
         transcript: ctx
-            .with_data
+            .with_data()
             .then(|| {
                 turns(
                     d.get("history"),

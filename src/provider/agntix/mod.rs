@@ -1,0 +1,99 @@
+//! Agntix delivers through Svix: `svix-id`, `svix-timestamp`,
+//! `svix-signature` (Standard Webhooks). A delivery is identified by the
+//! signed `svix-id`; the body's `id` is the session, shared by
+//! `session.created` and `session.ended`, so never a key alone.
+
+mod normalize;
+#[cfg(test)]
+mod tests;
+
+use std::time::Duration;
+
+use super::standard::{self, HeaderSet, StandardScheme};
+use super::{Identity, Outgoing, Provider, Sample, SchemeSetup, SetupError};
+use crate::event::{Event, EventContext};
+use crate::secret::Secret;
+use crate::verify::{Headers, Scalar, Scheme, Verified, Window};
+
+pub struct Agntix;
+
+/// Svix also sends the scheme under `webhook-*` names on newer accounts.
+fn header_set(headers: &Headers<'_>) -> HeaderSet {
+    if !headers.contains("svix-signature") && headers.contains("webhook-signature") {
+        standard::WEBHOOK
+    } else {
+        standard::SVIX
+    }
+}
+
+impl Provider for Agntix {
+    fn name(&self) -> &'static str {
+        "agntix"
+    }
+
+    fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn Scheme>, Vec<SetupError>> {
+        Ok(Box::new(StandardScheme {
+            keys: standard::keys(setup.secrets)?,
+            window: Window::both(super::tolerance(&setup)),
+            names: header_set,
+        }))
+    }
+
+    fn deadline(&self) -> Option<Duration> {
+        Some(Duration::from_secs(15))
+    }
+
+    /// Svix's published schedule: 5 s, 5 m, 30 m, 2 h, 5 h, 10 h, 10 h.
+    fn retry_schedule(&self) -> &'static [Duration] {
+        const M: u64 = 60;
+        const SCHEDULE: &[Duration] = &[
+            Duration::from_secs(5),
+            Duration::from_secs(5 * M),
+            Duration::from_secs(30 * M),
+            Duration::from_secs(120 * M),
+            Duration::from_secs(300 * M),
+            Duration::from_secs(600 * M),
+            Duration::from_secs(600 * M),
+        ];
+        SCHEDULE
+    }
+
+    fn signed_headers(&self) -> &'static [&'static str] {
+        &[
+            "svix-id",
+            "svix-timestamp",
+            "webhook-id",
+            "webhook-timestamp",
+        ]
+    }
+
+    fn identity<'v>(&self, request: &'v Verified<'_>) -> Identity<'v> {
+        let id = request.header_id(header_set(&request.headers()).id);
+        Identity {
+            key: id.map(|id| vec![Scalar::Text(id.into())]),
+            unsigned_id: None,
+            exempt: false,
+        }
+    }
+
+    fn normalize<'a>(&self, ctx: &EventContext<'a>) -> Event<'a> {
+        normalize::normalize(ctx)
+    }
+
+    fn samples(&self) -> &'static [Sample] {
+        crate::samples!["agntix": "session.ended", "session.created", "session.created.chat", "session.ended.chat"]
+    }
+
+    fn sample_ids(&self) -> &'static [&'static str] {
+        &["/id"]
+    }
+
+    fn sign(
+        &self,
+        secret: &Secret,
+        body: &[u8],
+        d: &Outgoing<'_>,
+    ) -> Result<Vec<(String, String)>, String> {
+        standard::signed_headers(standard::SVIX, secret, body, d.id, d.timestamp)
+    }
+}

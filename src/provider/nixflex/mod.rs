@@ -1,0 +1,150 @@
+//! Nixflex: `X-Nixflex-Signature: t=<unix>,v1=<hex>[,v1=<hex>…]` over
+//! `<t>.<body>`, Stripe-style. A delivery is identified by the body's
+//! `event` + `call_id` (signed); the `webhook_delivery_id` header (note the
+//! underscores, which many proxies drop) is not signed: reported, never
+//! trusted.
+
+mod normalize;
+#[cfg(test)]
+mod tests;
+
+use std::time::{Duration, SystemTime};
+
+use super::{utf8_keys, Identity, Outgoing, Provider, Sample, SchemeSetup, SetupError};
+use crate::event::{Event, EventContext};
+use crate::reject::Reject;
+use crate::secret::Secret;
+use crate::verify::crypto::{any_key_matches, decode_hex_signature, SigningKey};
+use crate::verify::fields::{check_window, parse_timestamp, single_header};
+use crate::verify::{Headers, Request, Scheme, Signed, Verified, Window};
+
+pub struct Nixflex;
+
+const HEADER: &str = "x-nixflex-signature";
+const LABEL: &str = "X-Nixflex-Signature";
+
+struct NixflexScheme {
+    keys: Vec<SigningKey>,
+    window: Window,
+}
+
+struct Parsed<'h> {
+    timestamp_text: &'h str,
+    timestamp: u64,
+    signatures: Vec<[u8; 32]>,
+}
+
+fn parse<'h>(headers: &Headers<'h>) -> Result<Parsed<'h>, Reject> {
+    let malformed = Reject::MalformedSignature { header: LABEL };
+    let value = single_header(headers, HEADER, LABEL)?;
+    let mut timestamp_text = None;
+    let mut signatures = Vec::new();
+    for item in value.split(',') {
+        let (key, val) = item.trim().split_once('=').ok_or(malformed.clone())?;
+        match key {
+            "t" if timestamp_text.is_none() => timestamp_text = Some(val),
+            "t" => return Err(malformed),
+            "v1" => signatures.extend(decode_hex_signature(val)),
+            // Other schemes (e.g. a future v2) are ignored, as Stripe's are.
+            _ => {}
+        }
+    }
+    let timestamp_text = timestamp_text.ok_or(malformed.clone())?;
+    if signatures.is_empty() {
+        return Err(malformed);
+    }
+    Ok(Parsed {
+        timestamp_text,
+        timestamp: parse_timestamp(timestamp_text, LABEL)?,
+        signatures,
+    })
+}
+
+impl Scheme for NixflexScheme {
+    fn precheck(&self, request: &Request<'_>, _: SystemTime) -> Result<(), Reject> {
+        parse(&request.headers).map(|_| ())
+    }
+
+    fn verify(&self, request: &Request<'_>, now: SystemTime) -> Result<Signed, Reject> {
+        let parsed = parse(&request.headers)?;
+        check_window(parsed.timestamp, now, self.window)?;
+        let signed: [&[u8]; 3] = [parsed.timestamp_text.as_bytes(), b".", request.body];
+        if any_key_matches(&self.keys, &signed, parsed.signatures.iter()) {
+            Ok(Signed::Body)
+        } else {
+            Err(Reject::InvalidSignature)
+        }
+    }
+}
+
+impl Provider for Nixflex {
+    fn name(&self) -> &'static str {
+        "nixflex"
+    }
+
+    fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn Scheme>, Vec<SetupError>> {
+        Ok(Box::new(NixflexScheme {
+            keys: utf8_keys(setup.secrets)?,
+            window: Window::both(super::tolerance(&setup)),
+        }))
+    }
+
+    fn deadline(&self) -> Option<Duration> {
+        Some(Duration::from_secs(10))
+    }
+
+    /// Documented: 1 m, 5 m, 30 m, 2 h, 12 h, then it gives up.
+    fn retry_schedule(&self) -> &'static [Duration] {
+        const M: u64 = 60;
+        const SCHEDULE: &[Duration] = &[
+            Duration::from_secs(M),
+            Duration::from_secs(5 * M),
+            Duration::from_secs(30 * M),
+            Duration::from_secs(120 * M),
+            Duration::from_secs(720 * M),
+        ];
+        SCHEDULE
+    }
+
+    fn identity<'v>(&self, request: &'v Verified<'_>) -> Identity<'v> {
+        let key = request
+            .scalar("/event")
+            .zip(request.scalar("/call_id"))
+            .map(|(event, call)| vec![event, call]);
+        let unsigned_id = request
+            .header_id("webhook_delivery_id")
+            .or_else(|| request.header_id("webhook-delivery-id"));
+        Identity {
+            key,
+            unsigned_id,
+            exempt: false,
+        }
+    }
+
+    fn normalize<'a>(&self, ctx: &EventContext<'a>) -> Event<'a> {
+        normalize::normalize(ctx)
+    }
+
+    fn samples(&self) -> &'static [Sample] {
+        crate::samples!["nixflex": "call.ended", "call.failed", "sms.received", "sms.delivered"]
+    }
+
+    fn sample_ids(&self) -> &'static [&'static str] {
+        &["/call_id", "/message_id"]
+    }
+
+    fn sign(
+        &self,
+        secret: &Secret,
+        body: &[u8],
+        d: &Outgoing<'_>,
+    ) -> Result<Vec<(String, String)>, String> {
+        let key = SigningKey::new(secret.expose().as_bytes());
+        let t = d.timestamp.to_string();
+        let mac = key.sign(&[t.as_bytes(), b".", body]);
+        Ok(vec![
+            (LABEL.into(), format!("t={t},v1={}", hex::encode(mac))),
+            ("webhook_delivery_id".into(), d.id.to_owned()),
+        ])
+    }
+}

@@ -1,0 +1,236 @@
+//! Helpers for the providers' unit tests.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use super::{Provider, SchemeSetup};
+use crate::reject::Reject;
+use crate::secret::Secret;
+use crate::verify::{self, Headers, Parse, Request, Scheme, Signed, Verified};
+
+pub fn now() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_779_000_000)
+}
+
+pub fn unix(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+pub fn hmac_hex(secret: &[u8], message: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap();
+    mac.update(message);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// A route's scheme for `provider` with `secrets` and provider options
+/// given as TOML (`""` for none).
+pub fn scheme(provider: &dyn Provider, secrets: &[&str], options: &str) -> Box<dyn Scheme> {
+    try_scheme(provider, secrets, options).unwrap()
+}
+
+pub fn try_scheme(
+    provider: &dyn Provider,
+    secrets: &[&str],
+    options: &str,
+) -> Result<Box<dyn Scheme>, Vec<super::SetupError>> {
+    let secrets: Vec<Secret> = secrets.iter().map(|s| Secret::new(*s)).collect();
+    let options: toml::Table = toml::from_str(options).unwrap();
+    provider.scheme(SchemeSetup {
+        secrets: &secrets,
+        tolerance: None,
+        options: &options,
+    })
+}
+
+/// Header fields as owned strings, viewed as [`Headers`] on demand.
+#[derive(Clone, Default)]
+pub struct Fields(pub Vec<(String, String)>);
+
+impl Fields {
+    pub fn new(pairs: &[(&str, &str)]) -> Self {
+        Fields(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    pub fn from_owned(pairs: Vec<(String, String)>) -> Self {
+        Fields(pairs)
+    }
+
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.remove(name);
+        self.0.push((name.to_owned(), value.to_owned()));
+    }
+
+    pub fn add(&mut self, name: &str, value: &str) {
+        self.0.push((name.to_owned(), value.to_owned()));
+    }
+
+    pub fn remove(&mut self, name: &str) {
+        self.0.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Runs `f` on a request carrying these headers, `body` and `target`
+    /// (`/path?query`).
+    pub fn with<R>(&self, target: &str, body: &[u8], f: impl FnOnce(Request<'_>) -> R) -> R {
+        let view: Vec<(&[u8], &[u8])> = self
+            .0
+            .iter()
+            .map(|(k, v)| (k.as_bytes(), v.as_bytes()))
+            .collect();
+        let (path, query) = match target.split_once('?') {
+            Some((p, q)) => (p, Some(q.as_bytes())),
+            None => (target, None),
+        };
+        f(Request {
+            headers: Headers::new(&view),
+            path: path.as_bytes(),
+            query,
+            body,
+        })
+    }
+}
+
+/// Precheck then verify, as the gate runs them.
+pub fn check(
+    scheme: &dyn Scheme,
+    fields: &Fields,
+    body: &[u8],
+    at: SystemTime,
+) -> Result<(), Reject> {
+    check_at(scheme, fields, "/hook", body, at).map(|_| ())
+}
+
+pub fn check_at(
+    scheme: &dyn Scheme,
+    fields: &Fields,
+    target: &str,
+    body: &[u8],
+    at: SystemTime,
+) -> Result<Signed, Reject> {
+    fields.with(target, body, |req| {
+        scheme.precheck(&req, at)?;
+        scheme.verify(&req, at)
+    })
+}
+
+/// Runs `f` on the request verified (panics when it does not verify).
+pub fn verified<R>(
+    scheme: &dyn Scheme,
+    fields: &Fields,
+    body: &[u8],
+    f: impl FnOnce(&Verified<'_>) -> R,
+) -> R {
+    fields.with("/hook", body, |req| {
+        let v = verify::verify(scheme, req, now(), Parse::Full).expect("verifies");
+        f(&v)
+    })
+}
+
+/// Accepts anything: for tests of what comes after verification.
+struct Unchecked;
+
+impl Scheme for Unchecked {
+    fn precheck(&self, _: &Request<'_>, _: SystemTime) -> Result<(), Reject> {
+        Ok(())
+    }
+    fn verify(&self, _: &Request<'_>, _: SystemTime) -> Result<Signed, Reject> {
+        Ok(Signed::Body)
+    }
+}
+
+/// A fixture of `provider` (`src/provider/<name>/fixtures/<event>.json`).
+pub fn fixture(provider: &str, event: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/src/provider/{provider}/fixtures/{event}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Every provider's fixtures, as (provider, event).
+pub fn all_fixtures() -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    for p in super::all() {
+        let dir = format!(
+            "{}/src/provider/{}/fixtures",
+            env!("CARGO_MANIFEST_DIR"),
+            p.name()
+        );
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{dir}: {e}")) {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            out.push((p.name(), name.trim_end_matches(".json").to_owned()));
+        }
+    }
+    out.sort();
+    out
+}
+
+pub fn received_at() -> SystemTime {
+    now()
+}
+
+/// A payload normalized as the gate does: the structured document and the
+/// binary-mode `ce-*` headers.
+pub struct Normalized {
+    pub doc: serde_json::Value,
+    pub headers: Vec<(String, String)>,
+    pub bytes: Vec<u8>,
+}
+
+pub fn normalize_body(
+    provider: &dyn Provider,
+    body: &[u8],
+    include_raw: bool,
+    parse: Parse,
+) -> Normalized {
+    use crate::event::{EventContext, EventMeta};
+    Fields::default().with("/hook", body, |req| {
+        let v = verify::verify(&Unchecked, req, now(), parse).expect("parses");
+        let ctx = EventContext::new(
+            &v,
+            EventMeta {
+                provider: provider.name(),
+                route: "route-1",
+                delivery_id: "dlv-1",
+                provider_delivery_id: None,
+                received_at: received_at(),
+                include_raw,
+                with_data: parse == Parse::Full,
+            },
+        );
+        let event = provider.normalize(&ctx);
+        let bytes = event.to_structured(&ctx);
+        let doc = serde_json::from_slice(&bytes).expect("structured output is JSON");
+        let headers = event
+            .binary_headers(&ctx)
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        Normalized {
+            doc,
+            headers,
+            bytes,
+        }
+    })
+}
+
+/// A fixture normalized (with `raw`).
+pub fn norm(provider: &str, event: &str) -> Normalized {
+    let p = super::find(provider).unwrap();
+    normalize_body(p, &fixture(provider, event), true, Parse::Full)
+}
+
+pub use crate::verify::arbitrary::arbitrary_json;

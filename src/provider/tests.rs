@@ -1,0 +1,283 @@
+//! Properties every provider must have, run over the registry: signers
+//! round-trip through their verifiers, every fixture normalizes into the
+//! published schema, unknown events are never dropped, the original mode's
+//! attributes need no arrays, and normalization never panics.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+use super::test_support::*;
+use super::*;
+use crate::event::{header_value, TYPES};
+use crate::reject::Reject;
+use crate::verify::Parse;
+
+const SCHEMA: &str = include_str!("../../schema/event.schema.json");
+
+/// A secret each provider's scheme accepts.
+fn sample_secret(p: &dyn Provider) -> &'static str {
+    const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    for candidate in ["a-raw-secret", WHSEC] {
+        if try_scheme(p, &[candidate], "").is_ok() {
+            return candidate;
+        }
+    }
+    panic!("{}: no sample secret fits", p.name())
+}
+
+#[test]
+fn every_signer_round_trips_through_its_verifier_for_every_sample() {
+    let options = toml::Table::new();
+    for p in all() {
+        let secret = Secret::new(sample_secret(*p));
+        let s = scheme(*p, &[secret.expose()], "");
+        assert!(!p.samples().is_empty(), "{}: no samples", p.name());
+        for sample in p.samples() {
+            let body = sample.body.as_bytes();
+            let delivery = Outgoing {
+                id: "msg_1",
+                timestamp: unix(now()),
+                event: sample.event,
+                options: &options,
+            };
+            let pairs = p.sign(&secret, body, &delivery).unwrap();
+            let fields = Fields::from_owned(pairs);
+            assert_eq!(
+                check(&*s, &fields, body, now()),
+                Ok(()),
+                "{} {}",
+                p.name(),
+                sample.event
+            );
+            let mut tampered = body.to_vec();
+            tampered[2] ^= 1;
+            assert_eq!(
+                check(&*s, &fields, &tampered, now()),
+                Err(Reject::InvalidSignature),
+                "{}",
+                p.name()
+            );
+        }
+    }
+}
+
+#[test]
+fn standard_webhooks_signer_agrees_with_the_reference_libraries() {
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let key = standard::signing_key(&Secret::new(secret)).unwrap();
+    let body = br#"{"topic":"PING"}"#;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let sig = format!("v1,{}", standard::sign(&key, "msg_x", now, body));
+    let mut h = http::HeaderMap::new();
+    h.insert("webhook-id", "msg_x".parse().unwrap());
+    h.insert("webhook-timestamp", now.to_string().parse().unwrap());
+    h.insert("webhook-signature", sig.parse().unwrap());
+    standardwebhooks::Webhook::new(secret)
+        .unwrap()
+        .verify(body, &h)
+        .unwrap();
+    let mut svix_headers = http::HeaderMap::new();
+    svix_headers.insert("svix-id", "msg_x".parse().unwrap());
+    svix_headers.insert("svix-timestamp", now.to_string().parse().unwrap());
+    svix_headers.insert("svix-signature", sig.parse().unwrap());
+    svix::webhooks::Webhook::new(secret)
+        .unwrap()
+        .verify(body, &svix_headers)
+        .unwrap();
+}
+
+#[test]
+fn names_are_unique_and_found() {
+    let mut seen = std::collections::HashSet::new();
+    for p in all() {
+        assert!(seen.insert(p.name()), "{} twice", p.name());
+        assert_eq!(find(p.name()).map(|f| f.name()), Some(p.name()));
+    }
+}
+
+#[test]
+fn the_schema_lists_exactly_the_registered_providers() {
+    let schema: Value = serde_json::from_str(SCHEMA).unwrap();
+    let listed: Vec<&str> = schema["properties"]["provider"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let registered: Vec<&str> = all().iter().map(|p| p.name()).collect();
+    assert_eq!(
+        listed, registered,
+        "schema/event.schema.json's provider enum"
+    );
+}
+
+#[test]
+fn every_fixture_is_a_sample_and_every_sample_a_fixture() {
+    for p in all() {
+        let mut samples: Vec<&str> = p.samples().iter().map(|s| s.event).collect();
+        let mut fixtures: Vec<String> = all_fixtures()
+            .into_iter()
+            .filter(|(name, _)| *name == p.name())
+            .map(|(_, e)| e)
+            .collect();
+        samples.sort();
+        fixtures.sort();
+        assert_eq!(samples, fixtures, "{}", p.name());
+    }
+}
+
+#[test]
+fn every_fixture_validates_against_the_schema_and_keeps_raw_intact() {
+    let schema: Value = serde_json::from_str(SCHEMA).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let fixtures = all_fixtures();
+    assert!(fixtures.len() >= 29, "{}", fixtures.len());
+    for (provider, event) in fixtures {
+        let n = norm(provider, &event);
+        let errors: Vec<String> = validator
+            .iter_errors(&n.doc)
+            .map(|e| format!("{e} at {}", e.instance_path))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{provider}/{event}: {errors:?}\n{}",
+            n.doc
+        );
+        let raw: Value = serde_json::from_slice(&fixture(provider, &event)).unwrap();
+        assert_eq!(n.doc["data"]["raw"], raw, "{provider}/{event}");
+        assert_eq!(n.doc["id"], "dlv-1");
+        assert_eq!(n.doc["source"], "/route-1");
+        assert_eq!(n.doc["provider"], provider);
+        assert_eq!(
+            n.doc["providerevent"],
+            event.trim_end_matches(".chat"),
+            "{provider}/{event}"
+        );
+        // Binary mode carries the same attributes.
+        let h = |k: &str| {
+            n.headers
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(h("ce-type").as_deref(), n.doc["type"].as_str());
+        assert_eq!(h("ce-id").as_deref(), Some("dlv-1"));
+        assert_eq!(h("ce-time").as_deref(), n.doc["time"].as_str());
+        assert_eq!(h("ce-subject").as_deref(), n.doc["subject"].as_str());
+    }
+}
+
+#[test]
+fn raw_is_the_provider_bytes_verbatim_and_can_be_turned_off() {
+    let body = fixture("nixflex", "call.ended");
+    let n = normalize_body(&nixflex::Nixflex, &body, true, Parse::Full);
+    let text = String::from_utf8(n.bytes).unwrap();
+    let spliced = format!(
+        "\"raw\":{}}}}}",
+        String::from_utf8(body.trim_ascii().to_vec()).unwrap()
+    );
+    assert!(text.ends_with(&spliced), "raw must be the body's bytes");
+
+    let off = normalize_body(&nixflex::Nixflex, &body, false, Parse::Full);
+    assert!(off.doc["data"].get("raw").is_none());
+    assert!(off.doc["data"].get("call").is_some());
+}
+
+#[test]
+fn unknown_events_are_forwarded_as_unknown_never_dropped() {
+    for (kind, body) in [
+        ("nixflex", r#"{"event":"call.analyzed","call_id":"x"}"#),
+        (
+            "agntix",
+            r#"{"eventType":"session.updated","type":"VOICE"}"#,
+        ),
+        ("agntix", r#"{"eventType":"session.ended","type":"VIDEO"}"#),
+        ("inboundflow", r#"{"event":"voicemail.left","data":{}}"#),
+        ("allo", r#"{"topic":"VOICEMAIL","data":{}}"#),
+        (
+            "voxagent",
+            r#"{"event":"AgentHandoff","data":{"session_id":"s"}}"#,
+        ),
+    ] {
+        let n = normalize_body(find(kind).unwrap(), body.as_bytes(), true, Parse::Full);
+        assert_eq!(n.doc["type"], "unknown", "{body}");
+        assert!(n.doc["providerevent"].is_string(), "{body}");
+        assert_eq!(
+            n.doc["data"]["raw"],
+            serde_json::from_str::<Value>(body).unwrap()
+        );
+    }
+}
+
+#[test]
+fn wrong_types_are_left_out_not_invented() {
+    let body = br#"{"event":"call.ended","call_id":12,"duration_seconds":"n/a","direction":7,"transcript":"no","started_at":"yesterday","metadata":null}"#;
+    let d = normalize_body(&nixflex::Nixflex, body, false, Parse::Full).doc;
+    assert_eq!(d["type"], "call.ended");
+    assert_eq!(d["subject"], "12");
+    let c = &d["data"]["call"];
+    assert!(c.get("duration_seconds").is_none());
+    assert!(c.get("transcript").is_none());
+    assert!(c.get("started_at").is_none());
+    assert!(d["data"].get("metadata").is_none());
+}
+
+/// `forward = "original"` parses the body without its arrays and builds no
+/// `data`: the `ce-*` attributes must come out exactly as from a full parse.
+fn original_mode_attributes_match(p: &dyn Provider, body: &[u8]) -> Result<(), String> {
+    let full = normalize_body(p, body, false, Parse::Full).headers;
+    let original = normalize_body(p, body, false, Parse::WithoutArrays).headers;
+    if full == original {
+        Ok(())
+    } else {
+        Err(format!("{}: {full:?} != {original:?}", p.name()))
+    }
+}
+
+#[test]
+fn original_mode_attributes_do_not_need_arrays() {
+    for (provider, event) in all_fixtures() {
+        original_mode_attributes_match(find(provider).unwrap(), &fixture(provider, &event))
+            .unwrap();
+    }
+}
+
+#[test]
+fn header_values_are_percent_encoded() {
+    assert_eq!(header_value("a b"), "a b");
+    assert_eq!(header_value("é\r\n%"), "%C3%A9%0D%0A%25");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_json_never_panics(
+        provider in prop::sample::select(all().to_vec()),
+        value in arbitrary_json(),
+    ) {
+        let body = serde_json::to_vec(&value).unwrap();
+        let n = normalize_body(provider, &body, true, Parse::Full);
+        prop_assert!(TYPES.contains(&n.doc["type"].as_str().unwrap()));
+        prop_assert_eq!(original_mode_attributes_match(provider, &body), Ok(()));
+    }
+
+    #[test]
+    fn known_event_names_with_garbage_fields_never_panic(
+        provider in prop::sample::select(all().to_vec()),
+        event in prop::sample::select(vec!["call.ended", "session.ended", "call.completed", "CALL_RECEIVED", "ConversationComplete", "sms.received", "contact.created"]),
+        data in arbitrary_json(),
+    ) {
+        let body = serde_json::to_vec(&json!({
+            "event": event, "eventType": event, "topic": event, "type": "VOICE",
+            "data": data.clone(), "transcript": data.clone(), "metadata": data,
+        })).unwrap();
+        normalize_body(provider, &body, true, Parse::Full);
+        prop_assert_eq!(original_mode_attributes_match(provider, &body), Ok(()));
+    }
+}

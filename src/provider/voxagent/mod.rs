@@ -1,0 +1,156 @@
+//! Voxagent: hex HMAC-SHA256 of the raw body, in a header whose name the
+//! provider does not publish (route key `signature_header`, default
+//! `X-Voxagent-Signature`). No timestamp, so no replay window: dedup is the
+//! only replay defence. A delivery is identified by the body's `event` +
+//! `data.session_id`.
+
+mod normalize;
+#[cfg(test)]
+mod tests;
+
+use std::time::SystemTime;
+
+use serde::Deserialize;
+
+use super::{utf8_keys, Identity, Outgoing, Provider, Sample, SchemeSetup, SetupError};
+use crate::event::{Event, EventContext};
+use crate::reject::Reject;
+use crate::secret::Secret;
+use crate::verify::crypto::{any_key_matches, decode_hex_signature, SigningKey};
+use crate::verify::fields::single_header;
+use crate::verify::{Request, Scheme, Signed, Verified};
+
+pub struct Voxagent;
+
+const LABEL: &str = "signature_header";
+const DEFAULT_HEADER: &str = "x-voxagent-signature";
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Options {
+    signature_header: Option<String>,
+}
+
+/// A header name: an RFC 9110 token.
+fn header_name(name: &str) -> Option<&'static str> {
+    let token = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    // Leaked once per configuration load: `Reject` and lookups take a
+    // `&'static str`, and a route's header name lives as long as the process
+    // in practice (a reload leaks a few bytes).
+    token.then(|| &*Box::leak(name.to_ascii_lowercase().into_boxed_str()))
+}
+
+struct VoxagentScheme {
+    keys: Vec<SigningKey>,
+    header: &'static str,
+}
+
+impl VoxagentScheme {
+    fn signature(&self, request: &Request<'_>) -> Result<[u8; 32], Reject> {
+        let value = single_header(&request.headers, self.header, LABEL)?;
+        let hex = match value.get(..7) {
+            Some(prefix) if prefix.eq_ignore_ascii_case("sha256=") => &value[7..],
+            _ => value,
+        };
+        decode_hex_signature(hex).ok_or(Reject::MalformedSignature { header: LABEL })
+    }
+}
+
+impl Scheme for VoxagentScheme {
+    fn precheck(&self, request: &Request<'_>, _: SystemTime) -> Result<(), Reject> {
+        self.signature(request).map(|_| ())
+    }
+
+    fn verify(&self, request: &Request<'_>, _: SystemTime) -> Result<Signed, Reject> {
+        let signature = self.signature(request)?;
+        if any_key_matches(&self.keys, &[request.body], std::iter::once(&signature)) {
+            Ok(Signed::Body)
+        } else {
+            Err(Reject::InvalidSignature)
+        }
+    }
+}
+
+impl Provider for Voxagent {
+    fn name(&self) -> &'static str {
+        "voxagent"
+    }
+
+    fn options(&self) -> &'static [&'static str] {
+        &["signature_header"]
+    }
+
+    fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn Scheme>, Vec<SetupError>> {
+        let options: Options = super::options(setup.options)?;
+        let header = match options.signature_header.as_deref() {
+            None => DEFAULT_HEADER,
+            Some(name) => header_name(name).ok_or_else(|| {
+                vec![SetupError::new(
+                    "signature_header",
+                    format!("{name:?} is not a valid header name"),
+                )]
+            })?,
+        };
+        Ok(Box::new(VoxagentScheme {
+            keys: utf8_keys(setup.secrets)?,
+            header,
+        }))
+    }
+
+    /// "May retry on non-2xx"; no schedule is published. Assumed: 30 s,
+    /// 2 m, 10 m, 1 h, 6 h.
+    fn retry_schedule(&self) -> &'static [std::time::Duration] {
+        use std::time::Duration;
+        const M: u64 = 60;
+        const SCHEDULE: &[Duration] = &[
+            Duration::from_secs(30),
+            Duration::from_secs(2 * M),
+            Duration::from_secs(10 * M),
+            Duration::from_secs(60 * M),
+            Duration::from_secs(360 * M),
+        ];
+        SCHEDULE
+    }
+
+    fn identity<'v>(&self, request: &'v Verified<'_>) -> Identity<'v> {
+        let key = request
+            .scalar("/event")
+            .zip(request.scalar("/data/session_id"))
+            .map(|(event, session)| vec![event, session]);
+        Identity {
+            key,
+            unsigned_id: None,
+            exempt: false,
+        }
+    }
+
+    fn normalize<'a>(&self, ctx: &EventContext<'a>) -> Event<'a> {
+        normalize::normalize(ctx)
+    }
+
+    fn samples(&self) -> &'static [Sample] {
+        crate::samples!["voxagent": "ConversationComplete", "SessionStarted"]
+    }
+
+    fn sample_ids(&self) -> &'static [&'static str] {
+        &["/data/session_id"]
+    }
+
+    fn sign(
+        &self,
+        secret: &Secret,
+        body: &[u8],
+        d: &Outgoing<'_>,
+    ) -> Result<Vec<(String, String)>, String> {
+        let options: Options =
+            super::options(d.options).map_err(|e| format!("{}: {}", e[0].key, e[0].message))?;
+        let header = options
+            .signature_header
+            .unwrap_or_else(|| "X-Voxagent-Signature".to_owned());
+        let key = SigningKey::new(secret.expose().as_bytes());
+        Ok(vec![(header, hex::encode(key.sign(&[body])))])
+    }
+}

@@ -1,0 +1,238 @@
+//! Verification: the request as it arrived ([`Request`]), a route's
+//! configured signature check ([`Scheme`]), and the proof that it passed
+//! ([`Verified`]).
+//!
+//! [`verify`] is the only way to make a `Verified`: it runs the scheme over
+//! the exact bytes and parses the body only once the signature checked out.
+//! Everything after verification (ids, dedup keys, normalization,
+//! forwarding) takes a `Verified`, so unauthenticated data cannot reach the
+//! dedup store or the receiver by mistake.
+
+#[cfg(test)]
+pub(crate) mod arbitrary;
+pub mod crypto;
+pub mod fields;
+pub mod json;
+pub(crate) mod skeleton;
+
+use std::borrow::Cow;
+use std::time::{Duration, SystemTime};
+
+use crate::reject::Reject;
+
+/// A request's header fields as received, in order (names as sent; lookups
+/// ignore case). Borrowed from the connection's buffer: no map is built.
+#[derive(Clone, Copy, Default)]
+pub struct Headers<'a> {
+    fields: &'a [(&'a [u8], &'a [u8])],
+}
+
+impl<'a> Headers<'a> {
+    pub fn new(fields: &'a [(&'a [u8], &'a [u8])]) -> Self {
+        Headers { fields }
+    }
+
+    /// Every field, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
+        self.fields.iter().copied()
+    }
+
+    /// The values of the fields named `name`, in order.
+    pub fn get_all(&self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.fields
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| *v)
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&'a [u8]> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| *v)
+    }
+
+    /// The first value of `name` as text, when it is visible ASCII.
+    pub fn get_str(&self, name: &str) -> Option<&'a str> {
+        let v = self.get(name)?;
+        std::str::from_utf8(v).ok()
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+}
+
+/// The parts of a request a signature can cover.
+#[derive(Clone, Copy)]
+pub struct Request<'a> {
+    pub headers: Headers<'a>,
+    /// The request target's path, as received.
+    pub path: &'a [u8],
+    /// The query string after `?`, as received.
+    pub query: Option<&'a [u8]>,
+    pub body: &'a [u8],
+}
+
+/// What a signature covered, beside headers: the body as received, or (where
+/// a scheme signs a re-serialisation, as InboundFlow's `JSON.stringify`) the
+/// bytes it actually signed. A dedup key derived from the body is taken
+/// over these bytes, so variants that verify alike dedup alike.
+pub enum Signed {
+    Body,
+    Other(Vec<u8>),
+}
+
+/// The payload's syntax.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    /// `application/x-www-form-urlencoded`: read as a JSON object of strings.
+    Form,
+}
+
+/// A route's signature check, configured from its secrets and options.
+pub trait Scheme: Send + Sync {
+    /// Header-only checks, run before the body is read: a request whose
+    /// signature headers are missing or malformed can never verify, so it is
+    /// refused before `100 Continue` invites its body.
+    fn precheck(&self, request: &Request<'_>, now: SystemTime) -> Result<(), Reject>;
+
+    /// Verifies the signature over the exact bytes.
+    fn verify(&self, request: &Request<'_>, now: SystemTime) -> Result<Signed, Reject>;
+
+    fn format(&self) -> Format {
+        Format::Json
+    }
+}
+
+/// How much of the body to parse after verification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Parse {
+    /// The whole document (normalization needs it).
+    Full,
+    /// Objects and scalars only: the event's attributes and every
+    /// provider's ids sit outside arrays (see [`skeleton`]).
+    WithoutArrays,
+}
+
+/// A request whose signature verified and whose payload parsed.
+pub struct Verified<'a> {
+    request: Request<'a>,
+    signed: Signed,
+    payload: json::Payload,
+    parsed: Parse,
+}
+
+/// Runs `scheme` over `request`, then parses the payload: the only way to
+/// make a [`Verified`].
+pub fn verify<'a>(
+    scheme: &dyn Scheme,
+    request: Request<'a>,
+    now: SystemTime,
+    parse: Parse,
+) -> Result<Verified<'a>, Reject> {
+    let signed = scheme.verify(&request, now)?;
+    let payload = match scheme.format() {
+        Format::Json => json::parse(request.body, parse)?,
+        Format::Form => json::parse_form(request.body)?,
+    };
+    Ok(Verified {
+        request,
+        signed,
+        payload,
+        parsed: parse,
+    })
+}
+
+/// A scalar of signed material: a JSON string or number, or a header value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scalar<'v> {
+    Text(Cow<'v, str>),
+    Number(String),
+}
+
+impl Scalar<'_> {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Scalar::Text(t) => t,
+            Scalar::Number(n) => n,
+        }
+    }
+}
+
+impl<'a> Verified<'a> {
+    pub fn headers(&self) -> Headers<'a> {
+        self.request.headers
+    }
+
+    pub fn request(&self) -> &Request<'a> {
+        &self.request
+    }
+
+    /// The body as received.
+    pub fn body(&self) -> &'a [u8] {
+        self.request.body
+    }
+
+    /// The bytes the signature covered (see [`Signed`]).
+    pub fn signed_bytes(&self) -> &[u8] {
+        match &self.signed {
+            Signed::Body => self.request.body,
+            Signed::Other(bytes) => bytes,
+        }
+    }
+
+    /// The payload as a JSON document's text: the body itself, or the body
+    /// with a BOM dropped and lone surrogate escapes replaced (see
+    /// [`json::parse`]), or a form body as a JSON object.
+    pub fn json_text(&self) -> &[u8] {
+        self.payload.text(self.request.body)
+    }
+
+    pub fn json(&self) -> &serde_json::Value {
+        &self.payload.value
+    }
+
+    /// A non-empty string or a number of the payload at a JSON pointer.
+    /// Exact even when arrays were skipped: a pointer through one is looked
+    /// up in a full parse (only a route's own `dedup_key` can name such a
+    /// path).
+    pub fn scalar(&self, pointer: &str) -> Option<Scalar<'_>> {
+        match json::scalar(&self.payload.value, pointer) {
+            Some(s) => Some(s),
+            None if self.parsed == Parse::WithoutArrays => {
+                let full = json::parse(self.request.body, Parse::Full).ok()?;
+                json::scalar(&full.value, pointer).map(|s| match s {
+                    Scalar::Text(t) => Scalar::Text(Cow::Owned(t.into_owned())),
+                    Scalar::Number(n) => Scalar::Number(n),
+                })
+            }
+            None => None,
+        }
+    }
+
+    /// A header value usable as an id: visible ASCII, at most
+    /// [`fields::MAX_ID_LEN`] bytes.
+    pub fn header_id(&self, name: &str) -> Option<&'a str> {
+        fields::header_id(&self.request.headers, name)
+    }
+}
+
+/// A timestamp window: how far a signed timestamp may be from now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub past: Duration,
+    /// `None`: any future timestamp is accepted (ElevenLabs' SDKs do so).
+    pub future: Option<Duration>,
+}
+
+impl Window {
+    pub fn both(tolerance: Duration) -> Self {
+        Window {
+            past: tolerance,
+            future: Some(tolerance),
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Reading signature fields: one header exactly once, Unix timestamps, the
+//! timestamp window, ids from headers.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::{Headers, Window};
+use crate::reject::Reject;
+
+/// Longest delivery id kept as is; longer ones are hashed so headers and
+/// log lines stay bounded.
+pub const MAX_ID_LEN: usize = 200;
+
+/// The one value of a header that must appear exactly once, trimmed,
+/// non-empty and text.
+pub fn single_header<'h>(
+    headers: &Headers<'h>,
+    name: &'static str,
+    label: &'static str,
+) -> Result<&'h str, Reject> {
+    let mut values = headers.get_all(name);
+    let value = values
+        .next()
+        .ok_or(Reject::MissingSignature { header: label })?;
+    if values.next().is_some() {
+        return Err(Reject::MalformedSignature { header: label });
+    }
+    let value = std::str::from_utf8(value)
+        .map_err(|_| Reject::MalformedSignature { header: label })?
+        .trim();
+    if value.is_empty() {
+        return Err(Reject::MalformedSignature { header: label });
+    }
+    Ok(value)
+}
+
+/// Unix seconds, digits only (no sign, no fraction, no overflow).
+pub fn parse_timestamp(value: &str, label: &'static str) -> Result<u64, Reject> {
+    let malformed = Reject::MalformedSignature { header: label };
+    if value.is_empty() || value.len() > 12 || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(malformed);
+    }
+    value.parse().map_err(|_| malformed)
+}
+
+/// Rejects a timestamp (Unix seconds) outside `window` around `now`.
+pub fn check_window(timestamp: u64, now: SystemTime, window: Window) -> Result<(), Reject> {
+    let now = now
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let too_old = now > timestamp && now - timestamp > window.past.as_secs();
+    let too_new = timestamp > now && window.future.is_some_and(|f| timestamp - now > f.as_secs());
+    if too_old || too_new {
+        return Err(Reject::TimestampOutOfTolerance);
+    }
+    Ok(())
+}
+
+/// A header value usable as an id: visible ASCII, bounded length.
+pub fn header_id<'h>(headers: &Headers<'h>, name: &str) -> Option<&'h str> {
+    let value = headers.get_str(name)?.trim();
+    let usable = !value.is_empty()
+        && value.len() <= MAX_ID_LEN
+        && value.bytes().all(|b| b.is_ascii_graphic());
+    usable.then_some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn now() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_779_000_000)
+    }
+
+    #[test]
+    fn the_window_is_enforced_in_both_directions_or_past_only() {
+        let t = 1_779_000_000;
+        let both = Window::both(Duration::from_secs(300));
+        assert!(check_window(t - 300, now(), both).is_ok());
+        assert!(check_window(t + 300, now(), both).is_ok());
+        assert_eq!(
+            check_window(t - 301, now(), both),
+            Err(Reject::TimestampOutOfTolerance)
+        );
+        assert_eq!(
+            check_window(t + 301, now(), both),
+            Err(Reject::TimestampOutOfTolerance)
+        );
+        let past_only = Window {
+            past: Duration::from_secs(1800),
+            future: None,
+        };
+        assert!(check_window(t + 86_400, now(), past_only).is_ok());
+        assert_eq!(
+            check_window(t - 1801, now(), past_only),
+            Err(Reject::TimestampOutOfTolerance)
+        );
+    }
+
+    #[test]
+    fn timestamps_are_digits_only() {
+        for bad in [
+            "",
+            "-1",
+            "+5",
+            "1.5",
+            "12a",
+            "99999999999999999999999",
+            " 1",
+        ] {
+            assert!(parse_timestamp(bad, "t").is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_timestamp("1779000000", "t"), Ok(1_779_000_000));
+    }
+
+    #[test]
+    fn repeated_signature_headers_are_malformed() {
+        let fields: [(&[u8], &[u8]); 2] = [(b"x-sig", b"a"), (b"X-Sig", b"b")];
+        let h = Headers::new(&fields);
+        assert_eq!(
+            single_header(&h, "x-sig", "x-sig"),
+            Err(Reject::MalformedSignature { header: "x-sig" })
+        );
+    }
+}
