@@ -13,6 +13,7 @@ pub mod config;
 pub mod dedup;
 pub mod event;
 pub mod gate;
+pub mod http1;
 pub mod logging;
 pub mod metrics;
 pub mod normalize;
