@@ -181,7 +181,9 @@ fn run(path: PathBuf) -> anyhow::Result<()> {
     };
     let dedup = Arc::new(Dedup::new(store, loaded.config.dedup.on_backend_error));
     let metrics = Arc::new(Metrics::default());
-    hookgate::server::run(source, loaded, dedup, metrics)
+    // Nothing to save at exit yet: the memory backend's snapshot is wired
+    // with its settings below once configured.
+    hookgate::server::run(source, loaded, dedup, metrics, Box::new(|| {}))
 }
 
 struct SendOptions<'a> {

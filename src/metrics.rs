@@ -8,24 +8,14 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-/// Rejection codes that are counted; `Reject::code()` values.
-const REASONS: &[&str] = &[
-    "no_route",
-    "method_not_allowed",
-    "body_too_large",
-    "bad_request",
-    "request_timeout",
-    "missing_signature",
-    "malformed_signature",
-    "invalid_signature",
-    "timestamp_out_of_tolerance",
-    "invalid_json",
-    "rate_limited",
-    "in_flight",
-    "dedup_unavailable",
-    "upstream_unreachable",
-    "upstream_timeout",
-];
+use crate::reject::Reject;
+
+/// Rejection codes that are counted: every `Reject::code()`.
+const REASONS: usize = Reject::ALL.len();
+
+fn reason_index(code: &str) -> Option<usize> {
+    Reject::ALL.iter().position(|r| r.code() == code)
+}
 
 /// Upper bounds, in seconds, of the upstream latency buckets.
 const LATENCY_BUCKETS: [f64; 12] = [
@@ -56,7 +46,7 @@ pub struct RouteMetrics {
     pub provider: &'static str,
     pub forwarded: AtomicU64,
     pub duplicate: AtomicU64,
-    rejected: [AtomicU64; REASONS.len()],
+    rejected: [AtomicU64; REASONS],
     /// 1xx..5xx answers from the upstream.
     upstream_status: [AtomicU64; 5],
     pub upstream_latency: Histogram,
@@ -78,7 +68,7 @@ impl RouteMetrics {
     }
 
     pub fn rejected(&self, code: &str) {
-        if let Some(i) = REASONS.iter().position(|r| *r == code) {
+        if let Some(i) = reason_index(code) {
             self.rejected[i].fetch_add(1, Relaxed);
         }
     }
@@ -167,7 +157,7 @@ impl Metrics {
                     n.load(Relaxed)
                 );
             }
-            for (reason, n) in REASONS.iter().zip(&r.rejected) {
+            for (reason, n) in Reject::ALL.iter().map(Reject::code).zip(&r.rejected) {
                 let n = n.load(Relaxed);
                 if n > 0 {
                     let _ = writeln!(
@@ -304,32 +294,5 @@ mod tests {
         m.route("a", "allo").forwarded.fetch_add(1, Relaxed);
         assert_eq!(m.route("a", "allo").forwarded.load(Relaxed), 1);
         assert_eq!(m.route("a", "agntix").forwarded.load(Relaxed), 0);
-    }
-
-    #[test]
-    fn every_reject_code_has_a_counter() {
-        use crate::reject::Reject;
-        for r in [
-            Reject::NoRoute,
-            Reject::MethodNotAllowed,
-            Reject::BodyTooLarge { limit: 1 },
-            Reject::BadRequest,
-            Reject::RequestTimeout,
-            Reject::MissingSignature { header: "" },
-            Reject::MalformedSignature { header: "" },
-            Reject::InvalidSignature,
-            Reject::TimestampOutOfTolerance,
-            Reject::InvalidJson,
-            Reject::InFlight {
-                retry_after: Duration::ZERO,
-            },
-            Reject::DedupUnavailable {
-                retry_after: Duration::ZERO,
-            },
-            Reject::UpstreamUnreachable,
-            Reject::UpstreamTimeout,
-        ] {
-            assert!(REASONS.contains(&r.code()), "{}", r.code());
-        }
     }
 }

@@ -1,93 +1,74 @@
 //! The admin listener: `/healthz`, `/readyz`, `/metrics`. Kept off the
-//! webhook port so it is never exposed to providers.
+//! webhook port (never exposed to providers) and on its own thread and
+//! connection budget, so it answers while the webhook listener is saturated.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use bytes::Bytes;
-use pingora::apps::{HttpPersistentSettings, HttpServerApp, ReusedHttpStream};
-use pingora::http::ResponseHeader;
-use pingora::protocols::http::ServerSession;
-use pingora::server::ShutdownWatch;
-use tokio::time::timeout;
+use pingora::time::timeout;
+use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::State;
+use super::conn::{Conn, Next};
+use super::{respond, State};
+use crate::http1::Method;
 
 /// How long `/readyz` waits for the dedup backend.
 const READY_PROBE: Duration = Duration::from_secs(1);
+const IDLE: Duration = Duration::from_secs(30);
+const HEAD: Duration = Duration::from_secs(10);
 
-pub struct Admin {
-    state: Arc<State>,
+pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(state: &State, mut conn: Conn<S>) {
+    let mut out = Vec::with_capacity(4096);
+    loop {
+        match conn.next_request(IDLE, HEAD).await {
+            Next::Request => {}
+            _ => return,
+        }
+        let path = conn.head.path(&conn.buf).to_vec();
+        let (status, content_type, body) =
+            if matches!(conn.head.method(), Method::Get | Method::Head) {
+                answer(state, &path).await
+            } else {
+                (
+                    405,
+                    "application/json",
+                    r#"{"error":"method_not_allowed"}"#.to_owned(),
+                )
+            };
+        let keep = conn.head.keep_alive() && conn.head.framing() == crate::http1::Framing::None;
+        out.clear();
+        respond::status_line(&mut out, status);
+        respond::header(&mut out, "Content-Type", content_type.as_bytes());
+        respond::number_header(&mut out, "Content-Length", body.len() as u64);
+        if !keep {
+            respond::header(&mut out, "Connection", b"close");
+        }
+        out.extend_from_slice(b"\r\n");
+        if conn.head.method() != Method::Head {
+            out.extend_from_slice(body.as_bytes());
+        }
+        if conn.send(&out).await.is_err() || !keep {
+            return;
+        }
+        conn.finish_request();
+    }
 }
 
-impl Admin {
-    pub fn new(state: Arc<State>) -> Self {
-        Admin { state }
-    }
-
-    async fn answer(&self, path: &str) -> (u16, &'static str, String) {
-        match path {
-            "/healthz" => (200, "application/json", r#"{"status":"ok"}"#.into()),
-            "/readyz" => {
-                let backend = self.state.dedup.store().backend_name();
-                let reachable = matches!(
-                    timeout(READY_PROBE, self.state.dedup.store().ping()).await,
-                    Ok(Ok(()))
-                );
-                let routes = self.state.snapshot.load().config.routes().count();
-                let body = serde_json::json!({
-                    "status": if reachable { "ready" } else { "not_ready" },
-                    "config": { "loaded": true, "routes": routes },
-                    "dedup": { "backend": backend, "reachable": reachable },
-                })
-                .to_string();
-                (if reachable { 200 } else { 503 }, "application/json", body)
-            }
-            "/metrics" => (
-                200,
-                "text/plain; version=0.0.4",
-                self.state.metrics.render(),
-            ),
-            _ => (404, "application/json", r#"{"error":"not_found"}"#.into()),
+async fn answer(state: &State, path: &[u8]) -> (u16, &'static str, String) {
+    match path {
+        b"/healthz" => (200, "application/json", r#"{"status":"ok"}"#.into()),
+        b"/readyz" => {
+            let store = state.dedup.store();
+            let reachable = matches!(timeout(READY_PROBE, store.ping()).await, Ok(Ok(())));
+            let routes = state.snapshot.load().config.routes().count();
+            let body = serde_json::json!({
+                "status": if reachable { "ready" } else { "not_ready" },
+                "config": { "loaded": true, "routes": routes },
+                "dedup": { "backend": store.backend_name(), "reachable": reachable },
+            })
+            .to_string();
+            (if reachable { 200 } else { 503 }, "application/json", body)
         }
-    }
-}
-
-#[async_trait]
-impl HttpServerApp for Admin {
-    async fn process_new_http(
-        self: &Arc<Self>,
-        mut session: ServerSession,
-        shutdown: &ShutdownWatch,
-    ) -> Option<ReusedHttpStream> {
-        session.set_read_timeout(Some(Duration::from_secs(10)));
-        if !matches!(
-            timeout(Duration::from_secs(30), session.read_request()).await,
-            Ok(Ok(true))
-        ) {
-            return None;
-        }
-        let path = session.req_header().uri.path().to_owned();
-        let (status, content_type, body) = self.answer(&path).await;
-        let mut resp = ResponseHeader::build(status, Some(2)).expect("valid status");
-        let _ = resp.insert_header(http::header::CONTENT_TYPE, content_type);
-        let _ = resp.insert_header(http::header::CONTENT_LENGTH, body.len());
-        if *shutdown.borrow() {
-            session.set_keepalive(None);
-        }
-        if session.write_response_header(Box::new(resp)).await.is_err()
-            || session
-                .write_response_body(Bytes::from(body), true)
-                .await
-                .is_err()
-        {
-            return None;
-        }
-        let settings = HttpPersistentSettings::for_session(&session);
-        match session.finish().await {
-            Ok(Some(stream)) => Some(ReusedHttpStream::from_reusable_stream(stream, settings)),
-            _ => None,
-        }
+        b"/metrics" => (200, "text/plain; version=0.0.4", state.metrics.render()),
+        _ => (404, "application/json", r#"{"error":"not_found"}"#.into()),
     }
 }

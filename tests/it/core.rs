@@ -49,7 +49,9 @@ async fn valid_deliveries_are_forwarded_once_intact_and_the_answer_relayed() {
         assert_eq!(got.len(), i + 1, "{provider}: forwarded exactly once");
         let r = &got[i];
         assert_eq!(r.body.as_ref(), body.as_slice(), "{provider}: body intact");
-        assert_eq!(r.path, format!("/webhooks/{provider}?trace=1"));
+        // The query string is not signed: it reaches the receiver only
+        // where the route sets `forward_query`.
+        assert_eq!(r.path, format!("/webhooks/{provider}"));
         let all = |name: &str| {
             r.headers
                 .get_all(name)
@@ -402,7 +404,7 @@ async fn expect_continue_keep_alive_and_upstream_path() {
     let gw = Gateway::start(
         &format!("{}/base", receiver.url()),
         "",
-        "[[route]]\nname = \"nixflex\"\npath = \"/webhooks/nixflex\"\nprovider = \"nixflex\"\nsecrets = [\"${NIXFLEX_SECRET}\"]\nforward = \"original\"\nupstream_path = \"/calls\"\n",
+        "[[route]]\nname = \"nixflex\"\npath = \"/webhooks/nixflex\"\nprovider = \"nixflex\"\nsecrets = [\"${NIXFLEX_SECRET}\"]\nforward = \"original\"\nupstream_path = \"/calls\"\nforward_query = true\n",
     )
     .await;
 

@@ -215,7 +215,8 @@ fn cases() -> Vec<Case> {
                 chunked_body.clone(),
             ]
             .concat(),
-            Some(401),
+            // Ambiguous framing is refused outright, before any routing.
+            Some(400),
         ),
         (
             "two different Content-Lengths",
