@@ -11,7 +11,7 @@ if [ -z "$bin" ]; then
 fi
 python3 -c 'import yaml' 2>/dev/null || pip install --quiet pyyaml
 exec python3 - "$bin" <<'PY'
-import os, re, subprocess, sys, tempfile, yaml
+import os, re, socket, statistics, subprocess, sys, tempfile, time, yaml
 
 bin_path = sys.argv[1]
 problems = []
@@ -93,10 +93,58 @@ svc_ports = docs["service.yaml"]["spec"]["ports"]
 expect([p["targetPort"] for p in svc_ports] == ["webhooks"], "k8s: the Service must expose only the webhook port")
 expect(set(docs["kustomization.yaml"]["resources"]) == {"configmap.yaml", "deployment.yaml", "service.yaml"}, "k8s: kustomization resources")
 
+# The demo receiver answers in one write: a response in two sends (header,
+# then body) waits for the ACK of the first, which the gateway delays by up to
+# 40 ms. Over 30 requests on one keep-alive connection, the first recv() must
+# hold the whole response, and the median round trip stay under 20 ms.
+def receiver_round_trips(script):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+    proc = subprocess.Popen([sys.executable, script, "--listen", f"127.0.0.1:{port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                conn = socket.create_connection(("127.0.0.1", port), timeout=2)
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            return None
+        body = b'{"event":"call.ended","call_id":"lint"}'
+        req = b"POST /calls HTTP/1.1\r\nHost: receiver\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        times, split = [], 0
+        with conn:
+            for _ in range(30):
+                t0 = time.perf_counter()
+                conn.sendall(req)
+                got = conn.recv(65536)
+                times.append(time.perf_counter() - t0)
+                head, _, rest = got.partition(b"\r\n\r\n")
+                m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+                want = int(m.group(1)) if m else 0
+                if not m or len(rest) < want:
+                    split += 1
+                while m and len(rest) < want:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    rest += chunk
+        return split, statistics.median(times)
+    finally:
+        proc.terminate()
+        proc.wait()
+
+result = receiver_round_trips("docker/demo_receiver.py")
+expect(result is not None, "demo_receiver.py: did not accept connections")
+if result:
+    split, median = result
+    expect(split == 0, f"demo_receiver.py: {split} of 30 responses arrived in pieces (answer with one write)")
+    expect(median < 0.020, f"demo_receiver.py: median round trip {median * 1000:.1f} ms (expected under 20 ms)")
+
 if problems:
     print("lint-deploy: problems found:")
     for p in problems:
         print("  -", p)
     sys.exit(1)
-print("lint-deploy: Dockerfile, compose.yaml and k8s/ agree with the binary and validate")
+print("lint-deploy: Dockerfile, compose.yaml and k8s/ agree with the binary and validate; the demo receiver answers in one write")
 PY
