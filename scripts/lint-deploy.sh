@@ -11,7 +11,7 @@ if [ -z "$bin" ]; then
 fi
 python3 -c 'import yaml' 2>/dev/null || pip install --quiet pyyaml
 exec python3 - "$bin" <<'PY'
-import os, re, socket, statistics, subprocess, sys, tempfile, time, yaml
+import os, re, shutil, socket, statistics, subprocess, sys, tempfile, time, yaml
 
 bin_path = sys.argv[1]
 problems = []
@@ -43,8 +43,77 @@ expect(re.search(r"EXPOSE 8080 9090", docker), "Dockerfile: EXPOSE 8080 9090 mis
 expect('"healthcheck", "--url", "http://127.0.0.1:9090/healthz"' in docker, "Dockerfile: HEALTHCHECK must use hookgate healthcheck on the admin port")
 expect(re.search(r"^USER (?!0|root)", docker, re.M), "Dockerfile: must run as non-root")
 expect('CMD ["run", "--config", "/etc/hookgate/config.toml"]' in docker, "Dockerfile: CMD must run the config at /etc/hookgate/config.toml")
-for path in ["Cargo.toml", "Cargo.lock", "src", "tests/fixtures", "benches", "config.example.toml"]:
-    expect(path in docker, f"Dockerfile: does not copy {path}, which the build needs")
+
+def dockerfile_instructions(text):
+    """(KEYWORD, arguments) per instruction: continuations joined, comments dropped."""
+    out, cur = [], ""
+    for raw in text.splitlines():
+        if raw.strip().startswith("#") or (not cur and not raw.strip()):
+            continue
+        if raw.rstrip().endswith("\\"):
+            cur += raw.rstrip()[:-1] + " "
+            continue
+        cur += raw
+        kw, _, rest = cur.strip().partition(" ")
+        out.append((kw.upper(), rest.strip()))
+        cur = ""
+    return out
+
+def copy_sources(args):
+    """The sources of a COPY from the build context; None for COPY --from."""
+    if args.startswith("["):
+        import json
+        words = json.loads(args)
+    else:
+        words = args.split()
+    if any(w.startswith("--from") for w in words):
+        return None
+    words = [w for w in words if not w.startswith("--")]
+    return words[:-1]
+
+instructions = dockerfile_instructions(docker)
+stages, stage = [], None
+for kw, args in instructions:
+    if kw == "FROM":
+        stage = {"from": args, "instructions": []}
+        stages.append(stage)
+    elif stage is not None:
+        stage["instructions"].append((kw, args))
+expect(len(stages) == 2 and stages[0]["from"].endswith(" AS build"), "Dockerfile: two stages expected, the first `AS build`")
+build, runtime = stages[0]["instructions"], stages[-1]["instructions"]
+build_copies = [src for kw, a in build if kw == "COPY" for src in (copy_sources(a) or [])]
+for path in ["Cargo.toml", "Cargo.lock", "src", "tests/fixtures", "benches"]:
+    expect(path in build_copies, f"Dockerfile: the build stage does not copy {path}, which the build needs")
+
+# Dependencies cached in their own layer: before the first cargo build only
+# the manifests are copied, the stub's artifacts are removed after it (or the
+# stub binary would ship: COPY keeps the sources' older mtimes, and cargo
+# would call the stub fresh), and the real sources come after it.
+cargo_runs = [i for i, (kw, a) in enumerate(build) if kw == "RUN" and "cargo build" in a]
+expect(len(cargo_runs) >= 2, "Dockerfile: a dependency build against stub sources, then the real build, expected")
+for i in cargo_runs:
+    expect("--locked" in build[i][1], "Dockerfile: every cargo build must be --locked")
+if len(cargo_runs) >= 2:
+    first, last = cargo_runs[0], cargo_runs[-1]
+    before = [src for kw, a in build[:first] if kw == "COPY" for src in (copy_sources(a) or [])]
+    expect(sorted(before) == ["Cargo.lock", "Cargo.toml"], f"Dockerfile: only Cargo.toml and Cargo.lock may be copied before the dependency build (found {before})")
+    expect("target/release/.fingerprint/hookgate-*" in build[first][1], "Dockerfile: the dependency build must remove the stub's fingerprints (target/release/.fingerprint/hookgate-*)")
+    after = [src for kw, a in build[first:last] if kw == "COPY" for src in (copy_sources(a) or [])]
+    expect("src" in after, "Dockerfile: the real sources must be copied after the dependency build")
+    # The stub sources satisfy the manifest: run the stub RUNs on a copy of
+    # the manifests and let cargo parse it (it refuses missing [[bench]] files).
+    with tempfile.TemporaryDirectory() as stub:
+        for f in ["Cargo.toml", "Cargo.lock"]:
+            shutil.copy(f, stub)
+        for kw, a in build[:first]:
+            if kw == "RUN" and "apt-get" not in a:
+                subprocess.run(["sh", "-ec", a], cwd=stub, check=True)
+        out = subprocess.run(["cargo", "build", "--offline", "--locked", "--bin", "lint-deploy-no-such-bin"], cwd=stub,
+                             env={**os.environ, "CARGO_TARGET_DIR": os.path.join(stub, "target")}, capture_output=True, text=True)
+        expect("no bin target named" in out.stderr, f"Dockerfile: cargo does not accept the stub sources: {out.stderr.strip()[-400:]}")
+expect(re.search(r"distroless/.*:nonroot$", stages[-1]["from"]), "Dockerfile: the runtime stage must be distroless :nonroot")
+expect(("USER", "65532:65532") in runtime, "Dockerfile: the runtime must run as 65532:65532")
+expect(any(kw == "HEALTHCHECK" for kw, _ in runtime), "Dockerfile: HEALTHCHECK missing")
 
 # The binary's flags the files rely on.
 help_out = subprocess.run([bin_path, "healthcheck", "--help"], capture_output=True, text=True).stdout
