@@ -10,6 +10,7 @@ if [ -z "$bin" ]; then
   bin=target/debug/hookgate
 fi
 python3 -c 'import yaml' 2>/dev/null || pip install --quiet pyyaml
+python3 -c 'import tomllib' 2>/dev/null || python3 -c 'import tomli' 2>/dev/null || pip install --quiet tomli
 exec python3 - "$bin" <<'PY'
 import os, re, shutil, socket, statistics, subprocess, sys, tempfile, time, yaml
 
@@ -19,8 +20,39 @@ def expect(cond, what):
     if not cond:
         problems.append(what)
 
+try:
+    import tomllib
+except ImportError:  # Python < 3.11
+    import tomli as tomllib
+
 def env_names(toml_text):
-    return sorted(set(re.findall(r'"\$\{([A-Z0-9_]+)\}"', toml_text)))
+    """The ${NAME}s a configuration reads (values only, not comments)."""
+    names = set()
+    def walk(v):
+        if isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+        elif isinstance(v, str):
+            m = re.fullmatch(r"\$\{([A-Za-z0-9_]+)\}", v)
+            if m:
+                names.add(m.group(1))
+    walk(tomllib.loads(toml_text))
+    return sorted(names)
+
+def read_env_file(path):
+    """NAME=value lines as docker --env-file and kubectl --from-env-file read them."""
+    env = {}
+    for n, line in enumerate(open(path).read().splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        m = re.fullmatch(r"([A-Z][A-Z0-9_]*)=(\S*)", line)
+        expect(m and not m.group(2).startswith(('"', "'")), f"{path}:{n}: expected NAME=value (no quotes, spaces or export)")
+        if m:
+            env[m.group(1)] = m.group(2)
+    return env
 
 def check_config(text, label):
     names = env_names(text)
@@ -137,6 +169,17 @@ expect('listen = "0.0.0.0:8080"' in compose_config and 'admin_listen = "0.0.0.0:
 expect("http://receiver:3000" in compose_config, "compose config: upstream must be the receiver service")
 expect(any("demo_receiver.py" in v for v in services["receiver"].get("volumes", [])), "compose: the demo receiver script is not mounted")
 
+# The secrets file: docker/hookgate.env.example lists every ${NAME} the
+# deployment configurations read, with placeholders only, and the filled-in
+# copy (hookgate.env) is never committed.
+env_example = read_env_file("docker/hookgate.env.example")
+for name, value in env_example.items():
+    expect("REPLACE_ME" in value, f"docker/hookgate.env.example: {name} must be a REPLACE_ME placeholder, not a real-looking secret")
+docker_readme = open("docker/README.md").read()
+expect("cp docker/hookgate.env.example hookgate.env" in docker_readme, "docker/README.md: must say to create hookgate.env from docker/hookgate.env.example")
+if subprocess.run(["git", "rev-parse", "--git-dir"], capture_output=True).returncode == 0:
+    expect(subprocess.run(["git", "check-ignore", "-q", "hookgate.env"]).returncode == 0, ".gitignore: hookgate.env (real secrets) must be ignored")
+
 # Kubernetes
 docs = {}
 for name in ["configmap.yaml", "deployment.yaml", "service.yaml", "secret.example.yaml", "kustomization.yaml"]:
@@ -145,6 +188,8 @@ cm_config = docs["configmap.yaml"]["data"]["config.toml"]
 names = check_config(cm_config, "k8s configmap config.toml")
 secret_keys = set(docs["secret.example.yaml"]["stringData"])
 expect(set(names) <= secret_keys, f"k8s: Secret lacks {sorted(set(names) - secret_keys)}")
+expect(set(names) <= set(env_example), f"docker/hookgate.env.example lacks {sorted(set(names) - set(env_example))} (the k8s config reads them)")
+expect(docs["secret.example.yaml"]["stringData"] == env_example, "k8s/secret.example.yaml must hold the same names and placeholders as docker/hookgate.env.example")
 pod = docs["deployment.yaml"]["spec"]["template"]["spec"]
 expect(pod.get("terminationGracePeriodSeconds", 30) >= 10, "k8s: terminationGracePeriodSeconds must cover the 8 s drain")
 hgc = [c for c in pod["containers"] if c["name"] == "hookgate"][0]
