@@ -203,6 +203,15 @@ mounts = {m["name"]: m for m in hgc["volumeMounts"]}
 expect(mounts["config"]["mountPath"] == "/etc/hookgate" and "subPath" not in mounts["config"], "k8s: mount the ConfigMap as a directory (no subPath) so reloads are seen")
 expect(hgc["securityContext"].get("runAsNonRoot") and hgc["securityContext"].get("readOnlyRootFilesystem"), "k8s: non-root, read-only root fs expected")
 expect("127.0.0.1:3000" in cm_config and any(p.get("containerPort") == 3000 for c in pod["containers"] if c["name"] == "app" for p in c.get("ports", [])), "k8s: upstream must be the app container on 127.0.0.1:3000")
+# Images: pinned tags pulled only when missing (":latest" means pull Always),
+# hookgate's tag being Cargo.toml's version, as docker/README.md builds it.
+version = tomllib.loads(open("Cargo.toml").read())["package"]["version"]
+expect(hgc["image"] == f"hookgate:{version}", f"k8s: hookgate image must be hookgate:{version} (Cargo.toml's version), not {hgc['image']}")
+for c in pod["containers"]:
+    tag = c["image"].rsplit("/", 1)[-1].partition(":")[2]
+    expect(tag and tag != "latest", f"k8s: container {c['name']} must use a pinned tag, not {c['image']}")
+    expect(c.get("imagePullPolicy") == "IfNotPresent", f"k8s: container {c['name']} needs imagePullPolicy: IfNotPresent")
+expect(f"docker build -f docker/Dockerfile -t hookgate:{version} ." in docker_readme, f"docker/README.md: docker build must tag hookgate:{version}, as the Deployment names it")
 svc_ports = docs["service.yaml"]["spec"]["ports"]
 expect([p["targetPort"] for p in svc_ports] == ["webhooks"], "k8s: the Service must expose only the webhook port")
 expect(set(docs["kustomization.yaml"]["resources"]) == {"configmap.yaml", "deployment.yaml", "service.yaml"}, "k8s: kustomization resources")
