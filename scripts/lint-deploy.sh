@@ -12,7 +12,7 @@ fi
 python3 -c 'import yaml' 2>/dev/null || pip install --quiet pyyaml
 python3 -c 'import tomllib' 2>/dev/null || python3 -c 'import tomli' 2>/dev/null || pip install --quiet tomli
 exec python3 - "$bin" <<'PY'
-import os, re, shutil, socket, statistics, subprocess, sys, tempfile, time, yaml
+import os, re, shlex, shutil, socket, statistics, subprocess, sys, tempfile, time, yaml
 
 bin_path = sys.argv[1]
 problems = []
@@ -54,12 +54,19 @@ def read_env_file(path):
             env[m.group(1)] = m.group(2)
     return env
 
-def check_config(text, label):
+# Upstream host names that resolve only where the files deploy: compose's
+# receiver service, and the Docker host as the baked image configuration
+# names it (docker run --add-host host.docker.internal:host-gateway).
+CONTAINER_HOSTS = ("receiver", "host.docker.internal")
+
+def check_config(text, label, env=None):
     names = env_names(text)
-    env = {n: ("whsec_ZHVtbXkta2V5LWR1bW15LWtleQ==" if n in ("AGNTIX_WEBHOOK_SECRET", "ALLO_WEBHOOK_SECRET")
-               else "redis://127.0.0.1:6379/0" if n == "HOOKGATE_REDIS_URL" else "dummy") for n in names}
-    # Upstream host names of the deployment are not resolvable here.
-    text = text.replace("http://receiver:3000", "http://127.0.0.1:3000")
+    if env is None:
+        env = {n: ("whsec_ZHVtbXkta2V5LWR1bW15LWtleQ==" if n in ("AGNTIX_WEBHOOK_SECRET", "ALLO_WEBHOOK_SECRET")
+                   else "redis://127.0.0.1:6379/0" if n == "HOOKGATE_REDIS_URL" else "dummy") for n in names}
+    # ...are checked here as 127.0.0.1.
+    hosts = "|".join(re.escape(h) for h in CONTAINER_HOSTS)
+    text = re.sub(rf'(url|upstream)(\s*=\s*"https?://)({hosts})([:/"])', r"\g<1>\g<2>127.0.0.1\g<4>", text)
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
         f.write(text)
     out = subprocess.run([bin_path, "check", "--config", f.name], env={**env, "PATH": os.environ["PATH"]},
@@ -147,6 +154,51 @@ expect(re.search(r"distroless/.*:nonroot$", stages[-1]["from"]), "Dockerfile: th
 expect(("USER", "65532:65532") in runtime, "Dockerfile: the runtime must run as 65532:65532")
 expect(any(kw == "HEALTHCHECK" for kw, _ in runtime), "Dockerfile: HEALTHCHECK missing")
 
+# The baked configuration is meant for containers, and docker/README.md's
+# `docker run` lines run it as it needs: with the Docker host's name when
+# the upstream is host.docker.internal, the webhook port published, every
+# ${NAME} passed, and a configuration mounted only as a directory.
+docker_readme = open("docker/README.md").read()
+expect("COPY docker/config.image.toml /etc/hookgate/config.toml" in docker,
+       "Dockerfile: bake docker/config.image.toml (a configuration for containers) at /etc/hookgate/config.toml")
+image_config = open("docker/config.image.toml").read()
+image_names = check_config(image_config, "docker/config.image.toml")
+image_toml = tomllib.loads(image_config)
+expect(image_toml["server"]["listen"] == "0.0.0.0:8080", "docker/config.image.toml: listen must be 0.0.0.0:8080 (EXPOSE 8080)")
+expect(image_toml["server"].get("admin_listen") in ("0.0.0.0:9090", "127.0.0.1:9090"), "docker/config.image.toml: admin_listen must be on port 9090 (the HEALTHCHECK's)")
+image_upstream_host = re.match(r"https?://([^:/]+)", image_toml["upstream"]["url"]).group(1)
+expect(image_upstream_host not in ("127.0.0.1", "localhost", "::1"), "docker/config.image.toml: an upstream on the container's own loopback answers 502 to everything")
+
+def sh_blocks(markdown):
+    """Commands of the ```sh blocks, continuation lines joined."""
+    cmds = []
+    for block in re.findall(r"```sh\n(.*?)```", markdown, re.S):
+        for cmd in re.sub(r"\\\n\s*", " ", block).splitlines():
+            cmd = cmd.strip()
+            if cmd and not cmd.startswith("#"):
+                cmds.append(cmd)
+    return cmds
+
+runs = [shlex.split(c, comments=True) for c in sh_blocks(docker_readme) if c.startswith("docker run ")]
+expect(runs, "docker/README.md: a docker run example expected")
+for argv in runs:
+    text = " ".join(argv)
+    mounts = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a in ("-v", "--volume")]
+    for m in mounts:
+        expect(m.split(":")[1] == "/etc/hookgate", f"docker/README.md: mount a configuration directory at /etc/hookgate, not {m!r} ({text})")
+    baked = not any(m.split(":")[1].startswith("/etc/hookgate") for m in mounts)
+    if baked and image_upstream_host == "host.docker.internal":
+        expect("--add-host host.docker.internal:host-gateway" in text or "--add-host=host.docker.internal:host-gateway" in text,
+               f"docker/README.md: the baked upstream is host.docker.internal; docker run needs --add-host host.docker.internal:host-gateway ({text})")
+    if baked:
+        passed = set(a.split("=")[0] for i, a in enumerate(argv) if i and argv[i - 1] in ("-e", "--env"))
+        if "--env-file" in argv:
+            expect(argv[argv.index("--env-file") + 1] == "hookgate.env", f"docker/README.md: --env-file hookgate.env expected ({text})")
+            passed |= set(read_env_file("docker/hookgate.env.example"))
+        expect(set(image_names) <= passed, f"docker/README.md: docker run does not pass {sorted(set(image_names) - passed)} ({text})")
+    if "check" not in argv:
+        expect("8080:8080" in text, f"docker/README.md: docker run must publish 8080 ({text})")
+
 # The binary's flags the files rely on.
 help_out = subprocess.run([bin_path, "healthcheck", "--help"], capture_output=True, text=True).stdout
 expect("--url" in help_out, "hookgate healthcheck --url is not a flag of the binary")
@@ -175,7 +227,6 @@ expect(any("demo_receiver.py" in v for v in services["receiver"].get("volumes", 
 env_example = read_env_file("docker/hookgate.env.example")
 for name, value in env_example.items():
     expect("REPLACE_ME" in value, f"docker/hookgate.env.example: {name} must be a REPLACE_ME placeholder, not a real-looking secret")
-docker_readme = open("docker/README.md").read()
 expect("cp docker/hookgate.env.example hookgate.env" in docker_readme, "docker/README.md: must say to create hookgate.env from docker/hookgate.env.example")
 if subprocess.run(["git", "rev-parse", "--git-dir"], capture_output=True).returncode == 0:
     expect(subprocess.run(["git", "check-ignore", "-q", "hookgate.env"]).returncode == 0, ".gitignore: hookgate.env (real secrets) must be ignored")
