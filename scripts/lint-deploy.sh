@@ -12,7 +12,7 @@ fi
 python3 -c 'import yaml' 2>/dev/null || pip install --quiet pyyaml
 python3 -c 'import tomllib' 2>/dev/null || python3 -c 'import tomli' 2>/dev/null || pip install --quiet tomli
 exec python3 - "$bin" <<'PY'
-import os, re, shlex, shutil, socket, statistics, subprocess, sys, tempfile, time, yaml
+import os, posixpath, re, shlex, shutil, socket, statistics, subprocess, sys, tempfile, time, yaml
 
 bin_path = sys.argv[1]
 problems = []
@@ -153,6 +153,90 @@ if len(cargo_runs) >= 2:
 expect(re.search(r"distroless/.*:nonroot$", stages[-1]["from"]), "Dockerfile: the runtime stage must be distroless :nonroot")
 expect(("USER", "65532:65532") in runtime, "Dockerfile: the runtime must run as 65532:65532")
 expect(any(kw == "HEALTHCHECK" for kw, _ in runtime), "Dockerfile: HEALTHCHECK missing")
+
+# The build context: .dockerignore keeps every COPY source and leaves out
+# target/ (many GB). Patterns are read and matched as Docker does
+# (moby/patternmatcher: "**", "!" exceptions, a match on a parent directory
+# covers what is inside, the last matching line wins).
+def dockerignore(path):
+    pats = []
+    for line in open(path).read().splitlines():
+        if line.startswith("#"):
+            continue
+        line = line.strip()
+        if not line:
+            continue
+        exception = line.startswith("!")
+        if exception:
+            line = line[1:].strip()
+        line = posixpath.normpath(line)
+        if len(line) > 1 and line.startswith("/"):
+            line = line[1:]
+        rx, i = "^", 0
+        while i < len(line):
+            c = line[i]
+            if c == "*" and line[i + 1:i + 2] == "*":
+                i += 1
+                if line[i + 1:i + 2] == "/":
+                    i += 1
+                rx += ".*" if i + 1 >= len(line) else "(.*/)?"
+            elif c == "*":
+                rx += "[^/]*"
+            elif c == "?":
+                rx += "[^/]"
+            elif c == "\\" and i + 1 < len(line):
+                i += 1
+                rx += re.escape(line[i])
+            elif c in "[]":
+                rx += c
+            else:
+                rx += re.escape(c)
+            i += 1
+        pats.append((exception, re.compile(rx + "$"), line))
+    return pats
+
+def ignored(pats, path):
+    parts = path.split("/")
+    parents = ["/".join(parts[:i + 1]) for i in range(len(parts) - 1)]
+    matched = False
+    for exception, rx, _ in pats:
+        if exception != matched:
+            continue
+        if rx.match(path) or any(rx.match(p) for p in parents):
+            matched = not exception
+    return matched
+
+expect(os.path.exists(".dockerignore"), ".dockerignore missing: target/ (many GB) would be the build context")
+expect(not os.path.exists("docker/Dockerfile.dockerignore"), "docker/Dockerfile.dockerignore would replace /.dockerignore for this Dockerfile")
+if os.path.exists(".dockerignore"):
+    pats = dockerignore(".dockerignore")
+    for path in ["target", "target/release/hookgate", "fuzz/target/x", ".git", ".git/HEAD", "docs/NORMALIZATION.md", "hookgate.env"]:
+        expect(ignored(pats, path), f".dockerignore: {path} must be left out of the build context")
+    tracked = subprocess.run(["git", "ls-files"], capture_output=True, text=True).stdout.split()
+    for kw, a in instructions:
+        for src in (copy_sources(a) if kw == "COPY" else None) or []:
+            src = posixpath.normpath(src)
+            expect(os.path.exists(src), f"Dockerfile: COPY source {src} does not exist")
+            expect(not ignored(pats, src), f".dockerignore: {src}, which the Dockerfile copies, is ignored")
+            inside = [f for f in tracked if f.startswith(src + "/")]
+            left_out = [f for f in inside if ignored(pats, f)]
+            expect(not left_out, f".dockerignore: files under {src}, which the Dockerfile copies, are ignored: {left_out[:3]}")
+    # What a build would send: walk the checkout as Docker does, skipping
+    # ignored directories no exception could reach into.
+    size = context_size = 0
+    for root, dirs, files in os.walk("."):
+        rel = posixpath.normpath(root)
+        for d in list(dirs):
+            dpath = posixpath.normpath(posixpath.join(rel, d))
+            if ignored(pats, dpath) and not any(exc and ((pat + "/").startswith(dpath + "/") or re.search(r"[*?\[]", pat))
+                                                for exc, _, pat in pats):
+                dirs.remove(d)
+        for f in files:
+            fpath = posixpath.normpath(posixpath.join(rel, f))
+            if not ignored(pats, fpath):
+                size += os.path.getsize(os.path.join(root, f))
+    context_size = size
+    expect(size < 20 * 1024 * 1024, f".dockerignore: the build context would be {size / 1048576:.0f} MiB")
 
 # The baked configuration is meant for containers, and docker/README.md's
 # `docker run` lines run it as it needs: with the Docker host's name when
@@ -320,5 +404,5 @@ if problems:
     for p in problems:
         print("  -", p)
     sys.exit(1)
-print("lint-deploy: Dockerfile, compose.yaml and k8s/ agree with the binary and validate; the demo receiver answers in one write")
+print(f"lint-deploy: Dockerfile (build context {context_size / 1024:.0f} KiB), compose.yaml and k8s/ agree with the binary and validate; the demo receiver answers in one write")
 PY
