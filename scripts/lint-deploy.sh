@@ -294,13 +294,21 @@ compose = yaml.safe_load(open("docker/compose.yaml"))
 services = compose["services"]
 expect(set(services) >= {"hookgate", "receiver", "redis"}, "compose: services hookgate, receiver and redis expected")
 hg = services["hookgate"]
-compose_config = open("docker/config.compose.toml").read()
-names = check_config(compose_config, "docker/config.compose.toml")
+# The configuration is mounted as a directory: a single-file bind mount
+# misses edits saved by rename, so reloads would never happen.
+config_mounts = [v for v in hg.get("volumes", []) if v.split(":")[1].startswith("/etc/hookgate")]
+expect(len(config_mounts) == 1 and config_mounts[0].split(":")[1] == "/etc/hookgate",
+       f"compose: mount a directory at /etc/hookgate (a single-file mount misses edits saved by rename), not {config_mounts}")
+mounted = os.path.normpath(os.path.join("docker", config_mounts[0].split(":")[0])) if config_mounts else "docker/compose-config"
+compose_config_path = os.path.join(mounted, "config.toml") if os.path.isdir(mounted) else mounted
+expect(os.path.isfile(compose_config_path), f"compose: {mounted} must be a directory holding config.toml")
+expect(hg.get("command") == ["run", "--config", "/etc/hookgate/config.toml"], "compose: hookgate must run /etc/hookgate/config.toml")
+compose_config = open(compose_config_path).read()
+names = check_config(compose_config, compose_config_path)
 expect(set(names) <= set(hg.get("environment", {})), f"compose: hookgate environment lacks {sorted(set(names) - set(hg.get('environment', {})))}")
 expect(hg.get("stop_signal") == "SIGTERM", "compose: stop_signal SIGTERM expected")
 expect("8080:8080" in hg.get("ports", []), "compose: webhook port 8080 not published")
 expect("hookgate" in " ".join(hg["healthcheck"]["test"]) and "healthcheck" in hg["healthcheck"]["test"], "compose: healthcheck must use hookgate healthcheck")
-expect(any(v.endswith(":/etc/hookgate/config.toml:ro") for v in hg.get("volumes", [])), "compose: config not mounted at /etc/hookgate/config.toml")
 expect('listen = "0.0.0.0:8080"' in compose_config and 'admin_listen = "0.0.0.0:9090"' in compose_config, "compose config: listeners must be 0.0.0.0:8080 / :9090")
 expect("http://receiver:3000" in compose_config, "compose config: upstream must be the receiver service")
 expect(any("demo_receiver.py" in v for v in services["receiver"].get("volumes", [])), "compose: the demo receiver script is not mounted")
