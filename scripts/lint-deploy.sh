@@ -75,6 +75,38 @@ def check_config(text, label, env=None):
     expect(out.returncode == 0, f"{label}: hookgate check failed: {out.stderr.strip()}")
     return names
 
+# Memory sizing (docker/README.md, "Memory"): 16 MiB idle + 318 B per
+# remembered key (BENCHMARKS.md) + the request bodies buffered at once must
+# stay within 3/4 of the memory limit.
+MiB = 1024 * 1024
+def memory_quantity(q):
+    m = re.fullmatch(r"(\d+)([KMG]i?|[kmg])?", str(q))
+    unit = {None: 1, "K": 1000, "M": 1000**2, "G": 1000**3, "Ki": 1024, "Mi": MiB, "Gi": 1024 * MiB,
+            "k": 1024, "m": MiB, "g": 1024 * MiB}  # k/m/g: docker --memory (binary units)
+    return int(m.group(1)) * unit[m.group(2)] if m else None
+
+probe = ('[server]\nlisten = "127.0.0.1:1"\nmax_buffered_bytes = 33554432\nmax_connections = 1024\n'
+         '[upstream]\nurl = "http://127.0.0.1:1"\n')
+with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
+    f.write(probe)
+knows_buffered = subprocess.run([bin_path, "check", "--config", f.name], capture_output=True, text=True).returncode == 0
+os.unlink(f.name)
+BODY_BUDGET = 32 * MiB  # what the budget counts while the binary lacks server.max_buffered_bytes
+
+def check_memory(config_text, limit, label):
+    cfg = tomllib.loads(config_text)
+    server, dedup = cfg.get("server", {}), cfg.get("dedup", {})
+    if dedup.get("backend", "memory") != "memory":
+        return
+    if knows_buffered:
+        for key in ("max_buffered_bytes", "max_connections"):
+            expect(key in server, f"{label}: set server.{key} explicitly (the binary knows it; the memory budget depends on it)")
+    bodies = server.get("max_buffered_bytes", 256 * MiB if knows_buffered else BODY_BUDGET)
+    need = 16 * MiB + 318 * dedup.get("max_entries", 1_000_000) + bodies
+    expect(limit is not None, f"{label}: no memory limit (docker run --memory, resources.limits.memory); the dedup cache needs {need / MiB:.0f} MiB")
+    expect(limit is None or need <= 0.75 * limit,
+           f"{label}: 16 MiB + 318 B x max_entries + {bodies // MiB} MiB of bodies = {need / MiB:.0f} MiB, more than 3/4 of the memory limit ({limit and limit // MiB} MiB)")
+
 # Dockerfile
 docker = open("docker/Dockerfile").read()
 expect("STOPSIGNAL SIGTERM" in docker, "Dockerfile: STOPSIGNAL SIGTERM missing")
@@ -282,6 +314,9 @@ for argv in runs:
         expect(set(image_names) <= passed, f"docker/README.md: docker run does not pass {sorted(set(image_names) - passed)} ({text})")
     if "check" not in argv:
         expect("8080:8080" in text, f"docker/README.md: docker run must publish 8080 ({text})")
+    if baked:
+        limit = memory_quantity(argv[argv.index("--memory") + 1]) if "--memory" in argv else None
+        check_memory(image_config, limit, f"docker/config.image.toml under `{text}`")
 
 # The binary's flags the files rely on.
 help_out = subprocess.run([bin_path, "healthcheck", "--help"], capture_output=True, text=True).stdout
@@ -342,6 +377,7 @@ expect('listen = "0.0.0.0:8080"' in cm_config and 'admin_listen = "0.0.0.0:9090"
 expect(hgc["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "admin"}, "k8s: liveness must be /healthz on admin")
 expect(hgc["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "admin"}, "k8s: readiness must be /readyz on admin")
 expect(hgc["args"] == ["run", "--config", "/etc/hookgate/config.toml"], "k8s: args must run /etc/hookgate/config.toml")
+check_memory(cm_config, memory_quantity(hgc.get("resources", {}).get("limits", {}).get("memory")), "k8s: configmap vs the hookgate container's memory limit")
 mounts = {m["name"]: m for m in hgc["volumeMounts"]}
 expect(mounts["config"]["mountPath"] == "/etc/hookgate" and "subPath" not in mounts["config"], "k8s: mount the ConfigMap as a directory (no subPath) so reloads are seen")
 expect(hgc["securityContext"].get("runAsNonRoot") and hgc["securityContext"].get("readOnlyRootFilesystem"), "k8s: non-root, read-only root fs expected")
