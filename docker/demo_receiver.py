@@ -41,6 +41,11 @@ class Receiver(BaseHTTPRequestHandler):
         print("receiver got " + json.dumps(summary), flush=True)
         self.respond(200, b'{"received":true}')
 
+    def do_GET(self):
+        """Any GET answers 200: something to wait on before sending
+        (`hookgate healthcheck --url http://127.0.0.1:3000/`)."""
+        self.respond(200, b'{"ok":true}')
+
     def respond(self, status, body):
         """The whole response in one write: one send, one segment."""
         head = (
