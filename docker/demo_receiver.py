@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
 """A demo webhook receiver for hookgate: prints what reaches it and answers
 200. It stands in for the customer's application in the demo and in the
-compose file. Standard library only."""
+compose file. Standard library only.
+
+Each response goes out in one write (status line, headers and body
+together) on a socket with TCP_NODELAY: written in two sends, the body
+waited for the ACK of the header, which the gateway delays by up to 40 ms,
+and every forward's logged latency carried that wait."""
 
 import argparse
 import json
@@ -11,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 class Receiver(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # TCP_NODELAY on every accepted socket
 
     def do_POST(self):
         length = int(self.headers.get("content-length") or 0)
@@ -33,12 +39,21 @@ class Receiver(BaseHTTPRequestHandler):
         except ValueError:
             pass
         print("receiver got " + json.dumps(summary), flush=True)
-        reply = b'{"received":true}'
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(reply)))
-        self.end_headers()
-        self.wfile.write(reply)
+        self.respond(200, b'{"received":true}')
+
+    def do_GET(self):
+        """Any GET answers 200: something to wait on before sending
+        (`hookgate healthcheck --url http://127.0.0.1:3000/`)."""
+        self.respond(200, b'{"ok":true}')
+
+    def respond(self, status, body):
+        """The whole response in one write: one send, one segment."""
+        head = (
+            f"HTTP/1.1 {status} {self.responses[status][0]}\r\n"
+            "Content-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode("ascii")
+        self.wfile.write(head + body)
 
     def log_message(self, *args):
         pass

@@ -30,7 +30,7 @@ for i, p in enumerate(providers):
             bytes([i]) + b"\nt=1700000000,v1=abcdef\n" + body)
 PY
 cp config.example.toml fuzz/corpus/config/seed-example.toml
-cp docker/config.compose.toml fuzz/corpus/config/seed-compose.toml
+cp docker/compose-config/config.toml fuzz/corpus/config/seed-compose.toml
 
 status=0
 for target in inspect config; do
