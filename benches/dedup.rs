@@ -63,7 +63,10 @@ fn key(route: &hookgate::route::Route, id: u64) -> DedupKey {
         query: None,
         body: body.as_bytes(),
     };
-    let accepted = hookgate::gate::inspect(route, request, std::time::SystemTime::now()).unwrap();
+    let mut scratch = hookgate::verify::Scratch::default();
+    let accepted =
+        hookgate::gate::inspect(route, request, &mut scratch, std::time::SystemTime::now())
+            .unwrap();
     accepted.dedup_key().unwrap().clone()
 }
 

@@ -8,7 +8,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use hookgate::event::{EventContext, EventMeta};
 use hookgate::provider::{self, Provider};
 use hookgate::reject::Reject;
-use hookgate::verify::{self, Headers, Parse, Request, Scheme, Signed};
+use hookgate::verify::{self, Headers, Request, Scheme, Signed};
 use serde_json::{json, Value};
 
 /// Accepts every request: the bench measures what follows verification.
@@ -100,7 +100,9 @@ fn normalize(p: &dyn Provider, body: &[u8]) -> Vec<u8> {
         body,
     };
     let now = SystemTime::now();
-    let v = verify::verify(&Accepting, request, now, Parse::Full).unwrap();
+    let mut scratch = Vec::new();
+    let v = verify::verify(&Accepting, request, &mut scratch, now).unwrap();
+    let payload = p.read(v.text()).unwrap();
     let ctx = EventContext::new(
         &v,
         EventMeta {
@@ -113,7 +115,7 @@ fn normalize(p: &dyn Provider, body: &[u8]) -> Vec<u8> {
             with_data: true,
         },
     );
-    p.normalize(&ctx).to_structured(&ctx)
+    payload.normalize(true).to_structured(&ctx)
 }
 
 criterion_group!(benches, bench);

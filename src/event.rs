@@ -1,21 +1,30 @@
 //! The normalized event: one CloudEvents 1.0 schema for every provider
 //! (schema/event.schema.json; docs/NORMALIZATION.md), serialized in
 //! structured mode (`application/cloudevents+json`) or as binary-mode `ce-*`
-//! headers. Providers fill an [`Event`] from an [`EventContext`], which only
-//! a verified request yields.
+//! headers. Providers fill an [`Event`] from their typed view of the
+//! payload; its text fields borrow from the payload where they can, and
+//! pass-through parts (`metadata`, `extracted`, `raw`) are the provider's
+//! bytes, never a re-serialised copy.
 
+use std::borrow::Cow;
 use std::time::SystemTime;
 
-use serde_json::{Map, Value};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::Number;
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
-use crate::verify::{Headers, Verified};
+use crate::verify::Verified;
 
-/// What a provider's mapping may look at: a verified request and the ids
-/// the gate derived for it.
+/// A text field as the provider gave it, borrowed where it could be.
+pub type Text<'a> = Cow<'a, str>;
+
+/// What serialization needs besides the event: the ids the gate derived,
+/// the route, and the payload's JSON text. Made only from a verified
+/// request.
 pub struct EventContext<'a> {
-    request: &'a Verified<'a>,
+    text: &'a [u8],
     meta: EventMeta<'a>,
 }
 
@@ -39,21 +48,10 @@ pub struct EventMeta<'a> {
 
 impl<'a> EventContext<'a> {
     pub fn new(request: &'a Verified<'a>, meta: EventMeta<'a>) -> Self {
-        EventContext { request, meta }
-    }
-
-    /// The parsed payload.
-    pub fn json(&self) -> &'a Value {
-        self.request.json()
-    }
-
-    /// The payload's JSON text (spliced verbatim as `data.raw`).
-    pub fn json_text(&self) -> &'a [u8] {
-        self.request.json_text()
-    }
-
-    pub fn headers(&self) -> Headers<'a> {
-        self.request.headers()
+        EventContext {
+            text: request.json_text(),
+            meta,
+        }
     }
 
     pub fn with_data(&self) -> bool {
@@ -84,31 +82,172 @@ pub const TYPES: [&str; 15] = [
     "unknown",
 ];
 
-/// A normalized event, before serialization. It borrows the parsed body
-/// where it passes parts through (the transcript).
+/// An object of `data` whose every field is optional: absent fields are
+/// left out of the JSON, and an object with none is left out whole.
+macro_rules! object {
+    ($(#[$doc:meta])* $name:ident { $($(#[$fdoc:meta])* $field:ident : $ty:ty),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Default, Serialize)]
+        pub struct $name<'a> {
+            $(
+                $(#[$fdoc])*
+                #[serde(skip_serializing_if = "Option::is_none")]
+                pub $field: Option<$ty>,
+            )+
+        }
+
+        impl $name<'_> {
+            pub fn is_empty(&self) -> bool {
+                $(self.$field.is_none())&&+
+            }
+        }
+    };
+}
+
+object! {
+    /// `data.call`: a call, or a chat session.
+    Call {
+        id: Text<'a>,
+        /// Lower-cased: `inbound` or `outbound`.
+        direction: Text<'a>,
+        /// Where a session happened (Agntix: phone, web, whatsapp).
+        channel: Text<'a>,
+        from: Text<'a>,
+        to: Text<'a>,
+        agent_id: Text<'a>,
+        agent_name: Text<'a>,
+        agent_email: Text<'a>,
+        /// RFC 3339 UTC.
+        started_at: String,
+        ended_at: String,
+        duration_seconds: Number,
+        end_reason: Text<'a>,
+        successful: bool,
+        summary: Text<'a>,
+        /// `positive`, `neutral` or `negative` where the label maps.
+        sentiment: Text<'a>,
+        recording_url: Text<'a>,
+        transcript: Vec<Turn<'a>>,
+        /// What the provider's analysis extracted, as given.
+        extracted: &'a RawValue,
+        transfer: Transfer<'a>,
+    }
+}
+
+object! {
+    /// One turn of a transcript.
+    Turn {
+        /// `agent`, `caller`, `system` or `tool` where the label maps.
+        role: Text<'a>,
+        text: Text<'a>,
+        offset_ms: Number,
+        at: Text<'a>,
+    }
+}
+
+object! {
+    /// Where a call was transferred.
+    Transfer {
+        to: Text<'a>,
+        label: Text<'a>,
+        reason: Text<'a>,
+    }
+}
+
+object! {
+    /// `data.sms`.
+    Sms {
+        id: Text<'a>,
+        direction: Text<'a>,
+        /// `sms` or `mms`.
+        kind: Text<'a>,
+        from: Text<'a>,
+        to: Text<'a>,
+        text: Text<'a>,
+        status: Text<'a>,
+        sent_at: String,
+        delivered_at: String,
+        received_at: String,
+        agent_id: Text<'a>,
+        call_id: Text<'a>,
+    }
+}
+
+object! {
+    /// `data.contact`.
+    Contact {
+        id: Text<'a>,
+        name: Text<'a>,
+        last_name: Text<'a>,
+        company: Text<'a>,
+        emails: &'a RawValue,
+        numbers: &'a RawValue,
+    }
+}
+
+object! {
+    /// `data.appointment`.
+    Appointment {
+        date: Text<'a>,
+        time_start: Text<'a>,
+        time_end: Text<'a>,
+        service: Text<'a>,
+        calendar_event_id: Text<'a>,
+        calendar_event_link: Text<'a>,
+        call_id: Text<'a>,
+    }
+}
+
+object! {
+    /// `data.lead`.
+    Lead {
+        intent: Text<'a>,
+        urgency: Text<'a>,
+        interest: Text<'a>,
+        summary: Text<'a>,
+        call_id: Text<'a>,
+    }
+}
+
+object! {
+    /// `data.caller`: the other party.
+    Caller {
+        name: Text<'a>,
+        phone: Text<'a>,
+        email: Text<'a>,
+    }
+}
+
+/// A normalized event, before serialization.
 #[derive(Debug, Default)]
 pub struct Event<'a> {
     pub event_type: &'static str,
     /// The provider's own event name, as sent.
-    pub provider_event: Option<String>,
-    pub subject: Option<String>,
+    pub provider_event: Option<Text<'a>>,
+    pub subject: Option<Text<'a>>,
     /// When it happened per the provider, RFC 3339 UTC.
     pub time: Option<String>,
-    pub call: Option<Map<String, Value>>,
-    /// `call.transcript`, written straight from the provider's turns when
-    /// the event is serialized (a tree per turn cost more than all the rest
-    /// of normalization).
-    pub transcript: Option<Transcript<'a>>,
-    pub sms: Option<Map<String, Value>>,
-    pub contact: Option<Map<String, Value>>,
-    pub appointment: Option<Map<String, Value>>,
-    pub lead: Option<Map<String, Value>>,
-    pub caller: Option<Map<String, Value>>,
+    pub call: Call<'a>,
+    pub sms: Sms<'a>,
+    pub contact: Contact<'a>,
+    pub appointment: Appointment<'a>,
+    pub lead: Lead<'a>,
+    pub caller: Caller<'a>,
     /// The customer's own correlation data, verbatim.
-    pub metadata: Option<Value>,
+    pub metadata: Option<&'a RawValue>,
 }
 
-impl Event<'_> {
+impl<'a> Event<'a> {
+    /// An event the mapping does not know: forwarded as `unknown`, never
+    /// dropped; its payload stays in `raw`.
+    pub fn unknown(provider_event: Option<Text<'a>>) -> Event<'a> {
+        Event {
+            event_type: "unknown",
+            provider_event,
+            ..Event::default()
+        }
+    }
+
     fn time_or_received(&self, ctx: &EventContext<'_>) -> String {
         self.time
             .clone()
@@ -120,6 +259,23 @@ impl Event<'_> {
         let meta = &ctx.meta;
         let source = format!("/{}", meta.route);
         let time = self.time_or_received(ctx);
+        let some = |empty: bool| !empty;
+        let data = Data {
+            call: some(self.call.is_empty()).then_some(&self.call),
+            sms: some(self.sms.is_empty()).then_some(&self.sms),
+            contact: some(self.contact.is_empty()).then_some(&self.contact),
+            appointment: some(self.appointment.is_empty()).then_some(&self.appointment),
+            lead: some(self.lead.is_empty()).then_some(&self.lead),
+            caller: some(self.caller.is_empty()).then_some(&self.caller),
+            metadata: self.metadata,
+        };
+        let has_data = data.call.is_some()
+            || data.sms.is_some()
+            || data.contact.is_some()
+            || data.appointment.is_some()
+            || data.lead.is_some()
+            || data.caller.is_some()
+            || data.metadata.is_some();
         let envelope = Envelope {
             specversion: "1.0",
             id: meta.delivery_id,
@@ -131,27 +287,16 @@ impl Event<'_> {
             provider: meta.provider,
             providerevent: self.provider_event.as_deref(),
             providerdeliveryid: meta.provider_delivery_id,
-            data: Data {
-                call: (self.call.is_some() || self.transcript.is_some()).then_some(Call {
-                    fields: self.call.as_ref(),
-                    transcript: self.transcript.as_ref(),
-                }),
-                sms: self.sms.as_ref(),
-                contact: self.contact.as_ref(),
-                appointment: self.appointment.as_ref(),
-                lead: self.lead.as_ref(),
-                caller: self.caller.as_ref(),
-                metadata: self.metadata.as_ref(),
-            },
+            data,
         };
-        let raw = ctx.json_text().trim_ascii();
-        let mut out = Vec::with_capacity(raw.len() + 1024);
+        let raw = ctx.text.trim_ascii();
+        let mut out = Vec::with_capacity(raw.len() * 2 + 1024);
         serde_json::to_writer(&mut out, &envelope).expect("borrowed JSON values serialize");
         if meta.include_raw {
             // `data` is the envelope's last member: splice `raw` into it from
             // the verified bytes instead of re-serializing a copy.
             out.truncate(out.len() - 2);
-            if !envelope.data.is_empty() {
+            if has_data {
                 out.push(b',');
             }
             out.extend_from_slice(b"\"raw\":");
@@ -189,7 +334,7 @@ impl Event<'_> {
 }
 
 /// The CloudEvents envelope, serialized from borrowed parts; `data` last.
-#[derive(serde::Serialize)]
+#[derive(Serialize)]
 struct Envelope<'a> {
     specversion: &'static str,
     id: &'a str,
@@ -209,108 +354,22 @@ struct Envelope<'a> {
     data: Data<'a>,
 }
 
-#[derive(serde::Serialize)]
+#[derive(Serialize)]
 struct Data<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    call: Option<Call<'a>>,
+    call: Option<&'a Call<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    sms: Option<&'a Map<String, Value>>,
+    sms: Option<&'a Sms<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    contact: Option<&'a Map<String, Value>>,
+    contact: Option<&'a Contact<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    appointment: Option<&'a Map<String, Value>>,
+    appointment: Option<&'a Appointment<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    lead: Option<&'a Map<String, Value>>,
+    lead: Option<&'a Lead<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    caller: Option<&'a Map<String, Value>>,
+    caller: Option<&'a Caller<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    metadata: Option<&'a Value>,
-}
-
-impl Data<'_> {
-    fn is_empty(&self) -> bool {
-        self.call.is_none()
-            && self.sms.is_none()
-            && self.contact.is_none()
-            && self.appointment.is_none()
-            && self.lead.is_none()
-            && self.caller.is_none()
-            && self.metadata.is_none()
-    }
-}
-
-/// `data.call`: its mapped fields, then its transcript.
-struct Call<'a> {
-    fields: Option<&'a Map<String, Value>>,
-    transcript: Option<&'a Transcript<'a>>,
-}
-
-impl serde::Serialize for Call<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = s.serialize_map(None)?;
-        for (k, v) in self.fields.into_iter().flatten() {
-            map.serialize_entry(k, v)?;
-        }
-        if let Some(t) = self.transcript {
-            map.serialize_entry("transcript", t)?;
-        }
-        map.end()
-    }
-}
-
-/// A provider's list of turns, mapped as it is serialized: each turn's role
-/// (mapped), text, and its time or offset under the key `when` gives.
-#[derive(Clone, Copy)]
-pub struct Transcript<'a> {
-    turns: &'a [Value],
-    role_keys: &'static [&'static str],
-    text_keys: &'static [&'static str],
-    when: fn(&Value) -> Option<(&'static str, Value)>,
-}
-
-impl std::fmt::Debug for Transcript<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Transcript({} turns)", self.turns.len())
-    }
-}
-
-impl serde::Serialize for Transcript<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{SerializeMap, SerializeSeq};
-        let mut seq = s.serialize_seq(Some(self.turns.len()))?;
-        for t in self.turns {
-            seq.serialize_element(&Turn(self, t))?;
-        }
-        return seq.end();
-
-        struct Turn<'t>(&'t Transcript<'t>, &'t Value);
-        impl serde::Serialize for Turn<'_> {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                let Turn(spec, turn) = self;
-                let mut map = s.serialize_map(None)?;
-                if let Some(label) = scalar_text(turn, spec.role_keys) {
-                    map.serialize_entry("role", &role(&label))?;
-                }
-                if let Some(text) = scalar_text(turn, spec.text_keys) {
-                    map.serialize_entry("text", &text)?;
-                }
-                if let Some((key, value)) = (spec.when)(turn).filter(|(_, v)| !v.is_null()) {
-                    map.serialize_entry(key, &value)?;
-                }
-                map.end()
-            }
-        }
-    }
-}
-
-/// [`string`] without the copy: a non-empty string field, or a number as text.
-fn scalar_text<'v>(obj: &'v Value, keys: &[&str]) -> Option<std::borrow::Cow<'v, str>> {
-    match field(obj, keys)? {
-        Value::String(s) if !s.is_empty() => Some(std::borrow::Cow::Borrowed(s)),
-        Value::Number(n) => Some(std::borrow::Cow::Owned(n.to_string())),
-        _ => None,
-    }
+    metadata: Option<&'a RawValue>,
 }
 
 /// A `ce-*` value: visible ASCII and spaces kept, everything else (and `%`)
@@ -335,25 +394,9 @@ pub fn format_utc(t: OffsetDateTime) -> String {
         .expect("a UTC time formats as RFC 3339")
 }
 
-/// A provider's list of turns as a transcript (see [`Transcript`]); `None`
-/// when `list` is not a list.
-pub fn turns<'a>(
-    list: Option<&'a Value>,
-    role_keys: &'static [&'static str],
-    text_keys: &'static [&'static str],
-    when: fn(&Value) -> Option<(&'static str, Value)>,
-) -> Option<Transcript<'a>> {
-    Some(Transcript {
-        turns: list?.as_array()?,
-        role_keys,
-        text_keys,
-        when,
-    })
-}
-
 /// `agent`, `caller`, `system` or `tool` where the provider's role maps;
 /// otherwise the label lower-cased.
-pub fn role(label: &str) -> std::borrow::Cow<'static, str> {
+pub fn role(label: &str) -> Text<'static> {
     const MAPPED: [(&str, &[&str]); 4] = [
         (
             "agent",
@@ -391,15 +434,34 @@ pub fn role(label: &str) -> std::borrow::Cow<'static, str> {
     ];
     for (canonical, labels) in MAPPED {
         if labels.iter().any(|l| l.eq_ignore_ascii_case(label)) {
-            return std::borrow::Cow::Borrowed(canonical);
+            return Cow::Borrowed(canonical);
         }
     }
-    std::borrow::Cow::Owned(label.to_ascii_lowercase())
+    Cow::Owned(label.to_ascii_lowercase())
 }
 
-/// The first present, non-null field among `keys`.
-fn field<'v>(obj: &'v Value, keys: &[&str]) -> Option<&'v Value> {
-    keys.iter()
-        .find_map(|k| obj.get(k))
-        .filter(|v| !v.is_null())
+/// `positive`, `neutral` or `negative` where the label maps; otherwise the
+/// label lower-cased.
+pub fn sentiment(label: &str) -> Text<'static> {
+    const POSITIVE: &[&str] = &["positive", "happy", "satisfied", "pleased", "very_positive"];
+    const NEUTRAL: &[&str] = &["neutral", "mixed"];
+    const NEGATIVE: &[&str] = &[
+        "negative",
+        "unhappy",
+        "angry",
+        "frustrated",
+        "upset",
+        "dissatisfied",
+        "very_negative",
+    ];
+    let is = |set: &[&str]| set.iter().any(|l| l.eq_ignore_ascii_case(label));
+    if is(POSITIVE) {
+        Cow::Borrowed("positive")
+    } else if is(NEUTRAL) {
+        Cow::Borrowed("neutral")
+    } else if is(NEGATIVE) {
+        Cow::Borrowed("negative")
+    } else {
+        Cow::Owned(label.to_ascii_lowercase())
+    }
 }

@@ -13,10 +13,11 @@ use std::time::SystemTime;
 use sha2::{Digest, Sha256};
 
 use crate::event::{EventContext, EventMeta};
+use crate::provider::Payload;
 use crate::reject::Reject;
 use crate::route::{DedupKeySpec, ForwardMode, KeyPart, Route};
 use crate::verify::fields::MAX_ID_LEN;
-use crate::verify::{self, Parse, Request, Scalar, Verified};
+use crate::verify::{self, Request, Scalar, Scratch, Verified};
 
 /// A delivery's identity for dedup: the route and the delivery's signed key
 /// parts, encoded unambiguously (each part typed and length-delimited, so
@@ -73,6 +74,8 @@ impl std::fmt::Debug for DedupKey {
 /// A verified request, ready for dedup and forwarding.
 pub struct Accepted<'a> {
     request: Verified<'a>,
+    /// The provider's typed view of the payload.
+    payload: Box<dyn Payload<'a> + 'a>,
     /// The CloudEvents `id` and `X-Hookgate-Delivery-Id`.
     delivery_id: String,
     /// What the provider sent unsigned as its delivery id.
@@ -122,7 +125,7 @@ impl<'a> Accepted<'a> {
                 with_data: route.forward == ForwardMode::Normalized,
             },
         );
-        let event = route.provider.normalize(&ctx);
+        let event = self.payload.normalize(ctx.with_data());
         match route.forward {
             ForwardMode::Normalized => Rendered {
                 body: Cow::Owned(event.to_structured(&ctx)),
@@ -141,20 +144,17 @@ pub fn precheck(route: &Route, request: &Request<'_>, now: SystemTime) -> Result
     route.scheme.precheck(request, now)
 }
 
-/// Verifies the request, parses its body once, and derives its ids.
+/// Verifies the request, reads its payload once, and derives its ids.
 pub fn inspect<'a>(
     route: &Route,
     request: Request<'a>,
+    scratch: &'a mut Scratch,
     now: SystemTime,
 ) -> Result<Accepted<'a>, Reject> {
-    // Forwarding the original bytes needs only the event's attributes, none
-    // of which is inside an array: skip building the arrays.
-    let parse = match route.forward {
-        ForwardMode::Original => Parse::WithoutArrays,
-        ForwardMode::Normalized => Parse::Full,
-    };
-    let request = verify::verify(&*route.scheme, request, now, parse)?;
-    let identity = route.provider.identity(&request);
+    let Scratch { text, rewritten } = scratch;
+    let request = verify::verify(&*route.scheme, request, text, now)?;
+    let payload = read(route, request.text(), rewritten)?;
+    let identity = payload.identity(request.request());
     let signed_digest = || -> [u8; 32] { Sha256::digest(request.signed_bytes()).into() };
 
     let delivery_id = match &identity.key {
@@ -174,15 +174,34 @@ pub fn inspect<'a>(
             None => DedupKey::new(&route.name, &[Part::SignedDigest(signed_digest())]),
         }
     });
-    let provider_delivery_id = identity.unsigned_id.map(str::to_owned);
+    let provider_delivery_id = identity.unsigned_id;
     let exempt = identity.exempt;
     Ok(Accepted {
         request,
+        payload,
         delivery_id,
         provider_delivery_id,
         dedup_key,
         exempt,
     })
+}
+
+/// The provider's typed view of the payload. JSON may repeat a key, which
+/// a typed view refuses: such a payload is read again from its text with
+/// the last of each repeated key kept, as a JSON parser keeps it.
+fn read<'a>(
+    route: &Route,
+    text: &'a str,
+    rewritten: &'a mut Vec<u8>,
+) -> Result<Box<dyn Payload<'a> + 'a>, Reject> {
+    if let Ok(payload) = route.provider.read(text) {
+        return Ok(payload);
+    }
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|_| Reject::InvalidJson)?;
+    rewritten.clear();
+    serde_json::to_writer(&mut *rewritten, &value).map_err(|_| Reject::InvalidJson)?;
+    let text = std::str::from_utf8(rewritten).map_err(|_| Reject::InvalidJson)?;
+    route.provider.read(text).map_err(|_| Reject::InvalidJson)
 }
 
 /// The id of a delivery from its key's parts: one part as it is; several
@@ -211,13 +230,13 @@ fn join_id(parts: &[Scalar<'_>]) -> String {
 /// A route's `dedup_key` parts; `None` (so the digest of the signed bytes is
 /// used) when any part is absent, since a partial key would merge unrelated
 /// deliveries.
-fn key_from_parts<'v>(parts: &[KeyPart], request: &'v Verified<'_>) -> Option<Vec<Scalar<'v>>> {
+fn key_from_parts(parts: &[KeyPart], request: &Verified<'_>) -> Option<Vec<Scalar<'static>>> {
     parts
         .iter()
         .map(|part| match part {
             KeyPart::Header(name) => {
                 let v = request.headers().get_str(name)?.trim();
-                (!v.is_empty()).then(|| Scalar::Text(v.into()))
+                (!v.is_empty()).then(|| Scalar::Text(Cow::Owned(v.to_owned())))
             }
             KeyPart::Json(pointer) => request.scalar(pointer),
         })

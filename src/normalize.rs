@@ -1,104 +1,328 @@
-//! Helpers for the providers' mappings into the normalized event
-//! ([`crate::event`]).
+//! Reading a provider's payload for its mapping into the normalized event
+//! ([`crate::event`]): typed, borrowing views that never fail on a field's
+//! type.
 //!
-//! Mapping never fails: an event a mapping does not know becomes type
-//! `unknown` with its provider event name, and a field the provider did not
-//! send is left out, never invented.
+//! Each provider declares the fields it maps as plain structs of the types
+//! here, deserialized once from the verified JSON text. Strings borrow from
+//! the text; objects and lists are read only as far as a mapping needs
+//! them, and a list a mapping only sometimes needs (a transcript) is kept as
+//! [`Raw`] text and read when it is. A field of an unexpected type reads as
+//! absent and is left out of the event, never guessed.
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
+use serde_json::Number;
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::event::format_utc;
-pub use crate::event::{role, turns, Event, EventContext};
+pub use crate::event::{role, sentiment, Event, EventContext, Text};
+use crate::verify::Scalar;
 
-/// An object under construction: `put` skips what is absent.
-#[derive(Default)]
-pub struct Obj(Map<String, Value>);
+/// A JSON scalar as sent. `null`, objects and arrays read as absent.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Field<'a> {
+    #[default]
+    Absent,
+    Text(Cow<'a, str>),
+    Number(Number),
+    Bool(bool),
+}
 
-impl Obj {
-    pub fn put(&mut self, key: &str, value: Option<Value>) -> &mut Self {
-        if let Some(v) = value.filter(|v| !v.is_null()) {
-            self.0.insert(key.to_owned(), v);
+impl<'de: 'a, 'a> Deserialize<'de> for Field<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Field<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Field<'a>, E> {
+                Ok(Field::Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Field<'a>, E> {
+                Ok(Field::Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Field<'a>, E> {
+                Ok(Field::Text(Cow::Owned(v)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Field<'a>, E> {
+                Ok(Field::Number(v.into()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Field<'a>, E> {
+                Ok(Field::Number(v.into()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Field<'a>, E> {
+                Ok(Number::from_f64(v).map_or(Field::Absent, Field::Number))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Field<'a>, E> {
+                Ok(Field::Bool(v))
+            }
+            fn visit_unit<E>(self) -> Result<Field<'a>, E> {
+                Ok(Field::Absent)
+            }
+            fn visit_none<E>(self) -> Result<Field<'a>, E> {
+                Ok(Field::Absent)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Field<'a>, D::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Field<'a>, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Field::Absent)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Field<'a>, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Field::Absent)
+            }
         }
-        self
-    }
-
-    pub fn done(self) -> Option<Map<String, Value>> {
-        (!self.0.is_empty()).then_some(self.0)
+        d.deserialize_any(V(PhantomData))
     }
 }
 
-/// The first present field among `keys` (snake_case and camelCase alike).
-pub fn field<'v>(obj: &'v Value, keys: &[&str]) -> Option<&'v Value> {
-    keys.iter()
-        .find_map(|k| obj.get(k))
-        .filter(|v| !v.is_null())
-}
+impl<'a> Field<'a> {
+    /// A non-empty string, or a number as text.
+    pub fn text(&self) -> Option<Text<'a>> {
+        match self {
+            Field::Text(t) if !t.is_empty() => Some(t.clone()),
+            Field::Number(n) => Some(Cow::Owned(n.to_string())),
+            _ => None,
+        }
+    }
 
-pub fn string(obj: &Value, keys: &[&str]) -> Option<String> {
-    match field(obj, keys)? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
+    /// A number, or a string holding one.
+    pub fn number(&self) -> Option<Number> {
+        match self {
+            Field::Number(n) => Some(n.clone()),
+            Field::Text(t) => t.trim().parse::<f64>().ok().and_then(json_number),
+            _ => None,
+        }
+    }
+
+    pub fn boolean(&self) -> Option<bool> {
+        match self {
+            Field::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// The text lower-cased.
+    pub fn lower(&self) -> Option<Text<'a>> {
+        let t = self.text()?;
+        if t.bytes().any(|b| b.is_ascii_uppercase()) {
+            Some(Cow::Owned(t.to_ascii_lowercase()))
+        } else {
+            Some(t)
+        }
+    }
+
+    /// A provider time as RFC 3339 UTC: RFC 3339 with any offset,
+    /// `YYYY-MM-DD HH:MM:SS[.fff]` taken as UTC, or Unix seconds or
+    /// milliseconds. Anything else is left out rather than guessed.
+    pub fn time(&self) -> Option<String> {
+        match self {
+            Field::Text(s) => parse_time(s.trim()),
+            Field::Number(n) => {
+                let secs = n.as_i64()?;
+                let secs = if secs > 100_000_000_000 {
+                    secs / 1000
+                } else {
+                    secs
+                };
+                OffsetDateTime::from_unix_timestamp(secs)
+                    .ok()
+                    .map(format_utc)
+            }
+            _ => None,
+        }
+    }
+
+    /// The text as a label (lower-cased for comparison by the caller).
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Field::Text(t) if !t.is_empty() => Some(t),
+            _ => None,
+        }
+    }
+
+    /// As signed material for a delivery's identity.
+    pub fn scalar(&self) -> Option<Scalar<'a>> {
+        match self {
+            Field::Text(t) if !t.is_empty() => Some(Scalar::Text(t.clone())),
+            Field::Number(n) => Some(Scalar::Number(n.to_string())),
+            _ => None,
+        }
     }
 }
 
-/// A string field as a JSON value.
-pub fn text(obj: &Value, keys: &[&str]) -> Option<Value> {
-    string(obj, keys).map(Value::String)
+/// The first field among `fields` that holds text.
+pub fn first_text<'a>(fields: &[&Field<'a>]) -> Option<Text<'a>> {
+    fields.iter().find_map(|f| f.text())
 }
 
-/// A field as is (objects, arrays, numbers, booleans, strings).
-pub fn any(obj: &Value, keys: &[&str]) -> Option<Value> {
-    field(obj, keys).cloned()
+/// The first field among `fields` that holds a time.
+pub fn first_time(fields: &[&Field<'_>]) -> Option<String> {
+    fields.iter().find_map(|f| f.time())
 }
 
-pub fn number(obj: &Value, keys: &[&str]) -> Option<Value> {
-    match field(obj, keys)? {
-        Value::Number(n) => Some(Value::Number(n.clone())),
-        Value::String(s) => s.trim().parse::<f64>().ok().and_then(json_number),
-        _ => None,
+/// A nested object: anything but an object reads as `T::default()`.
+#[derive(Debug, Default)]
+pub struct Obj<T>(pub T);
+
+impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for Obj<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de> + Default> Visitor<'de> for V<T> {
+            type Value = Obj<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Obj<T>, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Obj)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Obj<T>, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Obj(T::default()))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Obj<T>, D::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_unit<E>(self) -> Result<Obj<T>, E> {
+                Ok(Obj(T::default()))
+            }
+            fn visit_none<E>(self) -> Result<Obj<T>, E> {
+                Ok(Obj(T::default()))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Obj<T>, E> {
+                Ok(Obj(T::default()))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Obj<T>, E> {
+                Ok(Obj(T::default()))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Obj<T>, E> {
+                Ok(Obj(T::default()))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Obj<T>, E> {
+                Ok(Obj(T::default()))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Obj<T>, E> {
+                Ok(Obj(T::default()))
+            }
+        }
+        d.deserialize_any(V(PhantomData))
     }
 }
 
-pub fn json_number(n: f64) -> Option<Value> {
+/// A list of objects: anything but an array reads as empty, and each
+/// element as an [`Obj`].
+#[derive(Debug, Default)]
+pub struct List<T>(pub Vec<T>);
+
+impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for List<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de> + Default> Visitor<'de> for V<T> {
+            type Value = List<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<List<T>, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(8).min(1024));
+                while let Some(Obj(item)) = seq.next_element::<Obj<T>>()? {
+                    out.push(item);
+                }
+                Ok(List(out))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<List<T>, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(List(Vec::new()))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<List<T>, D::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_unit<E>(self) -> Result<List<T>, E> {
+                Ok(List(Vec::new()))
+            }
+            fn visit_none<E>(self) -> Result<List<T>, E> {
+                Ok(List(Vec::new()))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<List<T>, E> {
+                Ok(List(Vec::new()))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<List<T>, E> {
+                Ok(List(Vec::new()))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<List<T>, E> {
+                Ok(List(Vec::new()))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<List<T>, E> {
+                Ok(List(Vec::new()))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<List<T>, E> {
+                Ok(List(Vec::new()))
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+/// A value kept as its JSON text: passed through verbatim (`metadata`,
+/// `extracted`), or read later when a mapping needs it. `null` is absent.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Raw<'a>(pub Option<&'a RawValue>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Raw<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = <&'a RawValue>::deserialize(d)?;
+        Ok(Raw((raw.get() != "null").then_some(raw)))
+    }
+}
+
+impl<'a> Raw<'a> {
+    /// Reads the kept text as `T` (an object or a list of this module's
+    /// types): the second, narrower pass a mapping asks for.
+    pub fn read<T: Deserialize<'a> + Default>(&self) -> T {
+        self.0
+            .and_then(|raw| serde_json::from_str::<T>(raw.get()).ok())
+            .unwrap_or_default()
+    }
+
+    /// The pass-through value, when it is an object or an array (what
+    /// `metadata` and `extracted` are).
+    pub fn structured(&self) -> Option<&'a RawValue> {
+        self.0
+            .filter(|raw| matches!(raw.get().as_bytes().first(), Some(b'{' | b'[')))
+    }
+
+    /// Any present value, as given.
+    pub fn value(&self) -> Option<&'a RawValue> {
+        self.0
+    }
+
+    /// Whether the value is an array (a transcript is mapped only then).
+    pub fn is_array(&self) -> bool {
+        self.0.is_some_and(|raw| raw.get().starts_with('['))
+    }
+}
+
+/// Reads a payload's typed view from its JSON text. A payload that is not
+/// an object reads as `T::default()` (its event is then `unknown`, still
+/// forwarded); only malformed JSON fails.
+pub fn read<'a, T: Deserialize<'a> + Default>(text: &'a str) -> serde_json::Result<T> {
+    serde_json::from_str::<Obj<T>>(text).map(|Obj(t)| t)
+}
+
+/// A float as a JSON number: integral values as integers.
+pub fn json_number(n: f64) -> Option<Number> {
     if n.fract() == 0.0 && n.abs() < 9.0e15 {
-        Some(Value::from(n as i64))
+        Some(Number::from(n as i64))
     } else {
-        serde_json::Number::from_f64(n).map(Value::Number)
-    }
-}
-
-pub fn boolean(obj: &Value, keys: &[&str]) -> Option<Value> {
-    match field(obj, keys)? {
-        Value::Bool(b) => Some(Value::Bool(*b)),
-        _ => None,
-    }
-}
-
-pub fn lower(obj: &Value, keys: &[&str]) -> Option<Value> {
-    string(obj, keys).map(|s| Value::String(s.to_lowercase()))
-}
-
-/// A provider time as RFC 3339 UTC: RFC 3339 with any offset, or
-/// `YYYY-MM-DD HH:MM:SS[.fff]` taken as UTC, or Unix seconds/milliseconds.
-/// Anything else is left out rather than guessed.
-pub fn utc_time(obj: &Value, keys: &[&str]) -> Option<String> {
-    match field(obj, keys)? {
-        Value::String(s) => parse_time(s.trim()),
-        Value::Number(n) => {
-            let secs = n.as_i64()?;
-            let secs = if secs > 100_000_000_000 {
-                secs / 1000
-            } else {
-                secs
-            };
-            OffsetDateTime::from_unix_timestamp(secs)
-                .ok()
-                .map(format_utc)
-        }
-        _ => None,
+        Number::from_f64(n)
     }
 }
 
@@ -115,28 +339,71 @@ fn parse_time(s: &str) -> Option<String> {
     Some(format_utc(t.assume_utc()))
 }
 
-pub fn time_value(obj: &Value, keys: &[&str]) -> Option<Value> {
-    utc_time(obj, keys).map(Value::String)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// `positive`, `neutral` or `negative` where the label maps; otherwise the
-/// label lower-cased.
-pub fn sentiment(label: &str) -> String {
-    match label.to_ascii_lowercase().as_str() {
-        "positive" | "happy" | "satisfied" | "pleased" | "very_positive" => "positive".into(),
-        "neutral" | "mixed" => "neutral".into(),
-        "negative" | "unhappy" | "angry" | "frustrated" | "upset" | "dissatisfied"
-        | "very_negative" => "negative".into(),
-        other => other.to_owned(),
+    #[derive(Deserialize, Default)]
+    #[serde(default, bound(deserialize = "'de: 'a"))]
+    struct Doc<'a> {
+        a: Field<'a>,
+        b: Field<'a>,
+        c: Field<'a>,
+        nested: Obj<Inner<'a>>,
+        list: List<Inner<'a>>,
+        raw: Raw<'a>,
     }
-}
 
-/// The provider's event name and an `unknown` event, for bodies the
-/// mapping does not recognise.
-pub fn unknown<'a>(provider_event: Option<String>) -> Event<'a> {
-    Event {
-        event_type: "unknown",
-        provider_event,
-        ..Event::default()
+    #[derive(Deserialize, Default)]
+    #[serde(default, bound(deserialize = "'de: 'a"))]
+    struct Inner<'a> {
+        x: Field<'a>,
+    }
+
+    #[test]
+    fn fields_of_any_type_never_fail() {
+        let doc: Doc = read(
+            r#"{"a":"text \u00e9","b":12.5,"c":{"deep":[1,2]},"nested":"oops","list":[{"x":1},"two",{"x":"three"}],"raw":{"k":[1]},"other":[true]}"#,
+        )
+        .unwrap();
+        assert_eq!(doc.a.text().as_deref(), Some("text é"));
+        assert_eq!(doc.b.text().as_deref(), Some("12.5"));
+        assert_eq!(doc.c, Field::Absent);
+        assert_eq!(doc.nested.0.x, Field::Absent);
+        let xs: Vec<_> = doc.list.0.iter().map(|i| i.x.text()).collect();
+        assert_eq!(xs, [Some("1".into()), None, Some("three".into())]);
+        assert_eq!(doc.raw.structured().map(|r| r.get()), Some(r#"{"k":[1]}"#));
+        let n: Doc = read(r#"{"a":null,"raw":null,"list":{"x":1}}"#).unwrap();
+        assert!(n.raw.value().is_none() && n.list.0.is_empty() && n.a.text().is_none());
+    }
+
+    #[test]
+    fn strings_borrow_unless_escaped() {
+        let doc: Doc = read(r#"{"a":"plain","b":"esc\"aped"}"#).unwrap();
+        assert!(matches!(doc.a, Field::Text(Cow::Borrowed(_))));
+        assert!(matches!(doc.b, Field::Text(Cow::Owned(_))));
+    }
+
+    #[test]
+    fn numbers_times_and_labels() {
+        let f = |json: &'static str| -> Field<'static> { serde_json::from_str(json).unwrap() };
+        assert_eq!(f("\"146\"").number(), Some(146.into()));
+        assert_eq!(f("93.4").number(), Number::from_f64(93.4));
+        assert_eq!(f("\"n/a\"").number(), None);
+        assert_eq!(
+            f("\"2026-05-17T04:47:38+01:00\"").time().as_deref(),
+            Some("2026-05-17T03:47:38Z")
+        );
+        assert_eq!(
+            f("\"2026-05-17 03:47:38\"").time().as_deref(),
+            Some("2026-05-17T03:47:38Z")
+        );
+        assert_eq!(
+            f("1779000000000").time().as_deref(),
+            Some("2026-05-17T06:40:00Z")
+        );
+        assert_eq!(f("\"yesterday\"").time(), None);
+        assert_eq!(f("\"INBOUND\"").lower().as_deref(), Some("inbound"));
+        assert_eq!(f("true").boolean(), Some(true));
     }
 }

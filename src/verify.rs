@@ -13,7 +13,6 @@ pub(crate) mod arbitrary;
 pub mod crypto;
 pub mod fields;
 pub mod json;
-pub(crate) mod skeleton;
 
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
@@ -107,42 +106,40 @@ pub trait Scheme: Send + Sync {
     }
 }
 
-/// How much of the body to parse after verification.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Parse {
-    /// The whole document (normalization needs it).
-    Full,
-    /// Objects and scalars only: the event's attributes and every
-    /// provider's ids sit outside arrays (see [`skeleton`]).
-    WithoutArrays,
+/// Buffers a request's payload text may need besides the body itself (a
+/// cleaned copy, a form read as JSON, a copy without duplicate keys),
+/// owned by the caller so everything read from the payload can borrow from
+/// them. Reused across requests.
+#[derive(Default)]
+pub struct Scratch {
+    pub text: Vec<u8>,
+    pub rewritten: Vec<u8>,
 }
 
-/// A request whose signature verified and whose payload parsed.
+/// A request whose signature verified, with its payload as JSON text.
 pub struct Verified<'a> {
     request: Request<'a>,
     signed: Signed,
-    payload: json::Payload,
-    parsed: Parse,
+    text: &'a str,
 }
 
-/// Runs `scheme` over `request`, then parses the payload: the only way to
-/// make a [`Verified`].
+/// Runs `scheme` over `request`, then reads its payload as JSON text (see
+/// [`json::text`]): the only way to make a [`Verified`].
 pub fn verify<'a>(
     scheme: &dyn Scheme,
     request: Request<'a>,
+    scratch: &'a mut Vec<u8>,
     now: SystemTime,
-    parse: Parse,
 ) -> Result<Verified<'a>, Reject> {
     let signed = scheme.verify(&request, now)?;
-    let payload = match scheme.format() {
-        Format::Json => json::parse(request.body, parse)?,
-        Format::Form => json::parse_form(request.body)?,
+    let text = match scheme.format() {
+        Format::Json => json::text(request.body, scratch)?,
+        Format::Form => json::form_text(request.body, scratch)?,
     };
     Ok(Verified {
         request,
         signed,
-        payload,
-        parsed: parse,
+        text,
     })
 }
 
@@ -184,33 +181,25 @@ impl<'a> Verified<'a> {
         }
     }
 
-    /// The payload as a JSON document's text: the body itself, or the body
-    /// with a BOM dropped and lone surrogate escapes replaced (see
-    /// [`json::parse`]), or a form body as a JSON object.
-    pub fn json_text(&self) -> &[u8] {
-        self.payload.text(self.request.body)
+    /// The payload as JSON text: the body itself, or the body with a BOM
+    /// dropped and lone surrogate escapes replaced, or a form body as a
+    /// JSON object.
+    pub fn text(&self) -> &'a str {
+        self.text
     }
 
-    pub fn json(&self) -> &serde_json::Value {
-        &self.payload.value
+    pub fn json_text(&self) -> &'a [u8] {
+        self.text.as_bytes()
     }
 
-    /// A non-empty string or a number of the payload at a JSON pointer.
-    /// Exact even when arrays were skipped: a pointer through one is looked
-    /// up in a full parse (only a route's own `dedup_key` can name such a
-    /// path).
-    pub fn scalar(&self, pointer: &str) -> Option<Scalar<'_>> {
-        match json::scalar(&self.payload.value, pointer) {
-            Some(s) => Some(s),
-            None if self.parsed == Parse::WithoutArrays => {
-                let full = json::parse(self.request.body, Parse::Full).ok()?;
-                json::scalar(&full.value, pointer).map(|s| match s {
-                    Scalar::Text(t) => Scalar::Text(Cow::Owned(t.into_owned())),
-                    Scalar::Number(n) => Scalar::Number(n),
-                })
-            }
-            None => None,
-        }
+    /// A non-empty string or a number of the payload at a JSON pointer (for
+    /// a route's own `dedup_key`; the providers read their typed views).
+    pub fn scalar(&self, pointer: &str) -> Option<Scalar<'static>> {
+        let value: serde_json::Value = serde_json::from_str(self.text).ok()?;
+        json::scalar(&value, pointer).map(|s| match s {
+            Scalar::Text(t) => Scalar::Text(std::borrow::Cow::Owned(t.into_owned())),
+            Scalar::Number(n) => Scalar::Number(n),
+        })
     }
 
     /// A header value usable as an id: visible ASCII, at most

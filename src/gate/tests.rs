@@ -71,7 +71,8 @@ fn nixflex(body: &[u8], delivery: Option<&str>) -> Fields {
 /// (delivery id, unsigned provider id, dedup key) of a request.
 fn ids(route: &Route, fields: &Fields, body: &[u8]) -> (String, Option<String>, Option<DedupKey>) {
     fields.with("/r", body, |req| {
-        let a = inspect(route, req, now()).unwrap();
+        let mut scratch = Scratch::default();
+        let a = inspect(route, req, &mut scratch, now()).unwrap();
         (
             a.delivery_id().to_owned(),
             a.provider_delivery_id().map(str::to_owned),
@@ -81,7 +82,11 @@ fn ids(route: &Route, fields: &Fields, body: &[u8]) -> (String, Option<String>, 
 }
 
 fn reject(route: &Route, fields: &Fields, body: &[u8]) -> Reject {
-    fields.with("/r", body, |req| inspect(route, req, now()).err().unwrap())
+    fields.with("/r", body, |req| {
+        inspect(route, req, &mut Scratch::default(), now())
+            .err()
+            .unwrap()
+    })
 }
 
 #[test]
@@ -247,7 +252,8 @@ fn a_bom_and_lone_surrogates_are_accepted_and_cleaned_for_the_normalized_event()
         "\u{feff}{\"event\":\"call.ended\",\"call_id\":\"CA9\",\"call_summary\":\"cut \\ud83d\"}";
     let f = nixflex(body.as_bytes(), None);
     f.with("/r", body.as_bytes(), |req| {
-        let a = inspect(&r, req, now()).unwrap();
+        let mut scratch = Scratch::default();
+        let a = inspect(&r, req, &mut scratch, now()).unwrap();
         assert_eq!(a.delivery_id(), "call.ended:CA9");
         let out = a.render(&r, now());
         let doc: serde_json::Value = serde_json::from_slice(&out.body).unwrap();
@@ -262,7 +268,8 @@ fn a_bom_and_lone_surrogates_are_accepted_and_cleaned_for_the_normalized_event()
         ForwardMode::Original,
     );
     f.with("/r", body.as_bytes(), |req| {
-        let a = inspect(&orig, req, now()).unwrap();
+        let mut scratch = Scratch::default();
+        let a = inspect(&orig, req, &mut scratch, now()).unwrap();
         assert_eq!(&*a.render(&orig, now()).body, body.as_bytes());
     });
 }

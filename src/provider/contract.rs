@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use crate::event::{Event, EventContext};
+use crate::event::Event;
 use crate::secret::Secret;
-use crate::verify::{Scalar, Scheme, Verified};
+use crate::verify::{Request, Scalar, Scheme};
 
 /// One provider. Implementations live in `src/provider/<name>/` and are
 /// listed once, in the registry (`src/provider.rs`).
@@ -44,11 +44,9 @@ pub trait Provider: Sync + 'static {
         &[]
     }
 
-    /// What identifies a delivery, from signed material only.
-    fn identity<'v>(&self, request: &'v Verified<'_>) -> Identity<'v>;
-
-    /// Maps the payload into the normalized event.
-    fn normalize<'a>(&self, ctx: &EventContext<'a>) -> Event<'a>;
+    /// Reads a verified payload's JSON text into the provider's typed,
+    /// borrowing view (`crate::normalize`). Fails only on malformed JSON.
+    fn read<'a>(&self, text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>>;
 
     /// One realistic payload per documented event, the first the default
     /// (`hookgate send`).
@@ -67,6 +65,17 @@ pub trait Provider: Sync + 'static {
         body: &[u8],
         delivery: &Outgoing<'_>,
     ) -> Result<Vec<(String, String)>, String>;
+}
+
+/// A provider's typed view of one verified payload.
+pub trait Payload<'a>: Send + Sync {
+    /// What identifies the delivery, from signed material only: the
+    /// payload's fields, and the request's signed headers.
+    fn identity(&self, request: &Request<'_>) -> Identity<'a>;
+
+    /// The normalized event. Without `with_data` only the attributes are
+    /// needed (`forward = "original"`): the costly parts may be skipped.
+    fn normalize(&self, with_data: bool) -> Event<'a>;
 }
 
 /// What a route gives its provider to build a [`Scheme`].
@@ -105,7 +114,7 @@ pub struct Identity<'v> {
     pub key: Option<Vec<Scalar<'v>>>,
     /// An id the provider sends unsigned: reported as `providerdeliveryid`,
     /// never used to dedup or as the event's id.
-    pub unsigned_id: Option<&'v str>,
+    pub unsigned_id: Option<String>,
     /// The sender expects the receiver's own answer to this delivery (a
     /// synchronous request, not a notification): it is never answered from
     /// the dedup cache.

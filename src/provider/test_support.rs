@@ -8,7 +8,7 @@ use sha2::Sha256;
 use super::{Provider, SchemeSetup};
 use crate::reject::Reject;
 use crate::secret::Secret;
-use crate::verify::{self, Headers, Parse, Request, Scheme, Signed, Verified};
+use crate::verify::{self, Headers, Request, Scheme, Signed, Verified};
 
 pub fn now() -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(1_779_000_000)
@@ -126,16 +126,20 @@ pub fn check_at(
     })
 }
 
-/// Runs `f` on the request verified (panics when it does not verify).
+/// Runs `f` on the request verified and its payload read by `provider`
+/// (panics when it does not verify or read).
 pub fn verified<R>(
+    provider: &dyn Provider,
     scheme: &dyn Scheme,
     fields: &Fields,
     body: &[u8],
-    f: impl FnOnce(&Verified<'_>) -> R,
+    f: impl FnOnce(&Verified<'_>, &dyn super::Payload<'_>) -> R,
 ) -> R {
     fields.with("/hook", body, |req| {
-        let v = verify::verify(scheme, req, now(), Parse::Full).expect("verifies");
-        f(&v)
+        let mut scratch = Vec::new();
+        let v = verify::verify(scheme, req, &mut scratch, now()).expect("verifies");
+        let payload = provider.read(v.text()).expect("reads");
+        f(&v, &*payload)
     })
 }
 
@@ -194,11 +198,13 @@ pub fn normalize_body(
     provider: &dyn Provider,
     body: &[u8],
     include_raw: bool,
-    parse: Parse,
+    with_data: bool,
 ) -> Normalized {
     use crate::event::{EventContext, EventMeta};
     Fields::default().with("/hook", body, |req| {
-        let v = verify::verify(&Unchecked, req, now(), parse).expect("parses");
+        let mut scratch = Vec::new();
+        let v = verify::verify(&Unchecked, req, &mut scratch, now()).expect("parses");
+        let payload = provider.read(v.text()).expect("reads");
         let ctx = EventContext::new(
             &v,
             EventMeta {
@@ -208,10 +214,10 @@ pub fn normalize_body(
                 provider_delivery_id: None,
                 received_at: received_at(),
                 include_raw,
-                with_data: parse == Parse::Full,
+                with_data,
             },
         );
-        let event = provider.normalize(&ctx);
+        let event = payload.normalize(with_data);
         let bytes = event.to_structured(&ctx);
         let doc = serde_json::from_slice(&bytes).expect("structured output is JSON");
         let headers = event
@@ -230,7 +236,7 @@ pub fn normalize_body(
 /// A fixture normalized (with `raw`).
 pub fn norm(provider: &str, event: &str) -> Normalized {
     let p = super::find(provider).unwrap();
-    normalize_body(p, &fixture(provider, event), true, Parse::Full)
+    normalize_body(p, &fixture(provider, event), true, true)
 }
 
 pub use crate::verify::arbitrary::arbitrary_json;

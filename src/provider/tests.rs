@@ -12,7 +12,6 @@ use super::test_support::*;
 use super::*;
 use crate::event::{header_value, TYPES};
 use crate::reject::Reject;
-use crate::verify::Parse;
 
 const SCHEMA: &str = include_str!("../../schema/event.schema.json");
 
@@ -175,7 +174,7 @@ fn every_fixture_validates_against_the_schema_and_keeps_raw_intact() {
 #[test]
 fn raw_is_the_provider_bytes_verbatim_and_can_be_turned_off() {
     let body = fixture("nixflex", "call.ended");
-    let n = normalize_body(&nixflex::Nixflex, &body, true, Parse::Full);
+    let n = normalize_body(&nixflex::Nixflex, &body, true, true);
     let text = String::from_utf8(n.bytes).unwrap();
     let spliced = format!(
         "\"raw\":{}}}}}",
@@ -183,7 +182,7 @@ fn raw_is_the_provider_bytes_verbatim_and_can_be_turned_off() {
     );
     assert!(text.ends_with(&spliced), "raw must be the body's bytes");
 
-    let off = normalize_body(&nixflex::Nixflex, &body, false, Parse::Full);
+    let off = normalize_body(&nixflex::Nixflex, &body, false, true);
     assert!(off.doc["data"].get("raw").is_none());
     assert!(off.doc["data"].get("call").is_some());
 }
@@ -204,7 +203,7 @@ fn unknown_events_are_forwarded_as_unknown_never_dropped() {
             r#"{"event":"AgentHandoff","data":{"session_id":"s"}}"#,
         ),
     ] {
-        let n = normalize_body(find(kind).unwrap(), body.as_bytes(), true, Parse::Full);
+        let n = normalize_body(find(kind).unwrap(), body.as_bytes(), true, true);
         assert_eq!(n.doc["type"], "unknown", "{body}");
         assert!(n.doc["providerevent"].is_string(), "{body}");
         assert_eq!(
@@ -217,7 +216,7 @@ fn unknown_events_are_forwarded_as_unknown_never_dropped() {
 #[test]
 fn wrong_types_are_left_out_not_invented() {
     let body = br#"{"event":"call.ended","call_id":12,"duration_seconds":"n/a","direction":7,"transcript":"no","started_at":"yesterday","metadata":null}"#;
-    let d = normalize_body(&nixflex::Nixflex, body, false, Parse::Full).doc;
+    let d = normalize_body(&nixflex::Nixflex, body, false, true).doc;
     assert_eq!(d["type"], "call.ended");
     assert_eq!(d["subject"], "12");
     let c = &d["data"]["call"];
@@ -230,8 +229,8 @@ fn wrong_types_are_left_out_not_invented() {
 /// `forward = "original"` parses the body without its arrays and builds no
 /// `data`: the `ce-*` attributes must come out exactly as from a full parse.
 fn original_mode_attributes_match(p: &dyn Provider, body: &[u8]) -> Result<(), String> {
-    let full = normalize_body(p, body, false, Parse::Full).headers;
-    let original = normalize_body(p, body, false, Parse::WithoutArrays).headers;
+    let full = normalize_body(p, body, false, true).headers;
+    let original = normalize_body(p, body, false, false).headers;
     if full == original {
         Ok(())
     } else {
@@ -262,7 +261,7 @@ proptest! {
         value in arbitrary_json(),
     ) {
         let body = serde_json::to_vec(&value).unwrap();
-        let n = normalize_body(provider, &body, true, Parse::Full);
+        let n = normalize_body(provider, &body, true, true);
         prop_assert!(TYPES.contains(&n.doc["type"].as_str().unwrap()));
         prop_assert_eq!(original_mode_attributes_match(provider, &body), Ok(()));
     }
@@ -277,7 +276,7 @@ proptest! {
             "event": event, "eventType": event, "topic": event, "type": "VOICE",
             "data": data.clone(), "transcript": data.clone(), "metadata": data,
         })).unwrap();
-        normalize_body(provider, &body, true, Parse::Full);
+        normalize_body(provider, &body, true, true);
         prop_assert_eq!(original_mode_attributes_match(provider, &body), Ok(()));
     }
 }

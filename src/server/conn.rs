@@ -16,6 +16,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::budget::Reservation;
 use crate::http1::{self, ChunkedDecoder, Framing, Limits, Parsed, Refusal, RequestHead};
+use crate::verify::Scratch;
 
 /// What a connection's read buffer starts with, and shrinks back to after a
 /// large request, so idle keep-alive connections hold little.
@@ -29,6 +30,8 @@ pub struct Conn<S> {
     pub limits: Limits,
     /// A chunked body, decoded (reused across requests).
     decoded: Vec<u8>,
+    /// What reading a payload may need beside the body (reused).
+    scratch: Scratch,
     /// Bytes of `buf` the current request occupies (head and raw body).
     consumed: usize,
     pub peer: Option<SocketAddr>,
@@ -71,6 +74,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             head: RequestHead::new(),
             limits,
             decoded: Vec::new(),
+            scratch: Scratch::default(),
             consumed: 0,
             peer,
             tls,
@@ -173,12 +177,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         }
     }
 
-    /// The body's bytes.
-    pub fn body(&self, body: &Body) -> &[u8] {
-        match body {
+    /// The request as read: its buffer (the head's spans point into it), its
+    /// head, its body, and the scratch buffers the gate may fill.
+    pub fn parts(&mut self, body: &Body) -> (&[u8], &RequestHead, &[u8], &mut Scratch) {
+        let body = match body {
             Body::Buffered(r) => &self.buf[r.clone()],
-            Body::Decoded => &self.decoded,
-        }
+            Body::Decoded => &self.decoded[..],
+        };
+        (&self.buf, &self.head, body, &mut self.scratch)
     }
 
     /// Writes `bytes` whole and flushes.
@@ -204,6 +210,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         }
         if self.decoded.capacity() > SHRINK_ABOVE {
             self.decoded = Vec::new();
+        }
+        if self.scratch.text.capacity() > SHRINK_ABOVE {
+            self.scratch.text = Vec::new();
+        }
+        if self.scratch.rewritten.capacity() > SHRINK_ABOVE {
+            self.scratch.rewritten = Vec::new();
         }
     }
 }

@@ -18,12 +18,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::conn::{BodyError, Conn, Next};
+use super::conn::{Body, BodyError, Conn, Next};
 use super::outbound::{self, Outbound};
 use super::{respond, upstream, Snapshot, State};
 use crate::dedup::{ClaimGuard, Decision};
 use crate::gate::{self, Accepted};
-use crate::http1::{Framing, Method, Refusal, MAX_HEADERS};
+use crate::http1::{Framing, Method, Refusal, RequestHead, MAX_HEADERS};
 use crate::logging::{self, Disposition, RequestLine};
 use crate::metrics::RouteMetrics;
 use crate::reject::Reject;
@@ -201,13 +201,25 @@ async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// The request's header fields, borrowed from the connection's buffer.
-fn fields<'b>(conn: &'b Conn<impl Sized>, out: &mut [(&'b [u8], &'b [u8]); MAX_HEADERS]) -> usize {
+fn head_fields<'b>(
+    head: &RequestHead,
+    buf: &'b [u8],
+    out: &mut [(&'b [u8], &'b [u8]); MAX_HEADERS],
+) -> usize {
     let mut n = 0;
-    for (slot, field) in out.iter_mut().zip(conn.head.headers(&conn.buf)) {
+    for (slot, field) in out.iter_mut().zip(head.headers(buf)) {
         *slot = field;
         n += 1;
     }
     n
+}
+
+/// The client's request as forwarding needs it.
+struct Inbound<'a> {
+    buf: &'a [u8],
+    head: &'a RequestHead,
+    peer: Option<std::net::SocketAddr>,
+    tls: bool,
 }
 
 async fn phases<S: AsyncRead + AsyncWrite + Unpin>(
@@ -247,59 +259,85 @@ async fn phases<S: AsyncRead + AsyncWrite + Unpin>(
         }
     };
     // accept, forward, settle: the body is read, the connection may stay.
-    let mut slots = [(&[][..], &[][..]); MAX_HEADERS];
-    let n = fields(conn, &mut slots);
-    let request = Request {
-        headers: Headers::new(&slots[..n]),
-        path: conn.head.path(&conn.buf),
-        query: conn.head.query(&conn.buf),
-        body: conn.body(&body),
-    };
-    let accepted = match gate::inspect(route, request, received_at) {
-        Ok(a) => a,
-        Err(r) => return early(conn, out, &r, None).await,
-    };
-    metrics
-        .body_bytes
-        .fetch_add(accepted.body_len() as u64, Relaxed);
-    let claim = match accept(state, snap, route, &accepted).await {
-        Ok(claim) => claim,
-        Err(Early::Duplicate) => {
-            let id = accepted.delivery_id().to_owned();
-            let keep = conn.head.keep_alive();
-            respond::duplicate(out, &id, !keep);
+    let keep_alive = conn.head.keep_alive();
+    match accept_and_forward(state, snap, route, metrics, conn, &body, received_at, out).await {
+        Ok(forwarded) => settle(state, snap, route, metrics, conn, out, forwarded).await,
+        Err(Stop::Duplicate(id)) => {
+            respond::duplicate(out, &id, !keep_alive);
             let written = conn.send(out).await.is_ok();
-            return Ending {
+            Ending {
                 status: 200,
                 disposition: Disposition::Duplicate,
                 reason: "",
                 delivery_id: Some(id),
-                keep: keep && written,
-            };
+                keep: keep_alive && written,
+            }
         }
-        Err(Early::Reject(r)) => {
-            let id = accepted.delivery_id().to_owned();
-            return early(conn, out, &r, Some(id)).await;
-        }
+        Err(Stop::Reject(r, id)) => early(conn, out, &r, id).await,
+    }
+}
+
+/// Why a request that was read whole is not forwarded.
+enum Stop {
+    Duplicate(String),
+    Reject(Reject, Option<String>),
+}
+
+/// Verification and ids, the rate limit and the dedup claim, then the
+/// forward: everything that borrows the request's bytes. The answer to the
+/// client is written by the caller, once these borrows are over.
+#[allow(clippy::too_many_arguments)]
+async fn accept_and_forward<S: AsyncRead + AsyncWrite + Unpin>(
+    state: &State,
+    snap: &Snapshot,
+    route: &Route,
+    metrics: &RouteMetrics,
+    conn: &mut Conn<S>,
+    body: &Body,
+    received_at: SystemTime,
+    out: &mut Vec<u8>,
+) -> Result<Forwarded, Stop> {
+    let (peer, tls) = (conn.peer, conn.tls);
+    let (buf, head, body, scratch) = conn.parts(body);
+    let mut slots = [(&[][..], &[][..]); MAX_HEADERS];
+    let n = head_fields(head, buf, &mut slots);
+    let request = Request {
+        headers: Headers::new(&slots[..n]),
+        path: head.path(buf),
+        query: head.query(buf),
+        body,
     };
+    let accepted =
+        gate::inspect(route, request, scratch, received_at).map_err(|r| Stop::Reject(r, None))?;
+    metrics
+        .body_bytes
+        .fetch_add(accepted.body_len() as u64, Relaxed);
     let delivery_id = accepted.delivery_id().to_owned();
-    let answer_head = match forward(state, snap, route, conn, &accepted, received_at, out).await {
-        Ok(a) => a,
+    let claim = match accept(state, snap, route, &accepted).await {
+        Ok(claim) => claim,
+        Err(Early::Duplicate) => return Err(Stop::Duplicate(delivery_id)),
+        Err(Early::Reject(r)) => return Err(Stop::Reject(r, Some(delivery_id))),
+    };
+    let inbound = Inbound {
+        buf,
+        head,
+        peer,
+        tls,
+    };
+    match forward(state, snap, route, &inbound, &accepted, received_at, out).await {
+        Ok((answer, sent_at)) => Ok(Forwarded {
+            answer,
+            sent_at,
+            claim,
+            delivery_id,
+        }),
         Err(r) => {
             if let Some(c) = claim {
                 c.release().await;
             }
-            return early(conn, out, &r, Some(delivery_id)).await;
+            Err(Stop::Reject(r, Some(delivery_id)))
         }
-    };
-    let (answer, sent_at) = answer_head;
-    let forwarded = Forwarded {
-        answer,
-        sent_at,
-        claim,
-        delivery_id,
-    };
-    settle(state, snap, route, metrics, conn, out, forwarded).await
+    }
 }
 
 /// A request the receiver answered.
@@ -343,7 +381,7 @@ fn admit<S>(
         Framing::None | Framing::Chunked => 0,
     };
     let mut slots = [(&[][..], &[][..]); MAX_HEADERS];
-    let n = fields(conn, &mut slots);
+    let n = head_fields(&conn.head, &conn.buf, &mut slots);
     let headers_only = Request {
         headers: Headers::new(&slots[..n]),
         path: conn.head.path(&conn.buf),
@@ -390,17 +428,17 @@ async fn accept(
 }
 
 /// The rebuilt request to the receiver; its answer's head.
-async fn forward<S: AsyncRead + AsyncWrite + Unpin>(
+async fn forward(
     state: &State,
     snap: &Snapshot,
     route: &Route,
-    conn: &Conn<S>,
+    inbound: &Inbound<'_>,
     accepted: &Accepted<'_>,
     received_at: SystemTime,
     out: &mut Vec<u8>,
 ) -> Result<(upstream::Answer, Instant), Reject> {
     let rendered = accepted.render(route, received_at);
-    let peer = conn.peer.map(|p| p.ip());
+    let peer = inbound.peer.map(|p| p.ip());
     let peer_trusted = peer.is_some_and(|ip| {
         snap.config
             .server
@@ -412,13 +450,13 @@ async fn forward<S: AsyncRead + AsyncWrite + Unpin>(
         out,
         &Outbound {
             route,
-            head: &conn.head,
-            buf: &conn.buf,
+            head: inbound.head,
+            buf: inbound.buf,
             accepted,
             rendered: &rendered,
             peer,
             peer_trusted,
-            tls: conn.tls,
+            tls: inbound.tls,
         },
     );
     let sent_at = Instant::now();

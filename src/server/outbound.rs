@@ -13,12 +13,12 @@ use crate::provider::standard;
 use crate::route::{ForwardMode, Route};
 
 /// What the head is built from.
-pub struct Outbound<'a> {
+pub struct Outbound<'a, 'b> {
     pub route: &'a Route,
     /// The client's request head and the buffer its spans point into.
     pub head: &'a RequestHead,
     pub buf: &'a [u8],
-    pub accepted: &'a Accepted<'a>,
+    pub accepted: &'a Accepted<'b>,
     pub rendered: &'a Rendered<'a>,
     pub peer: Option<IpAddr>,
     /// The peer is a configured trusted proxy: its forwarding headers stay.
@@ -40,7 +40,7 @@ fn is_proxy_view(name: &[u8]) -> bool {
 
 /// Whether a client header reaches the receiver (`false` for the ones
 /// hookgate replaces with its own).
-fn passes(o: &Outbound<'_>, name: &[u8], connection_listed: &[&[u8]]) -> bool {
+fn passes(o: &Outbound<'_, '_>, name: &[u8], connection_listed: &[&[u8]]) -> bool {
     let route = o.route;
     let allowed = route
         .forward_headers
@@ -79,7 +79,7 @@ fn header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 }
 
 /// Writes the upstream request head into `out` (cleared first).
-pub fn write_head(out: &mut Vec<u8>, o: &Outbound<'_>) {
+pub fn write_head(out: &mut Vec<u8>, o: &Outbound<'_, '_>) {
     let route = o.route;
     out.clear();
     out.extend_from_slice(b"POST ");
@@ -167,7 +167,7 @@ pub fn write_head(out: &mut Vec<u8>, o: &Outbound<'_>) {
 /// peer added to it.
 fn peer_view(
     out: &mut Vec<u8>,
-    o: &Outbound<'_>,
+    o: &Outbound<'_, '_>,
     forwarded_for: Option<&[u8]>,
     forwarded: Option<&[u8]>,
 ) {

@@ -13,58 +13,86 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
-use super::{skeleton, Parse, Scalar};
+use super::Scalar;
 use crate::reject::Reject;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// A parsed payload and the JSON text it was parsed from.
-pub struct Payload {
-    pub value: Value,
-    text: Text,
-}
+/// The deepest nesting a payload may have: what serde_json's own parser
+/// allows. Parts of a payload no mapping reads are skipped without
+/// recursion, so this is checked on the text itself; the receiver's parser
+/// is spared a depth bomb too.
+pub const MAX_DEPTH: usize = 128;
 
-enum Text {
-    /// The body from this offset on (past a BOM).
-    Body(usize),
-    /// A cleaned copy, or a form body as JSON.
-    Owned(Vec<u8>),
-}
-
-impl Payload {
-    pub fn text<'b>(&'b self, body: &'b [u8]) -> &'b [u8] {
-        match &self.text {
-            Text::Body(offset) => &body[*offset..],
-            Text::Owned(bytes) => bytes,
+/// A verified JSON body as text: past a BOM, UTF-8 checked, and with lone
+/// surrogate escapes replaced (written to `scratch`, the body untouched).
+/// Its syntax is checked where it is read.
+pub fn text<'a>(body: &'a [u8], scratch: &'a mut Vec<u8>) -> Result<&'a str, Reject> {
+    let body = body.strip_prefix(BOM).unwrap_or(body);
+    let text = std::str::from_utf8(body).map_err(|_| Reject::InvalidJson)?;
+    if !nesting_within(body, MAX_DEPTH) {
+        return Err(Reject::InvalidJson);
+    }
+    if !may_hold_surrogates(body) {
+        return Ok(text);
+    }
+    match replace_lone_surrogates(body) {
+        None => Ok(text),
+        Some(cleaned) => {
+            *scratch = cleaned;
+            std::str::from_utf8(scratch).map_err(|_| Reject::InvalidJson)
         }
     }
 }
 
-fn parse_value(text: &[u8], parse: Parse) -> Result<Value, serde_json::Error> {
-    match parse {
-        Parse::Full => serde_json::from_slice(text),
-        Parse::WithoutArrays => skeleton::parse(text),
+/// Whether arrays and objects in `text` nest at most `max` deep. Strings
+/// are skipped with `memchr`, so a body that is mostly text costs little.
+fn nesting_within(text: &[u8], max: usize) -> bool {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < text.len() {
+        match text[i] {
+            b'"' => {
+                // To the closing quote, over escapes.
+                i += 1;
+                loop {
+                    match memchr::memchr2(b'"', b'\\', &text[i..]) {
+                        None => return true,
+                        Some(j) if text[i + j] == b'\\' => i += j + 2,
+                        Some(j) => {
+                            i += j;
+                            break;
+                        }
+                    }
+                    if i >= text.len() {
+                        return true;
+                    }
+                }
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return false;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
     }
+    true
 }
 
-/// Parses a verified JSON body.
-pub fn parse(body: &[u8], parse: Parse) -> Result<Payload, Reject> {
-    let offset = if body.starts_with(BOM) { BOM.len() } else { 0 };
-    let text = &body[offset..];
-    match parse_value(text, parse) {
-        Ok(value) => Ok(Payload {
-            value,
-            text: Text::Body(offset),
-        }),
-        Err(_) => {
-            let cleaned = replace_lone_surrogates(text).ok_or(Reject::InvalidJson)?;
-            let value = parse_value(&cleaned, parse).map_err(|_| Reject::InvalidJson)?;
-            Ok(Payload {
-                value,
-                text: Text::Owned(cleaned),
-            })
-        }
-    }
+/// Whether `text` holds a `\u` escape in the surrogate range (`\uD8..` to
+/// `\uDF..`), cheaply: most bodies have none.
+fn may_hold_surrogates(text: &[u8]) -> bool {
+    memchr::memmem::find_iter(text, b"\\u").any(|i| {
+        matches!(text.get(i + 2), Some(b'd' | b'D'))
+            && matches!(
+                text.get(i + 3),
+                Some(b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F')
+            )
+    })
 }
 
 /// `text` with every `\uXXXX` escape of a lone surrogate (a high one not
@@ -120,9 +148,9 @@ fn hex4(text: &[u8], at: usize) -> Option<u16> {
     u16::from_str_radix(s, 16).ok()
 }
 
-/// A form body (`a=1&b=x+y`) as a JSON object of strings; a repeated name
-/// becomes an array of its values, in order.
-pub fn parse_form(body: &[u8]) -> Result<Payload, Reject> {
+/// A form body (`a=1&b=x+y`) as the text of a JSON object of strings; a
+/// repeated name becomes an array of its values, in order.
+pub fn form_text<'a>(body: &[u8], scratch: &'a mut Vec<u8>) -> Result<&'a str, Reject> {
     let mut map = Map::new();
     for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
         let (name, value) = match pair.iter().position(|b| *b == b'=') {
@@ -142,12 +170,9 @@ pub fn parse_form(body: &[u8]) -> Result<Payload, Reject> {
             }
         }
     }
-    let value = Value::Object(map);
-    let text = serde_json::to_vec(&value).expect("a map of strings serializes");
-    Ok(Payload {
-        value,
-        text: Text::Owned(text),
-    })
+    scratch.clear();
+    serde_json::to_writer(&mut *scratch, &Value::Object(map)).expect("a map of strings serializes");
+    std::str::from_utf8(scratch).map_err(|_| Reject::InvalidJson)
 }
 
 /// Form decoding: `+` is a space, `%XX` a byte; the result must be UTF-8.
@@ -182,13 +207,21 @@ pub fn scalar<'v>(json: &'v Value, pointer: &str) -> Option<Scalar<'v>> {
 mod tests {
     use super::*;
 
+    fn parse(body: &[u8]) -> Result<Value, Reject> {
+        let mut scratch = Vec::new();
+        let text = text(body, &mut scratch)?;
+        serde_json::from_str(text).map_err(|_| Reject::InvalidJson)
+    }
+
     #[test]
     fn a_bom_is_dropped() {
         let body = b"\xEF\xBB\xBF{\"event\":\"call.ended\"}";
-        let p = parse(body, Parse::Full).unwrap();
-        assert_eq!(p.value["event"], "call.ended");
-        assert_eq!(p.text(body), &body[3..]);
-        assert!(parse(body, Parse::WithoutArrays).is_ok());
+        let mut scratch = Vec::new();
+        assert_eq!(
+            text(body, &mut scratch).unwrap(),
+            "{\"event\":\"call.ended\"}"
+        );
+        assert!(scratch.is_empty(), "no copy for a BOM");
     }
 
     #[test]
@@ -197,15 +230,13 @@ mod tests {
         // low surrogate; a proper pair stays.
         let body = br#"{"summary":"Great call \ud83d","b":"\udc00x","ok":"\ud83d\ude00","arr":["\ud83d"]}"#;
         assert!(serde_json::from_slice::<Value>(body).is_err());
-        for mode in [Parse::Full, Parse::WithoutArrays] {
-            let p = parse(body, mode).unwrap();
-            assert_eq!(p.value["summary"], "Great call \u{fffd}");
-            assert_eq!(p.value["b"], "\u{fffd}x");
-            assert_eq!(p.value["ok"], "\u{1f600}");
-            let text = p.text(body);
-            assert_eq!(text.len(), body.len());
-            serde_json::from_slice::<Value>(text).unwrap();
-        }
+        let v = parse(body).unwrap();
+        assert_eq!(v["summary"], "Great call \u{fffd}");
+        assert_eq!(v["b"], "\u{fffd}x");
+        assert_eq!(v["ok"], "\u{1f600}");
+        assert_eq!(v["arr"][0], "\u{fffd}");
+        let mut scratch = Vec::new();
+        assert_eq!(text(body, &mut scratch).unwrap().len(), body.len());
     }
 
     #[test]
@@ -215,22 +246,43 @@ mod tests {
             b"not json",
             b"{\"a\":\"\\ud83d\"",
             b"",
+            b"\xff",
         ] {
-            assert!(parse(bad, Parse::Full).is_err(), "{bad:?}");
+            assert!(parse(bad).is_err(), "{bad:?}");
         }
         // An escaped backslash before `u` is not an escape.
         assert_eq!(replace_lone_surrogates(br#"{"a":"\\ud83d"}"#), None);
     }
 
     #[test]
+    fn nesting_is_bounded_outside_strings_only() {
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(nesting_within(deep(MAX_DEPTH).as_bytes(), MAX_DEPTH));
+        assert!(!nesting_within(deep(MAX_DEPTH + 1).as_bytes(), MAX_DEPTH));
+        let in_string = format!("{{\"a\":\"{}\\\"{}\"}}", "[".repeat(500), "{".repeat(500));
+        assert!(nesting_within(in_string.as_bytes(), MAX_DEPTH));
+        let mut scratch = Vec::new();
+        assert_eq!(
+            text(deep(100_000).as_bytes(), &mut scratch),
+            Err(Reject::InvalidJson)
+        );
+    }
+
+    #[test]
     fn forms_read_as_objects_of_strings() {
-        let p = parse_form(b"CallSid=CA1&From=%2B14158675309&Note=a+b&Tag=x&Tag=y&Empty=").unwrap();
-        assert_eq!(p.value["CallSid"], "CA1");
-        assert_eq!(p.value["From"], "+14158675309");
-        assert_eq!(p.value["Note"], "a b");
-        assert_eq!(p.value["Tag"], serde_json::json!(["x", "y"]));
-        assert_eq!(p.value["Empty"], "");
-        assert!(parse_form(b"a=%zz").is_err());
-        assert!(parse_form(b"a=%ff").is_err());
+        let mut scratch = Vec::new();
+        let text = form_text(
+            b"CallSid=CA1&From=%2B14158675309&Note=a+b&Tag=x&Tag=y&Empty=",
+            &mut scratch,
+        )
+        .unwrap();
+        let v: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(v["CallSid"], "CA1");
+        assert_eq!(v["From"], "+14158675309");
+        assert_eq!(v["Note"], "a b");
+        assert_eq!(v["Tag"], serde_json::json!(["x", "y"]));
+        assert_eq!(v["Empty"], "");
+        assert!(form_text(b"a=%zz", &mut scratch).is_err());
+        assert!(form_text(b"a=%ff", &mut scratch).is_err());
     }
 }

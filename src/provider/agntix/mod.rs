@@ -10,10 +10,9 @@ mod tests;
 use std::time::Duration;
 
 use super::standard::{self, HeaderSet, StandardScheme};
-use super::{Identity, Outgoing, Provider, Sample, SchemeSetup, SetupError};
-use crate::event::{Event, EventContext};
+use super::{Outgoing, Payload, Provider, Sample, SchemeSetup, SetupError};
 use crate::secret::Secret;
-use crate::verify::{Headers, Scalar, Scheme, Verified, Window};
+use crate::verify::{Headers, Scheme, Window};
 
 pub struct Agntix;
 
@@ -67,17 +66,8 @@ impl Provider for Agntix {
         ]
     }
 
-    fn identity<'v>(&self, request: &'v Verified<'_>) -> Identity<'v> {
-        let id = request.header_id(header_set(&request.headers()).id);
-        Identity {
-            key: id.map(|id| vec![Scalar::Text(id.into())]),
-            unsigned_id: None,
-            exempt: false,
-        }
-    }
-
-    fn normalize<'a>(&self, ctx: &EventContext<'a>) -> Event<'a> {
-        normalize::normalize(ctx)
+    fn read<'a>(&self, text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>> {
+        Ok(Box::new(crate::normalize::read::<normalize::Body>(text)?))
     }
 
     fn samples(&self) -> &'static [Sample] {

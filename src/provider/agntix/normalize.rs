@@ -1,92 +1,158 @@
-//! Agntix: a flat session body; `eventType` with the session `type` (VOICE
-//! or CHAT) gives the event. Chat sessions use the `call` object too, with
-//! `channel` saying where they happened.
+//! Agntix's payload: a flat session body; `eventType` with the session
+//! `type` (VOICE or CHAT) gives the event. Chat sessions use the `call`
+//! object too, with `channel` saying where they happened.
 
-use serde_json::Value;
+use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::normalize::{
-    any, json_number, lower, sentiment, string, text, time_value, unknown, utc_time, Event,
-    EventContext, Obj,
-};
+use crate::event::{sentiment, Call, Caller, Event};
+use crate::normalize::{first_text, first_time, json_number, Field, Obj, Raw};
+use crate::provider::{Identity, Payload};
+use crate::verify::{fields, Request, Scalar};
 
-pub(super) fn normalize<'a>(ctx: &EventContext<'a>) -> Event<'a> {
-    let b = ctx.json();
-    let name = string(b, &["eventType", "event_type"]);
-    let kind = string(b, &["type"]).map(|t| t.to_ascii_uppercase());
-    let event_type = match (name.as_deref(), kind.as_deref()) {
-        (Some("session.created"), Some("VOICE")) => "call.started",
-        (Some("session.ended"), Some("VOICE")) => "call.ended",
-        (Some("session.created"), Some("CHAT")) => "chat.started",
-        (Some("session.ended"), Some("CHAT")) => "chat.ended",
-        _ => return unknown(name),
-    };
-    let meta = b.get("metadata").unwrap_or(&Value::Null);
-    let analysis = b.get("analysis").unwrap_or(&Value::Null);
-    let direction = string(b, &["direction"]).map(|d| d.to_ascii_lowercase());
-    let customer = text(meta, &["customerPhoneNumber", "customer_phone_number"]);
-    let (from, to) = match direction.as_deref() {
-        Some("inbound") => (customer.clone(), None),
-        Some("outbound") => (None, customer.clone()),
-        _ => (None, None),
-    };
-    let ended = event_type.ends_with(".ended");
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
+pub(super) struct Body<'a> {
+    id: Field<'a>,
+    #[serde(rename = "eventType")]
+    event_type_camel: Field<'a>,
+    event_type: Field<'a>,
+    #[serde(rename = "type")]
+    kind: Field<'a>,
+    platform: Field<'a>,
+    direction: Field<'a>,
+    #[serde(rename = "agentId")]
+    agent_id_camel: Field<'a>,
+    agent_id: Field<'a>,
+    #[serde(rename = "createdAt")]
+    created_at_camel: Field<'a>,
+    created_at: Field<'a>,
+    #[serde(rename = "endedAt")]
+    ended_at_camel: Field<'a>,
+    ended_at: Field<'a>,
+    #[serde(rename = "lastActivityAt")]
+    last_activity_at: Field<'a>,
+    metadata: Obj<Metadata<'a>>,
+    analysis: Obj<Analysis<'a>>,
+}
 
-    let mut call = Obj::default();
-    call.put("id", text(b, &["id"]))
-        .put("direction", direction.clone().map(Value::String))
-        .put("channel", lower(b, &["platform"]))
-        .put("from", from)
-        .put("to", to)
-        .put("agent_id", text(b, &["agentId", "agent_id"]))
-        .put("started_at", time_value(b, &["createdAt", "created_at"]))
-        .put(
-            "ended_at",
-            if ended {
-                time_value(b, &["endedAt", "ended_at"])
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
+struct Metadata<'a> {
+    #[serde(rename = "customerPhoneNumber")]
+    customer_phone_camel: Field<'a>,
+    customer_phone_number: Field<'a>,
+    #[serde(rename = "sessionVariables")]
+    session_variables_camel: Raw<'a>,
+    session_variables: Raw<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
+struct Analysis<'a> {
+    summary: Field<'a>,
+    sentiment: Obj<Sentiment<'a>>,
+    #[serde(rename = "extractedData")]
+    extracted_camel: Raw<'a>,
+    extracted_data: Raw<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
+struct Sentiment<'a> {
+    conversation: Obj<Label<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
+struct Label<'a> {
+    label: Field<'a>,
+}
+
+impl<'a> Payload<'a> for Body<'a> {
+    /// The signed message id: the body's `id` is the session, shared by its
+    /// `session.created` and `session.ended`.
+    fn identity(&self, request: &Request<'_>) -> Identity<'a> {
+        let names = super::header_set(&request.headers);
+        let key = fields::header_id(&request.headers, names.id)
+            .map(|id| vec![Scalar::Text(id.to_owned().into())]);
+        Identity {
+            key,
+            unsigned_id: None,
+            exempt: false,
+        }
+    }
+
+    fn normalize(&self, _with_data: bool) -> Event<'a> {
+        let name = first_text(&[&self.event_type_camel, &self.event_type]);
+        let kind = self.kind.as_str().map(str::to_ascii_uppercase);
+        let event_type = match (name.as_deref(), kind.as_deref()) {
+            (Some("session.created"), Some("VOICE")) => "call.started",
+            (Some("session.ended"), Some("VOICE")) => "call.ended",
+            (Some("session.created"), Some("CHAT")) => "chat.started",
+            (Some("session.ended"), Some("CHAT")) => "chat.ended",
+            _ => return Event::unknown(name),
+        };
+        let meta = &self.metadata.0;
+        let analysis = &self.analysis.0;
+        let direction = self.direction.lower();
+        let customer = first_text(&[&meta.customer_phone_camel, &meta.customer_phone_number]);
+        let (from, to) = match direction.as_deref() {
+            Some("inbound") => (customer.clone(), None),
+            Some("outbound") => (None, customer.clone()),
+            _ => (None, None),
+        };
+        let ended = event_type.ends_with(".ended");
+        let started_at = first_time(&[&self.created_at_camel, &self.created_at]);
+        let ended_at = first_time(&[&self.ended_at_camel, &self.ended_at]);
+        Event {
+            event_type,
+            provider_event: name,
+            subject: self.id.text(),
+            time: if ended {
+                first_time(&[&self.ended_at_camel, &self.ended_at, &self.last_activity_at])
             } else {
-                None
+                started_at.clone()
             },
-        )
-        .put("duration_seconds", if ended { duration(b) } else { None })
-        .put("summary", text(analysis, &["summary"]))
-        .put(
-            "sentiment",
-            analysis
-                .pointer("/sentiment/conversation/label")
-                .and_then(Value::as_str)
-                .map(|l| sentiment(l).into()),
-        )
-        .put(
-            "extracted",
-            any(analysis, &["extractedData", "extracted_data"]),
-        );
-
-    let mut caller = Obj::default();
-    caller.put("phone", customer);
-
-    Event {
-        event_type,
-        provider_event: name,
-        subject: string(b, &["id"]),
-        time: if ended {
-            utc_time(b, &["endedAt", "ended_at", "lastActivityAt"])
-        } else {
-            utc_time(b, &["createdAt", "created_at"])
-        },
-        call: call.done(),
-        caller: caller.done(),
-        metadata: any(meta, &["sessionVariables", "session_variables"]),
-        ..Event::default()
+            call: Call {
+                id: self.id.text(),
+                direction,
+                channel: self.platform.lower(),
+                from,
+                to,
+                agent_id: first_text(&[&self.agent_id_camel, &self.agent_id]),
+                started_at,
+                ended_at: if ended { ended_at } else { None },
+                duration_seconds: if ended { self.duration() } else { None },
+                summary: analysis.summary.text(),
+                sentiment: analysis.sentiment.0.conversation.0.label.as_str().map(sentiment),
+                extracted: analysis
+                    .extracted_camel
+                    .value()
+                    .or(analysis.extracted_data.value()),
+                ..Call::default()
+            },
+            caller: Caller {
+                phone: customer,
+                ..Caller::default()
+            },
+            metadata: meta
+                .session_variables_camel
+                .value()
+                .or(meta.session_variables.value()),
+            ..Event::default()
+        }
     }
 }
 
-/// `endedAt - createdAt`, both sent by Agntix; absent if either is.
-fn duration(b: &Value) -> Option<Value> {
-    let at = |k: &str| OffsetDateTime::parse(b.get(k)?.as_str()?, &Rfc3339).ok();
-    let secs = (at("endedAt")? - at("createdAt")?).as_seconds_f64();
-    (secs >= 0.0)
-        .then(|| json_number((secs * 1000.0).round() / 1000.0))
-        .flatten()
+impl Body<'_> {
+    /// `endedAt - createdAt`, both sent by Agntix; absent if either is.
+    fn duration(&self) -> Option<serde_json::Number> {
+        let at = |f: &Field<'_>| OffsetDateTime::parse(f.as_str()?, &Rfc3339).ok();
+        let secs = (at(&self.ended_at_camel)? - at(&self.created_at_camel)?).as_seconds_f64();
+        (secs >= 0.0)
+            .then(|| json_number((secs * 1000.0).round() / 1000.0))
+            .flatten()
+    }
 }

@@ -9,10 +9,9 @@ mod tests;
 use std::time::Duration;
 
 use super::standard::{self, StandardScheme};
-use super::{Identity, Outgoing, Provider, Sample, SchemeSetup, SetupError};
-use crate::event::{Event, EventContext};
+use super::{Outgoing, Payload, Provider, Sample, SchemeSetup, SetupError};
 use crate::secret::Secret;
-use crate::verify::{Scalar, Scheme, Verified, Window};
+use crate::verify::{Scheme, Window};
 
 pub struct Allo;
 
@@ -54,18 +53,8 @@ impl Provider for Allo {
         &["webhook-id", "webhook-timestamp"]
     }
 
-    fn identity<'v>(&self, request: &'v Verified<'_>) -> Identity<'v> {
-        Identity {
-            key: request
-                .header_id("webhook-id")
-                .map(|id| vec![Scalar::Text(id.into())]),
-            unsigned_id: None,
-            exempt: false,
-        }
-    }
-
-    fn normalize<'a>(&self, ctx: &EventContext<'a>) -> Event<'a> {
-        normalize::normalize(ctx)
+    fn read<'a>(&self, text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>> {
+        Ok(Box::new(crate::normalize::read::<normalize::Body>(text)?))
     }
 
     fn samples(&self) -> &'static [Sample] {

@@ -1,146 +1,293 @@
-//! Allo: an envelope `{topic, data}` in two generations (v1 upper-case
-//! topics, v2 lower-case with `version` and `timestamp`); call fields come in
-//! snake_case or camelCase.
+//! Allo's payload: an envelope `{topic, data}` in two generations (v1
+//! upper-case topics, v2 lower-case with `version` and `timestamp`); call
+//! fields come in snake_case or camelCase.
 
-use serde_json::Value;
+use serde::Deserialize;
 
-use crate::normalize::{
-    any, json_number, lower, number, string, text, time_value, turns, unknown, utc_time, Event,
-    EventContext, Obj,
-};
+use crate::event::{role, Call, Caller, Contact, Event, Sms, Transfer, Turn};
+use crate::normalize::{first_text, first_time, json_number, Field, List, Obj, Raw};
+use crate::provider::{Identity, Payload};
+use crate::verify::{fields, Request, Scalar};
 
-pub(super) fn normalize<'a>(ctx: &EventContext<'a>) -> Event<'a> {
-    let b = ctx.json();
-    let name = string(b, &["topic", "event"]);
-    let event_type = match name.as_deref() {
-        Some("CALL_RECEIVED" | "call.completed") => "call.ended",
-        Some("call.received" | "call.triggered") => "call.started",
-        Some("SMS_RECEIVED" | "sms.received") => "sms.received",
-        Some("SMS_SENT" | "sms.sent") => "sms.sent",
-        Some("CONTACT_CREATED" | "contact.created") => "contact.created",
-        Some("CONTACT_UPDATED" | "contact.updated") => "contact.updated",
-        Some("PING" | "ping") => "ping",
-        // tag.added, tag.removed and anything newer: kept whole in `raw`.
-        _ => return unknown(name),
-    };
-    let d = b.get("data").unwrap_or(&Value::Null);
-    let envelope_time = utc_time(b, &["timestamp"]);
-    let mut event = Event {
-        event_type,
-        provider_event: name,
-        subject: string(d, &["id"]),
-        ..Event::default()
-    };
-    match event_type {
-        "call.ended" | "call.started" => {
-            let direction = lower(d, &["type", "direction"]);
-            let outbound = direction.as_ref().and_then(Value::as_str) == Some("outbound");
-            let mut call = Obj::default();
-            call.put("id", text(d, &["id"]))
-                .put("direction", direction)
-                .put("from", text(d, &["from_number", "fromNumber"]))
-                .put("to", text(d, &["to", "to_number", "toNumber"]))
-                .put("agent_email", text(d, &["user_email", "userEmail"]))
-                .put("started_at", time_value(d, &["start_date", "startDate"]))
-                .put("duration_seconds", duration(d))
-                .put(
-                    "summary",
-                    text(
-                        d,
-                        &["summary", "one_sentence_summary", "oneSentenceSummary"],
-                    ),
-                )
-                .put("recording_url", text(d, &["recording_url", "recordingUrl"]))
-                .put("extracted", any(d, &["data_collected", "dataCollected"]))
-                .put("transfer", transfer(d));
-            event.call = call.done();
-            if ctx.with_data() {
-                let list = d.get("transcriptions").or_else(|| d.get("transcript"));
-                event.transcript = turns(list, &["source", "role"], &["text"], |t| {
-                    text(t, &["time"]).map(|v| ("at", v))
-                });
-            }
-            let (name_key, phone_key): (&[&str], &[&str]) = if outbound {
-                (&["to_name", "toName"], &["to", "to_number", "toNumber"])
-            } else {
-                (&["from_name", "fromName"], &["from_number", "fromNumber"])
-            };
-            let mut caller = Obj::default();
-            caller
-                .put("name", text(d, name_key))
-                .put("phone", text(d, phone_key));
-            event.caller = caller.done();
-            event.time = envelope_time.or_else(|| utc_time(d, &["start_date", "startDate"]));
-        }
-        "sms.received" | "sms.sent" => {
-            let mut sms = Obj::default();
-            sms.put("id", text(d, &["id"]))
-                .put("direction", lower(d, &["direction"]))
-                .put("kind", lower(d, &["type"]))
-                .put("from", text(d, &["from_number", "fromNumber"]))
-                .put("to", text(d, &["to_number", "toNumber"]))
-                .put("text", text(d, &["content", "text"]))
-                .put("sent_at", time_value(d, &["sent_at", "sentAt"]));
-            event.sms = sms.done();
-            let (name_key, phone_key): (&[&str], &[&str]) = if event_type == "sms.received" {
-                (&["from_name", "fromName"], &["from_number", "fromNumber"])
-            } else {
-                (&["to_name", "toName"], &["to_number", "toNumber"])
-            };
-            let mut caller = Obj::default();
-            caller
-                .put("name", text(d, name_key))
-                .put("phone", text(d, phone_key));
-            event.caller = caller.done();
-            event.time = envelope_time.or_else(|| utc_time(d, &["sent_at", "sentAt"]));
-        }
-        "contact.created" | "contact.updated" => {
-            let mut contact = Obj::default();
-            contact
-                .put("id", text(d, &["id"]))
-                .put("name", text(d, &["name", "first_name", "firstName"]))
-                .put("last_name", text(d, &["last_name", "lastName"]))
-                .put("company", text(d, &["company"]))
-                .put("emails", any(d, &["emails"]))
-                .put("numbers", any(d, &["numbers"]));
-            event.contact = contact.done();
-            event.time = envelope_time;
-        }
-        _ => event.time = envelope_time,
-    }
-    event
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
+pub(super) struct Body<'a> {
+    topic: Field<'a>,
+    event: Field<'a>,
+    timestamp: Field<'a>,
+    data: Obj<Data<'a>>,
 }
 
-/// `length_in_minutes` × 60, or the `length` text ("5m 30s").
-fn duration(d: &Value) -> Option<Value> {
-    if let Some(minutes) =
-        number(d, &["length_in_minutes", "lengthInMinutes"]).and_then(|v| v.as_f64())
-    {
-        return json_number((minutes * 60.0 * 1000.0).round() / 1000.0);
+/// Call, SMS and contact fields, both casings.
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
+struct Data<'a> {
+    id: Field<'a>,
+    #[serde(rename = "type")]
+    kind: Field<'a>,
+    direction: Field<'a>,
+    from_number: Field<'a>,
+    #[serde(rename = "fromNumber")]
+    from_number_camel: Field<'a>,
+    from_name: Field<'a>,
+    #[serde(rename = "fromName")]
+    from_name_camel: Field<'a>,
+    to: Field<'a>,
+    to_number: Field<'a>,
+    #[serde(rename = "toNumber")]
+    to_number_camel: Field<'a>,
+    to_name: Field<'a>,
+    #[serde(rename = "toName")]
+    to_name_camel: Field<'a>,
+    user_email: Field<'a>,
+    #[serde(rename = "userEmail")]
+    user_email_camel: Field<'a>,
+    start_date: Field<'a>,
+    #[serde(rename = "startDate")]
+    start_date_camel: Field<'a>,
+    length_in_minutes: Field<'a>,
+    #[serde(rename = "lengthInMinutes")]
+    length_in_minutes_camel: Field<'a>,
+    length: Field<'a>,
+    summary: Field<'a>,
+    one_sentence_summary: Field<'a>,
+    #[serde(rename = "oneSentenceSummary")]
+    one_sentence_summary_camel: Field<'a>,
+    recording_url: Field<'a>,
+    #[serde(rename = "recordingUrl")]
+    recording_url_camel: Field<'a>,
+    data_collected: Raw<'a>,
+    #[serde(rename = "dataCollected")]
+    data_collected_camel: Raw<'a>,
+    transfer_to: Obj<TransferTo<'a>>,
+    #[serde(rename = "transferTo")]
+    transfer_to_camel: Obj<TransferTo<'a>>,
+    transcriptions: Raw<'a>,
+    transcript: Raw<'a>,
+    content: Field<'a>,
+    text: Field<'a>,
+    sent_at: Field<'a>,
+    #[serde(rename = "sentAt")]
+    sent_at_camel: Field<'a>,
+    name: Field<'a>,
+    first_name: Field<'a>,
+    #[serde(rename = "firstName")]
+    first_name_camel: Field<'a>,
+    last_name: Field<'a>,
+    #[serde(rename = "lastName")]
+    last_name_camel: Field<'a>,
+    company: Field<'a>,
+    emails: Raw<'a>,
+    numbers: Raw<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
+struct TransferTo<'a> {
+    number: Field<'a>,
+    user_name: Field<'a>,
+    #[serde(rename = "userName")]
+    user_name_camel: Field<'a>,
+    user_email: Field<'a>,
+    #[serde(rename = "userEmail")]
+    user_email_camel: Field<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
+struct AlloTurn<'a> {
+    source: Field<'a>,
+    role: Field<'a>,
+    text: Field<'a>,
+    time: Field<'a>,
+}
+
+impl<'a> Payload<'a> for Body<'a> {
+    fn identity(&self, request: &Request<'_>) -> Identity<'a> {
+        Identity {
+            key: fields::header_id(&request.headers, "webhook-id")
+                .map(|id| vec![Scalar::Text(id.to_owned().into())]),
+            unsigned_id: None,
+            exempt: false,
+        }
     }
-    let text = string(d, &["length"])?;
-    let mut total = 0.0;
-    let mut seen = false;
-    for part in text.split_whitespace() {
-        let (n, unit) = part.split_at(part.find(|c: char| !c.is_ascii_digit() && c != '.')?);
-        let n: f64 = n.parse().ok()?;
-        total += match unit {
-            "h" => n * 3600.0,
-            "m" => n * 60.0,
-            "s" => n,
-            _ => return None,
+
+    fn normalize(&self, with_data: bool) -> Event<'a> {
+        let name = first_text(&[&self.topic, &self.event]);
+        let event_type = match name.as_deref() {
+            Some("CALL_RECEIVED" | "call.completed") => "call.ended",
+            Some("call.received" | "call.triggered") => "call.started",
+            Some("SMS_RECEIVED" | "sms.received") => "sms.received",
+            Some("SMS_SENT" | "sms.sent") => "sms.sent",
+            Some("CONTACT_CREATED" | "contact.created") => "contact.created",
+            Some("CONTACT_UPDATED" | "contact.updated") => "contact.updated",
+            Some("PING" | "ping") => "ping",
+            // tag.added, tag.removed and anything newer: kept whole in `raw`.
+            _ => return Event::unknown(name),
         };
-        seen = true;
+        let d = &self.data.0;
+        let envelope_time = self.timestamp.time();
+        let mut event = Event {
+            event_type,
+            provider_event: name,
+            subject: d.id.text(),
+            ..Event::default()
+        };
+        let from_phone = || first_text(&[&d.from_number, &d.from_number_camel]);
+        let from_name = || first_text(&[&d.from_name, &d.from_name_camel]);
+        let to_name = || first_text(&[&d.to_name, &d.to_name_camel]);
+        match event_type {
+            "call.ended" | "call.started" => {
+                let direction = first_text(&[&d.kind, &d.direction])
+                    .map(|t| t.to_ascii_lowercase().into());
+                let outbound = direction.as_deref() == Some("outbound");
+                let to_phone = first_text(&[&d.to, &d.to_number, &d.to_number_camel]);
+                event.call = Call {
+                    id: d.id.text(),
+                    direction,
+                    from: from_phone(),
+                    to: to_phone.clone(),
+                    agent_email: first_text(&[&d.user_email, &d.user_email_camel]),
+                    started_at: first_time(&[&d.start_date, &d.start_date_camel]),
+                    duration_seconds: d.duration(),
+                    summary: first_text(&[
+                        &d.summary,
+                        &d.one_sentence_summary,
+                        &d.one_sentence_summary_camel,
+                    ]),
+                    recording_url: first_text(&[&d.recording_url, &d.recording_url_camel]),
+                    extracted: d.data_collected.value().or(d.data_collected_camel.value()),
+                    transfer: d.transfer(),
+                    transcript: with_data.then(|| d.transcript()).flatten(),
+                    ..Call::default()
+                };
+                event.caller = if outbound {
+                    Caller {
+                        name: to_name(),
+                        phone: to_phone,
+                        ..Caller::default()
+                    }
+                } else {
+                    Caller {
+                        name: from_name(),
+                        phone: from_phone(),
+                        ..Caller::default()
+                    }
+                };
+                event.time =
+                    envelope_time.or_else(|| first_time(&[&d.start_date, &d.start_date_camel]));
+            }
+            "sms.received" | "sms.sent" => {
+                let to_phone = first_text(&[&d.to_number, &d.to_number_camel]);
+                event.sms = Sms {
+                    id: d.id.text(),
+                    direction: d.direction.lower(),
+                    kind: d.kind.lower(),
+                    from: from_phone(),
+                    to: to_phone.clone(),
+                    text: first_text(&[&d.content, &d.text]),
+                    sent_at: first_time(&[&d.sent_at, &d.sent_at_camel]),
+                    ..Sms::default()
+                };
+                event.caller = if event_type == "sms.received" {
+                    Caller {
+                        name: from_name(),
+                        phone: from_phone(),
+                        ..Caller::default()
+                    }
+                } else {
+                    Caller {
+                        name: to_name(),
+                        phone: to_phone,
+                        ..Caller::default()
+                    }
+                };
+                event.time = envelope_time.or_else(|| first_time(&[&d.sent_at, &d.sent_at_camel]));
+            }
+            "contact.created" | "contact.updated" => {
+                event.contact = Contact {
+                    id: d.id.text(),
+                    name: first_text(&[&d.name, &d.first_name, &d.first_name_camel]),
+                    last_name: first_text(&[&d.last_name, &d.last_name_camel]),
+                    company: d.company.text(),
+                    emails: d.emails.value(),
+                    numbers: d.numbers.value(),
+                };
+                event.time = envelope_time;
+            }
+            _ => event.time = envelope_time,
+        }
+        event
     }
-    seen.then(|| json_number(total)).flatten()
 }
 
-fn transfer(d: &Value) -> Option<Value> {
-    let t = d.get("transfer_to").or_else(|| d.get("transferTo"))?;
-    let mut transfer = Obj::default();
-    transfer.put("to", text(t, &["number"])).put(
-        "label",
-        text(t, &["user_name", "userName", "user_email", "userEmail"]),
-    );
-    transfer.done().map(Value::Object)
+impl<'a> Data<'a> {
+    /// `length_in_minutes` × 60, or the `length` text ("5m 30s").
+    fn duration(&self) -> Option<serde_json::Number> {
+        let minutes = self
+            .length_in_minutes
+            .number()
+            .or_else(|| self.length_in_minutes_camel.number())
+            .and_then(|n| n.as_f64());
+        if let Some(minutes) = minutes {
+            return json_number((minutes * 60.0 * 1000.0).round() / 1000.0);
+        }
+        let text = self.length.as_str()?;
+        let mut total = 0.0;
+        let mut seen = false;
+        for part in text.split_whitespace() {
+            let (n, unit) = part.split_at(part.find(|c: char| !c.is_ascii_digit() && c != '.')?);
+            let n: f64 = n.parse().ok()?;
+            total += match unit {
+                "h" => n * 3600.0,
+                "m" => n * 60.0,
+                "s" => n,
+                _ => return None,
+            };
+            seen = true;
+        }
+        seen.then(|| json_number(total)).flatten()
+    }
+
+    fn transfer(&self) -> Option<Transfer<'a>> {
+        let t = if self.transfer_to.0.number.as_str().is_some()
+            || self.transfer_to.0.user_name.as_str().is_some()
+            || self.transfer_to.0.user_email.as_str().is_some()
+        {
+            &self.transfer_to.0
+        } else {
+            &self.transfer_to_camel.0
+        };
+        let transfer = Transfer {
+            to: t.number.text(),
+            label: first_text(&[
+                &t.user_name,
+                &t.user_name_camel,
+                &t.user_email,
+                &t.user_email_camel,
+            ]),
+            reason: None,
+        };
+        (!transfer.is_empty()).then_some(transfer)
+    }
+
+    fn transcript(&self) -> Option<Vec<Turn<'a>>> {
+        let raw = if self.transcriptions.value().is_some() {
+            &self.transcriptions
+        } else {
+            &self.transcript
+        };
+        raw.is_array().then(|| {
+            let List(turns) = raw.read::<List<AlloTurn<'a>>>();
+            turns
+                .into_iter()
+                .map(|t| Turn {
+                    role: t.source.as_str().or(t.role.as_str()).map(role),
+                    text: t.text.text(),
+                    at: t.time.text(),
+                    offset_ms: None,
+                })
+                .collect()
+        })
+    }
 }

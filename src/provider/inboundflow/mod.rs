@@ -9,13 +9,12 @@ mod tests;
 
 use std::time::{Duration, SystemTime};
 
-use super::{utf8_keys, Identity, Outgoing, Provider, Sample, SchemeSetup, SetupError};
-use crate::event::{Event, EventContext};
+use super::{utf8_keys, Outgoing, Payload, Provider, Sample, SchemeSetup, SetupError};
 use crate::reject::Reject;
 use crate::secret::Secret;
 use crate::verify::crypto::{any_key_matches, decode_hex_signature, SigningKey};
 use crate::verify::fields::{check_window, parse_timestamp, single_header};
-use crate::verify::{Headers, Request, Scheme, Signed, Verified, Window};
+use crate::verify::{Headers, Request, Scheme, Signed, Window};
 
 pub struct InboundFlow;
 
@@ -129,23 +128,8 @@ impl Provider for InboundFlow {
         SCHEDULE
     }
 
-    fn identity<'v>(&self, request: &'v Verified<'_>) -> Identity<'v> {
-        match request.scalar("/delivery_id") {
-            Some(id) => Identity {
-                key: Some(vec![id]),
-                unsigned_id: None,
-                exempt: false,
-            },
-            None => Identity {
-                key: None,
-                unsigned_id: request.header_id("x-inboundflow-delivery-id"),
-                exempt: false,
-            },
-        }
-    }
-
-    fn normalize<'a>(&self, ctx: &EventContext<'a>) -> Event<'a> {
-        normalize::normalize(ctx)
+    fn read<'a>(&self, text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>> {
+        Ok(Box::new(crate::normalize::read::<normalize::Body>(text)?))
     }
 
     fn samples(&self) -> &'static [Sample] {

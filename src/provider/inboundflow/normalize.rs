@@ -1,80 +1,135 @@
-//! InboundFlow: an envelope `{event, timestamp, delivery_id, data}`.
+//! InboundFlow's payload: an envelope `{event, timestamp, delivery_id,
+//! data}`.
 
-use serde_json::Value;
+use serde::Deserialize;
 
-use crate::normalize::{number, string, text, time_value, unknown, utc_time, Event, EventContext, Obj};
+use crate::event::{Appointment, Call, Caller, Event, Lead, Transfer};
+use crate::normalize::{first_text, Field, Obj};
+use crate::provider::{Identity, Payload};
+use crate::verify::{fields, Request};
 
-pub(super) fn normalize<'a>(ctx: &EventContext<'a>) -> Event<'a> {
-    let b = ctx.json();
-    // Only the signed body names the event: the `X-InboundFlow-Event`
-    // header is not signed.
-    let name = string(b, &["event"]);
-    let event_type = match name.as_deref() {
-        Some("call.completed") => "call.ended",
-        Some("call.transferred") => "call.transferred",
-        Some("appointment.booked") => "appointment.booked",
-        Some("lead.created") => "lead.created",
-        _ => return unknown(name),
-    };
-    let d = b.get("data").unwrap_or(&Value::Null);
-    let mut event = Event {
-        event_type,
-        provider_event: name,
-        subject: string(d, &["call_id"]),
-        ..Event::default()
-    };
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
+pub(super) struct Body<'a> {
+    event: Field<'a>,
+    timestamp: Field<'a>,
+    delivery_id: Field<'a>,
+    data: Obj<Data<'a>>,
+}
 
-    let mut caller = Obj::default();
-    caller
-        .put("name", text(d, &["caller_name"]))
-        .put("phone", text(d, &["caller_phone"]))
-        .put("email", text(d, &["caller_email"]));
-    event.caller = caller.done();
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
+struct Data<'a> {
+    call_id: Field<'a>,
+    caller_phone: Field<'a>,
+    caller_name: Field<'a>,
+    caller_email: Field<'a>,
+    duration_seconds: Field<'a>,
+    summary: Field<'a>,
+    call_summary: Field<'a>,
+    recording_url: Field<'a>,
+    started_at: Field<'a>,
+    ended_at: Field<'a>,
+    transferred_to_number: Field<'a>,
+    transferred_to_label: Field<'a>,
+    reason: Field<'a>,
+    appointment_date: Field<'a>,
+    appointment_time_start: Field<'a>,
+    appointment_time_end: Field<'a>,
+    service_type: Field<'a>,
+    calendar_event_id: Field<'a>,
+    calendar_event_link: Field<'a>,
+    intent: Field<'a>,
+    urgency: Field<'a>,
+    interest: Field<'a>,
+}
 
-    match event_type {
-        "call.ended" | "call.transferred" => {
-            let mut call = Obj::default();
-            call.put("id", text(d, &["call_id"]))
-                .put("from", text(d, &["caller_phone"]))
-                .put("started_at", time_value(d, &["started_at"]))
-                .put("ended_at", time_value(d, &["ended_at"]))
-                .put("duration_seconds", number(d, &["duration_seconds"]))
-                .put("summary", text(d, &["summary", "call_summary"]))
-                .put("recording_url", text(d, &["recording_url"]));
-            if event_type == "call.transferred" {
-                let mut transfer = Obj::default();
-                transfer
-                    .put("to", text(d, &["transferred_to_number"]))
-                    .put("label", text(d, &["transferred_to_label"]))
-                    .put("reason", text(d, &["reason"]));
-                call.put("transfer", transfer.done().map(Value::Object));
-            }
-            event.call = call.done();
-            event.time = utc_time(d, &["ended_at"]).or_else(|| utc_time(b, &["timestamp"]));
-        }
-        "appointment.booked" => {
-            let mut appointment = Obj::default();
-            appointment
-                .put("date", text(d, &["appointment_date"]))
-                .put("time_start", text(d, &["appointment_time_start"]))
-                .put("time_end", text(d, &["appointment_time_end"]))
-                .put("service", text(d, &["service_type"]))
-                .put("calendar_event_id", text(d, &["calendar_event_id"]))
-                .put("calendar_event_link", text(d, &["calendar_event_link"]))
-                .put("call_id", text(d, &["call_id"]));
-            event.appointment = appointment.done();
-            event.time = utc_time(b, &["timestamp"]);
-        }
-        _ => {
-            let mut lead = Obj::default();
-            lead.put("intent", text(d, &["intent"]))
-                .put("urgency", text(d, &["urgency"]))
-                .put("interest", text(d, &["interest"]))
-                .put("summary", text(d, &["call_summary", "summary"]))
-                .put("call_id", text(d, &["call_id"]));
-            event.lead = lead.done();
-            event.time = utc_time(b, &["timestamp"]);
+impl<'a> Payload<'a> for Body<'a> {
+    /// The body's `delivery_id` is signed; the header of the same name is
+    /// not, and is only reported when the body has none.
+    fn identity(&self, request: &Request<'_>) -> Identity<'a> {
+        match self.delivery_id.scalar() {
+            Some(id) => Identity {
+                key: Some(vec![id]),
+                unsigned_id: None,
+                exempt: false,
+            },
+            None => Identity {
+                key: None,
+                unsigned_id: fields::header_id(&request.headers, "x-inboundflow-delivery-id")
+                    .map(str::to_owned),
+                exempt: false,
+            },
         }
     }
-    event
+
+    fn normalize(&self, _with_data: bool) -> Event<'a> {
+        // Only the signed body names the event: the `X-InboundFlow-Event`
+        // header is not signed.
+        let name = self.event.text();
+        let event_type = match name.as_deref() {
+            Some("call.completed") => "call.ended",
+            Some("call.transferred") => "call.transferred",
+            Some("appointment.booked") => "appointment.booked",
+            Some("lead.created") => "lead.created",
+            _ => return Event::unknown(name),
+        };
+        let d = &self.data.0;
+        let mut event = Event {
+            event_type,
+            provider_event: name,
+            subject: d.call_id.text(),
+            caller: Caller {
+                name: d.caller_name.text(),
+                phone: d.caller_phone.text(),
+                email: d.caller_email.text(),
+            },
+            ..Event::default()
+        };
+        match event_type {
+            "call.ended" | "call.transferred" => {
+                event.call = Call {
+                    id: d.call_id.text(),
+                    from: d.caller_phone.text(),
+                    started_at: d.started_at.time(),
+                    ended_at: d.ended_at.time(),
+                    duration_seconds: d.duration_seconds.number(),
+                    summary: first_text(&[&d.summary, &d.call_summary]),
+                    recording_url: d.recording_url.text(),
+                    transfer: (event_type == "call.transferred")
+                        .then(|| Transfer {
+                            to: d.transferred_to_number.text(),
+                            label: d.transferred_to_label.text(),
+                            reason: d.reason.text(),
+                        })
+                        .filter(|t| !t.is_empty()),
+                    ..Call::default()
+                };
+                event.time = d.ended_at.time().or_else(|| self.timestamp.time());
+            }
+            "appointment.booked" => {
+                event.appointment = Appointment {
+                    date: d.appointment_date.text(),
+                    time_start: d.appointment_time_start.text(),
+                    time_end: d.appointment_time_end.text(),
+                    service: d.service_type.text(),
+                    calendar_event_id: d.calendar_event_id.text(),
+                    calendar_event_link: d.calendar_event_link.text(),
+                    call_id: d.call_id.text(),
+                };
+                event.time = self.timestamp.time();
+            }
+            _ => {
+                event.lead = Lead {
+                    intent: d.intent.text(),
+                    urgency: d.urgency.text(),
+                    interest: d.interest.text(),
+                    summary: first_text(&[&d.call_summary, &d.summary]),
+                    call_id: d.call_id.text(),
+                };
+                event.time = self.timestamp.time();
+            }
+        }
+        event
+    }
 }

@@ -10,13 +10,12 @@ mod tests;
 
 use std::time::{Duration, SystemTime};
 
-use super::{utf8_keys, Identity, Outgoing, Provider, Sample, SchemeSetup, SetupError};
-use crate::event::{Event, EventContext};
+use super::{utf8_keys, Outgoing, Payload, Provider, Sample, SchemeSetup, SetupError};
 use crate::reject::Reject;
 use crate::secret::Secret;
 use crate::verify::crypto::{any_key_matches, decode_hex_signature, SigningKey};
 use crate::verify::fields::{check_window, parse_timestamp, single_header};
-use crate::verify::{Headers, Request, Scheme, Signed, Verified, Window};
+use crate::verify::{Headers, Request, Scheme, Signed, Window};
 
 pub struct Nixflex;
 
@@ -106,23 +105,8 @@ impl Provider for Nixflex {
         SCHEDULE
     }
 
-    fn identity<'v>(&self, request: &'v Verified<'_>) -> Identity<'v> {
-        let key = request
-            .scalar("/event")
-            .zip(request.scalar("/call_id"))
-            .map(|(event, call)| vec![event, call]);
-        let unsigned_id = request
-            .header_id("webhook_delivery_id")
-            .or_else(|| request.header_id("webhook-delivery-id"));
-        Identity {
-            key,
-            unsigned_id,
-            exempt: false,
-        }
-    }
-
-    fn normalize<'a>(&self, ctx: &EventContext<'a>) -> Event<'a> {
-        normalize::normalize(ctx)
+    fn read<'a>(&self, text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>> {
+        Ok(Box::new(crate::normalize::read::<normalize::Body>(text)?))
     }
 
     fn samples(&self) -> &'static [Sample] {

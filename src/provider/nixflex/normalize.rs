@@ -1,101 +1,197 @@
-//! Nixflex: a flat body; `event` names the event.
+//! Nixflex's payload: a flat body; `event` names the event.
 
-use crate::normalize::{
-    any, boolean, lower, number, sentiment, string, text, time_value, turns, unknown, utc_time,
-    Event, EventContext, Obj,
-};
+use serde::Deserialize;
 
-pub(super) fn normalize<'a>(ctx: &EventContext<'a>) -> Event<'a> {
-    let b = ctx.json();
-    let name = string(b, &["event"]);
-    let event_type = match name.as_deref() {
-        Some("call.ended") => "call.ended",
-        Some("call.failed") => "call.failed",
-        Some("sms.received") => "sms.received",
-        Some("sms.delivered") => "sms.delivered",
-        _ => return unknown(name),
-    };
-    let mut event = Event {
-        event_type,
-        provider_event: name,
-        metadata: any(b, &["metadata"]),
-        ..Event::default()
-    };
-    if event_type.starts_with("call.") {
-        let mut call = Obj::default();
-        call.put("id", text(b, &["call_id"]))
-            .put("direction", lower(b, &["direction"]))
-            .put("from", text(b, &["from_number"]))
-            .put("to", text(b, &["to_number"]))
-            .put("agent_id", text(b, &["agent_id"]))
-            .put("started_at", time_value(b, &["started_at"]))
-            .put("ended_at", time_value(b, &["ended_at"]))
-            .put("duration_seconds", number(b, &["duration_seconds"]))
-            .put(
-                "end_reason",
-                text(b, &["ended_reason", "end_reason", "failure_reason"]),
-            )
-            .put("successful", boolean(b, &["call_successful"]))
-            .put("summary", text(b, &["call_summary"]))
-            .put(
-                "sentiment",
-                string(b, &["caller_sentiment"]).map(|s| sentiment(&s).into()),
-            )
-            .put("recording_url", text(b, &["recording_url"]))
-            .put("extracted", any(b, &["extracted_data"]));
-        event.call = call.done();
-        if ctx.with_data() {
-            event.transcript = turns(b.get("transcript"), &["role"], &["text", "content"], |t| {
-                number(t, &["timestamp_ms", "offset_ms"]).map(|v| ("offset_ms", v))
-            });
+use crate::event::{role, sentiment, Call, Caller, Event, Sms, Turn};
+use crate::normalize::{first_text, first_time, Field, List, Obj, Raw};
+use crate::provider::{Identity, Payload};
+use crate::verify::Request;
+
+/// The fields hookgate maps; the rest stays in `raw`.
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
+pub(super) struct Body<'a> {
+    event: Field<'a>,
+    call_id: Field<'a>,
+    agent_id: Field<'a>,
+    direction: Field<'a>,
+    from_number: Field<'a>,
+    to_number: Field<'a>,
+    started_at: Field<'a>,
+    ended_at: Field<'a>,
+    timestamp: Field<'a>,
+    duration_seconds: Field<'a>,
+    ended_reason: Field<'a>,
+    end_reason: Field<'a>,
+    failure_reason: Field<'a>,
+    call_successful: Field<'a>,
+    call_summary: Field<'a>,
+    caller_sentiment: Field<'a>,
+    recording_url: Field<'a>,
+    extracted_data: Raw<'a>,
+    metadata: Raw<'a>,
+    transcript: Raw<'a>,
+    // SMS events (their fields are not documented: what is present maps).
+    message_id: Field<'a>,
+    sms_id: Field<'a>,
+    id: Field<'a>,
+    from: Field<'a>,
+    to: Field<'a>,
+    text: Field<'a>,
+    body: Field<'a>,
+    message: Field<'a>,
+    content: Field<'a>,
+    status: Field<'a>,
+    sent_at: Field<'a>,
+    delivered_at: Field<'a>,
+    received_at: Field<'a>,
+    created_at: Field<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
+struct Extracted<'a> {
+    caller_name: Field<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
+struct NixflexTurn<'a> {
+    role: Field<'a>,
+    text: Field<'a>,
+    content: Field<'a>,
+    timestamp_ms: Field<'a>,
+    offset_ms: Field<'a>,
+}
+
+impl<'a> Payload<'a> for Body<'a> {
+    fn identity(&self, request: &Request<'_>) -> Identity<'a> {
+        let key = self
+            .event
+            .scalar()
+            .zip(self.call_id.scalar())
+            .map(|(event, call)| vec![event, call]);
+        // Unsigned (and underscored, which many proxies drop): reported only.
+        let unsigned_id = crate::verify::fields::header_id(&request.headers, "webhook_delivery_id")
+            .or_else(|| crate::verify::fields::header_id(&request.headers, "webhook-delivery-id"))
+            .map(str::to_owned);
+        Identity {
+            key,
+            unsigned_id,
+            exempt: false,
         }
-        event.subject = string(b, &["call_id"]);
-        event.time = utc_time(b, &["ended_at", "started_at", "timestamp"]);
-
-        let inbound = string(b, &["direction"]).is_none_or(|d| d.eq_ignore_ascii_case("inbound"));
-        let phone = if inbound { "from_number" } else { "to_number" };
-        let mut caller = Obj::default();
-        caller
-            .put(
-                "name",
-                b.get("extracted_data")
-                    .and_then(|e| text(e, &["caller_name"])),
-            )
-            .put("phone", text(b, &[phone]));
-        event.caller = caller.done();
-    } else {
-        let mut sms = Obj::default();
-        sms.put("id", text(b, &["message_id", "sms_id", "id"]))
-            .put("direction", lower(b, &["direction"]))
-            .put("from", text(b, &["from_number", "from"]))
-            .put("to", text(b, &["to_number", "to"]))
-            .put("text", text(b, &["text", "body", "message", "content"]))
-            .put("status", lower(b, &["status"]))
-            .put("sent_at", time_value(b, &["sent_at"]))
-            .put("delivered_at", time_value(b, &["delivered_at"]))
-            .put("received_at", time_value(b, &["received_at"]))
-            .put("agent_id", text(b, &["agent_id"]))
-            .put("call_id", text(b, &["call_id"]));
-        event.sms = sms.done();
-        event.subject = string(b, &["message_id", "sms_id", "id"]);
-        event.time = utc_time(
-            b,
-            &[
-                "delivered_at",
-                "received_at",
-                "sent_at",
-                "timestamp",
-                "created_at",
-            ],
-        );
-        let phone = if event_type == "sms.received" {
-            "from_number"
-        } else {
-            "to_number"
-        };
-        let mut caller = Obj::default();
-        caller.put("phone", text(b, &[phone]));
-        event.caller = caller.done();
     }
-    event
+
+    fn normalize(&self, with_data: bool) -> Event<'a> {
+        let name = self.event.text();
+        let event_type = match name.as_deref() {
+            Some("call.ended") => "call.ended",
+            Some("call.failed") => "call.failed",
+            Some("sms.received") => "sms.received",
+            Some("sms.delivered") => "sms.delivered",
+            _ => return Event::unknown(name),
+        };
+        let mut event = Event {
+            event_type,
+            provider_event: name,
+            metadata: self.metadata.value(),
+            ..Event::default()
+        };
+        if event_type.starts_with("call.") {
+            self.call(&mut event, with_data);
+        } else {
+            self.sms(&mut event);
+        }
+        event
+    }
+}
+
+impl<'a> Body<'a> {
+    fn call(&self, event: &mut Event<'a>, with_data: bool) {
+        event.call = Call {
+            id: self.call_id.text(),
+            direction: self.direction.lower(),
+            from: self.from_number.text(),
+            to: self.to_number.text(),
+            agent_id: self.agent_id.text(),
+            started_at: self.started_at.time(),
+            ended_at: self.ended_at.time(),
+            duration_seconds: self.duration_seconds.number(),
+            end_reason: first_text(&[&self.ended_reason, &self.end_reason, &self.failure_reason]),
+            successful: self.call_successful.boolean(),
+            summary: self.call_summary.text(),
+            sentiment: self.caller_sentiment.as_str().map(sentiment),
+            recording_url: self.recording_url.text(),
+            extracted: self.extracted_data.value(),
+            transcript: with_data
+                .then(|| self.transcript.is_array().then(|| transcript(&self.transcript)))
+                .flatten(),
+            ..Call::default()
+        };
+        event.subject = self.call_id.text();
+        event.time = first_time(&[&self.ended_at, &self.started_at, &self.timestamp]);
+        let inbound = self
+            .direction
+            .as_str()
+            .is_none_or(|d| d.eq_ignore_ascii_case("inbound"));
+        let Obj(extracted) = self.extracted_data.read::<Obj<Extracted<'a>>>();
+        event.caller = Caller {
+            name: extracted.caller_name.text(),
+            phone: if inbound {
+                self.from_number.text()
+            } else {
+                self.to_number.text()
+            },
+            ..Caller::default()
+        };
+    }
+
+    fn sms(&self, event: &mut Event<'a>) {
+        let id = first_text(&[&self.message_id, &self.sms_id, &self.id]);
+        event.sms = Sms {
+            id: id.clone(),
+            direction: self.direction.lower(),
+            from: first_text(&[&self.from_number, &self.from]),
+            to: first_text(&[&self.to_number, &self.to]),
+            text: first_text(&[&self.text, &self.body, &self.message, &self.content]),
+            status: self.status.lower(),
+            sent_at: self.sent_at.time(),
+            delivered_at: self.delivered_at.time(),
+            received_at: self.received_at.time(),
+            agent_id: self.agent_id.text(),
+            call_id: self.call_id.text(),
+            ..Sms::default()
+        };
+        event.subject = id;
+        event.time = first_time(&[
+            &self.delivered_at,
+            &self.received_at,
+            &self.sent_at,
+            &self.timestamp,
+            &self.created_at,
+        ]);
+        let received = event.event_type == "sms.received";
+        event.caller = Caller {
+            phone: if received {
+                self.from_number.text()
+            } else {
+                self.to_number.text()
+            },
+            ..Caller::default()
+        };
+    }
+}
+
+/// The turns, mapped: the roles to hookgate's, the time as `offset_ms`.
+fn transcript<'a>(raw: &Raw<'a>) -> Vec<Turn<'a>> {
+    let List(turns) = raw.read::<List<NixflexTurn<'a>>>();
+    turns
+        .into_iter()
+        .map(|t| Turn {
+            role: t.role.as_str().map(role),
+            text: first_text(&[&t.text, &t.content]),
+            offset_ms: t.timestamp_ms.number().or_else(|| t.offset_ms.number()),
+            at: None,
+        })
+        .collect()
 }

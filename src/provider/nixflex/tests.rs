@@ -93,13 +93,13 @@ fn identity_is_the_signed_event_and_call_and_the_header_is_only_reported() {
     let s = scheme(&Nixflex, &[SECRET], "");
     let mut f = Fields::new(&[("x-nixflex-signature", &header_for(SECRET, unix(now()), body))]);
     f.add("webhook_delivery_id", "dlv-7");
-    verified(&*s, &f, body, |v| {
-        let id = Nixflex.identity(v);
+    verified(&Nixflex, &*s, &f, body, |v, payload| {
+        let id = payload.identity(v.request());
         assert_eq!(
             id.key.unwrap().iter().map(|s| s.as_str().to_owned()).collect::<Vec<_>>(),
             ["call.ended", "CA1"]
         );
-        assert_eq!(id.unsigned_id, Some("dlv-7"));
+        assert_eq!(id.unsigned_id.as_deref(), Some("dlv-7"));
     });
 }
 

@@ -12,13 +12,12 @@ use std::time::SystemTime;
 
 use serde::Deserialize;
 
-use super::{utf8_keys, Identity, Outgoing, Provider, Sample, SchemeSetup, SetupError};
-use crate::event::{Event, EventContext};
+use super::{utf8_keys, Outgoing, Payload, Provider, Sample, SchemeSetup, SetupError};
 use crate::reject::Reject;
 use crate::secret::Secret;
 use crate::verify::crypto::{any_key_matches, decode_hex_signature, SigningKey};
 use crate::verify::fields::single_header;
-use crate::verify::{Request, Scheme, Signed, Verified};
+use crate::verify::{Request, Scheme, Signed};
 
 pub struct Voxagent;
 
@@ -115,20 +114,8 @@ impl Provider for Voxagent {
         SCHEDULE
     }
 
-    fn identity<'v>(&self, request: &'v Verified<'_>) -> Identity<'v> {
-        let key = request
-            .scalar("/event")
-            .zip(request.scalar("/data/session_id"))
-            .map(|(event, session)| vec![event, session]);
-        Identity {
-            key,
-            unsigned_id: None,
-            exempt: false,
-        }
-    }
-
-    fn normalize<'a>(&self, ctx: &EventContext<'a>) -> Event<'a> {
-        normalize::normalize(ctx)
+    fn read<'a>(&self, text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>> {
+        Ok(Box::new(crate::normalize::read::<normalize::Body>(text)?))
     }
 
     fn samples(&self) -> &'static [Sample] {

@@ -1,56 +1,114 @@
-//! Voxagent: an envelope `{event, data}`; `history` turns come in two shapes
-//! (`role`/`content`/`created_at`, or `type`/`text`/`timestamp`).
+//! Voxagent's payload: an envelope `{event, data}`; `history` turns come in
+//! two shapes (`role`/`content`/`created_at`, or `type`/`text`/`timestamp`).
 
-use serde_json::Value;
+use serde::Deserialize;
 
-use crate::normalize::{
-    any, number, string, text, time_value, turns, unknown, utc_time, Event, EventContext, Obj,
-};
+use crate::event::{role, Call, Caller, Event, Turn};
+use crate::normalize::{first_text, first_time, Field, List, Obj, Raw};
+use crate::provider::{Identity, Payload};
+use crate::verify::Request;
 
-pub(super) fn normalize<'a>(ctx: &EventContext<'a>) -> Event<'a> {
-    let b = ctx.json();
-    let name = string(b, &["event"]);
-    let event_type = match name.as_deref() {
-        Some("SessionStarted") => "call.started",
-        Some("ConversationComplete") => "call.ended",
-        _ => return unknown(name),
-    };
-    let d = b.get("data").unwrap_or(&Value::Null);
-    let mut call = Obj::default();
-    call.put("id", text(d, &["session_id"]))
-        .put("from", text(d, &["from_number"]))
-        .put("to", text(d, &["to_number"]))
-        .put("agent_id", text(d, &["agent_id"]))
-        .put("agent_name", text(d, &["agent_name"]))
-        .put("started_at", time_value(d, &["start_time", "created_at"]))
-        .put("duration_seconds", number(d, &["duration_seconds"]))
-        .put("recording_url", text(d, &["audio_url"]));
-    let mut caller = Obj::default();
-    caller.put("phone", text(d, &["from_number"]));
-    Event {
-        event_type,
-        provider_event: name,
-        subject: string(d, &["session_id"]),
-        // ConversationComplete carries no end time: the receipt time stands in.
-        time: if event_type == "call.started" {
-            utc_time(d, &["start_time", "created_at"])
-        } else {
-            None
-        },
-        call: call.done(),
-        transcript: ctx
-            .with_data()
-            .then(|| {
-                turns(
-                    d.get("history"),
-                    &["role", "type"],
-                    &["content", "text"],
-                    |t| time_value(t, &["created_at", "timestamp"]).map(|v| ("at", v)),
-                )
-            })
-            .flatten(),
-        caller: caller.done(),
-        metadata: any(d, &["url_parameters"]),
-        ..Event::default()
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
+pub(super) struct Body<'a> {
+    event: Field<'a>,
+    data: Obj<Data<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
+struct Data<'a> {
+    session_id: Field<'a>,
+    agent_id: Field<'a>,
+    agent_name: Field<'a>,
+    from_number: Field<'a>,
+    to_number: Field<'a>,
+    start_time: Field<'a>,
+    created_at: Field<'a>,
+    duration_seconds: Field<'a>,
+    audio_url: Field<'a>,
+    history: Raw<'a>,
+    url_parameters: Raw<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
+struct HistoryTurn<'a> {
+    role: Field<'a>,
+    #[serde(rename = "type")]
+    kind: Field<'a>,
+    content: Field<'a>,
+    text: Field<'a>,
+    created_at: Field<'a>,
+    timestamp: Field<'a>,
+}
+
+impl<'a> Payload<'a> for Body<'a> {
+    fn identity(&self, _: &Request<'_>) -> Identity<'a> {
+        let key = self
+            .event
+            .scalar()
+            .zip(self.data.0.session_id.scalar())
+            .map(|(event, session)| vec![event, session]);
+        Identity {
+            key,
+            unsigned_id: None,
+            exempt: false,
+        }
     }
+
+    fn normalize(&self, with_data: bool) -> Event<'a> {
+        let name = self.event.text();
+        let event_type = match name.as_deref() {
+            Some("SessionStarted") => "call.started",
+            Some("ConversationComplete") => "call.ended",
+            _ => return Event::unknown(name),
+        };
+        let d = &self.data.0;
+        Event {
+            event_type,
+            provider_event: name,
+            subject: d.session_id.text(),
+            // ConversationComplete carries no end time: the receipt time
+            // stands in.
+            time: if event_type == "call.started" {
+                first_time(&[&d.start_time, &d.created_at])
+            } else {
+                None
+            },
+            call: Call {
+                id: d.session_id.text(),
+                from: d.from_number.text(),
+                to: d.to_number.text(),
+                agent_id: d.agent_id.text(),
+                agent_name: d.agent_name.text(),
+                started_at: first_time(&[&d.start_time, &d.created_at]),
+                duration_seconds: d.duration_seconds.number(),
+                recording_url: d.audio_url.text(),
+                transcript: with_data
+                    .then(|| d.history.is_array().then(|| transcript(&d.history)))
+                    .flatten(),
+                ..Call::default()
+            },
+            caller: Caller {
+                phone: d.from_number.text(),
+                ..Caller::default()
+            },
+            metadata: d.url_parameters.value(),
+            ..Event::default()
+        }
+    }
+}
+
+fn transcript<'a>(raw: &Raw<'a>) -> Vec<Turn<'a>> {
+    let List(turns) = raw.read::<List<HistoryTurn<'a>>>();
+    turns
+        .into_iter()
+        .map(|t| Turn {
+            role: t.role.as_str().or(t.kind.as_str()).map(role),
+            text: first_text(&[&t.content, &t.text]),
+            at: first_time(&[&t.created_at, &t.timestamp]).map(Into::into),
+            offset_ms: None,
+        })
+        .collect()
 }
