@@ -7,18 +7,21 @@
 //! the window); claimed → absent otherwise, so the provider's retry goes
 //! through. A delivery is never dropped because an earlier attempt failed.
 
+pub mod clock;
 pub mod memory;
 pub mod redis;
 #[cfg(test)]
 #[path = "../tests/support/redis_server.rs"]
 pub(crate) mod test_redis;
+pub mod throttle;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use self::throttle::Throttle;
 pub use crate::gate::DedupKey;
 
 /// What a claim attempt found.
@@ -107,7 +110,8 @@ pub struct DedupStats {
 pub enum Decision {
     /// Forward it; settle the guard with the upstream's outcome.
     Proceed(ClaimGuard),
-    /// The backend failed and the policy is to forward without dedup.
+    /// The backend failed and the policy is to forward without dedup (the
+    /// warning is logged here, at most every 10 s with the count).
     Bypass,
     /// Already delivered: 200 with `X-Hookgate-Duplicate`.
     Duplicate,
@@ -117,76 +121,89 @@ pub enum Decision {
     Unavailable,
 }
 
+/// Repeated warnings are logged at most this often, with a count; every
+/// event is counted in the metrics.
+pub const WARN_EVERY: Duration = Duration::from_secs(10);
+
+/// Counters and the warnings' throttles, shared with the guards.
+#[derive(Debug)]
+struct Shared {
+    stats: DedupStats,
+    claim_failed: Throttle,
+    commit_failed: Throttle,
+    release_failed: Throttle,
+}
+
 /// The gateway's view of dedup: a store, a policy, and counters.
 pub struct Dedup {
     store: Arc<dyn DedupStore>,
     on_error: OnBackendError,
-    stats: Arc<DedupStats>,
-    last_error_log: std::sync::Mutex<Option<Instant>>,
+    shared: Arc<Shared>,
 }
-
-/// Backend errors are logged at most this often; they are all counted.
-const ERROR_LOG_EVERY: Duration = Duration::from_secs(10);
 
 impl Dedup {
     pub fn new(store: Arc<dyn DedupStore>, on_error: OnBackendError) -> Self {
         Dedup {
             store,
             on_error,
-            stats: Arc::default(),
-            last_error_log: std::sync::Mutex::new(None),
+            shared: Arc::new(Shared {
+                stats: DedupStats::default(),
+                claim_failed: Throttle::new(WARN_EVERY),
+                commit_failed: Throttle::new(WARN_EVERY),
+                release_failed: Throttle::new(WARN_EVERY),
+            }),
         }
     }
 
     pub async fn begin(&self, key: &DedupKey, claim_ttl: Duration) -> Decision {
+        let stats = &self.shared.stats;
         match self.store.claim(key, claim_ttl).await {
             Ok(ClaimOutcome::Claimed(claim)) => {
-                self.stats.claimed.fetch_add(1, Relaxed);
+                stats.claimed.fetch_add(1, Relaxed);
                 Decision::Proceed(ClaimGuard {
                     store: self.store.clone(),
-                    stats: self.stats.clone(),
+                    shared: self.shared.clone(),
                     claim: Some(claim),
                 })
             }
             Ok(ClaimOutcome::Duplicate) => {
-                self.stats.duplicate.fetch_add(1, Relaxed);
+                stats.duplicate.fetch_add(1, Relaxed);
                 Decision::Duplicate
             }
             Ok(ClaimOutcome::InFlight) => {
-                self.stats.in_flight.fetch_add(1, Relaxed);
+                stats.in_flight.fetch_add(1, Relaxed);
                 Decision::InFlight
             }
             Err(e) => {
-                self.stats.backend_error.fetch_add(1, Relaxed);
-                self.log_backend_error(&e);
-                match self.on_error {
-                    OnBackendError::Forward => {
-                        self.stats.bypassed.fetch_add(1, Relaxed);
-                        Decision::Bypass
+                stats.backend_error.fetch_add(1, Relaxed);
+                if self.on_error == OnBackendError::Forward {
+                    stats.bypassed.fetch_add(1, Relaxed);
+                }
+                if let Some(n) = self.shared.claim_failed.hit() {
+                    let backend = self.store.backend_name();
+                    match self.on_error {
+                        OnBackendError::Forward => tracing::warn!(
+                            backend,
+                            bypassed = n,
+                            "dedup backend error: {e}; forwarded {n} requests without dedup since the last warning"
+                        ),
+                        OnBackendError::Reject => tracing::warn!(
+                            backend,
+                            rejected = n,
+                            "dedup backend error: {e}; answered {n} requests 503 since the last warning"
+                        ),
                     }
+                }
+                match self.on_error {
+                    OnBackendError::Forward => Decision::Bypass,
                     OnBackendError::Reject => Decision::Unavailable,
                 }
             }
         }
     }
 
-    fn log_backend_error(&self, e: &BackendError) {
-        let mut last = self
-            .last_error_log
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if last.is_none_or(|t| t.elapsed() >= ERROR_LOG_EVERY) {
-            *last = Some(Instant::now());
-            tracing::warn!(
-                backend = self.store.backend_name(),
-                policy = ?self.on_error,
-                "dedup backend error: {e}"
-            );
-        }
-    }
-
     pub fn stats(&self) -> &DedupStats {
-        &self.stats
+        &self.shared.stats
     }
 
     pub fn store(&self) -> &Arc<dyn DedupStore> {
@@ -200,7 +217,7 @@ impl Dedup {
 #[derive(Debug)]
 pub struct ClaimGuard {
     store: Arc<dyn DedupStore>,
-    stats: Arc<DedupStats>,
+    shared: Arc<Shared>,
     claim: Option<Claim>,
 }
 
@@ -215,34 +232,45 @@ impl ClaimGuard {
         let Some(claim) = self.claim.take() else {
             return;
         };
+        let stats = &self.shared.stats;
         match self.store.commit(&claim, window).await {
             Ok(()) => {
-                self.stats.delivered.fetch_add(1, Relaxed);
+                stats.delivered.fetch_add(1, Relaxed);
             }
             Err(e) => {
                 // Delivered, but not remembered: a retry may be forwarded again.
-                self.stats.backend_error.fetch_add(1, Relaxed);
-                tracing::warn!("dedup commit failed, a retry may be forwarded again: {e}");
+                stats.backend_error.fetch_add(1, Relaxed);
+                if let Some(n) = self.shared.commit_failed.hit() {
+                    tracing::warn!(
+                        lost = n,
+                        "dedup commit failed: {e}; {n} deliveries since the last warning are not remembered, a retry may be forwarded again"
+                    );
+                }
             }
         }
     }
 
     pub async fn release(mut self) {
         if let Some(claim) = self.claim.take() {
-            release(&*self.store, &self.stats, &claim).await;
+            release(&*self.store, &self.shared, &claim).await;
         }
     }
 }
 
-async fn release(store: &dyn DedupStore, stats: &DedupStats, claim: &Claim) {
+async fn release(store: &dyn DedupStore, shared: &Shared, claim: &Claim) {
     match store.release(claim).await {
         Ok(()) => {
-            stats.released.fetch_add(1, Relaxed);
+            shared.stats.released.fetch_add(1, Relaxed);
         }
         Err(e) => {
             // The claim's TTL frees the key.
-            stats.backend_error.fetch_add(1, Relaxed);
-            tracing::warn!("dedup release failed; the claim expires by itself: {e}");
+            shared.stats.backend_error.fetch_add(1, Relaxed);
+            if let Some(n) = shared.release_failed.hit() {
+                tracing::warn!(
+                    failed = n,
+                    "dedup release failed: {e}; {n} claims since the last warning expire by themselves"
+                );
+            }
         }
     }
 }
@@ -254,8 +282,8 @@ impl Drop for ClaimGuard {
         };
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             let store = self.store.clone();
-            let stats = self.stats.clone();
-            handle.spawn(async move { release(&*store, &stats, &claim).await });
+            let shared = self.shared.clone();
+            handle.spawn(async move { release(&*store, &shared, &claim).await });
         }
     }
 }
@@ -263,7 +291,7 @@ impl Drop for ClaimGuard {
 impl crate::metrics::Source for Dedup {
     fn render(&self, out: &mut String) {
         use std::fmt::Write;
-        let s = &self.stats;
+        let s = &self.shared.stats;
         out.push_str("# HELP hookgate_dedup_total Dedup outcomes.\n");
         out.push_str("# TYPE hookgate_dedup_total counter\n");
         for (event, n) in [
@@ -344,6 +372,13 @@ mod tests {
         ));
         assert_eq!(forward.stats().bypassed.load(Relaxed), 1);
         assert_eq!(forward.stats().backend_error.load(Relaxed), 1);
+        // Every bypass is counted, though only one line per interval is logged.
+        for _ in 0..191 {
+            forward
+                .begin(&DedupKey::for_tests("k"), Duration::from_secs(5))
+                .await;
+        }
+        assert_eq!(forward.stats().bypassed.load(Relaxed), 192);
 
         let reject = Dedup::new(flaky(true), OnBackendError::Reject);
         assert!(matches!(

@@ -9,7 +9,6 @@
 //! Time comes from a [`Clock`]: an entry whose deadline has passed is treated
 //! as absent even before moka evicts it, so tests can move time by hand.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,48 +17,8 @@ use moka::ops::compute::{CompResult, Op};
 use moka::sync::Cache;
 use moka::Expiry;
 
+pub use super::clock::{Clock, ManualClock, SystemClock};
 use super::{BackendError, Claim, ClaimOutcome, DedupKey, DedupStore};
-
-/// Milliseconds on a monotonic clock.
-pub trait Clock: Send + Sync + 'static {
-    fn now_ms(&self) -> u64;
-}
-
-pub struct SystemClock(Instant);
-
-impl Default for SystemClock {
-    fn default() -> Self {
-        SystemClock(Instant::now())
-    }
-}
-
-impl Clock for SystemClock {
-    fn now_ms(&self) -> u64 {
-        self.0.elapsed().as_millis() as u64
-    }
-}
-
-/// A clock tests advance by hand.
-#[derive(Default)]
-pub struct ManualClock(AtomicU64);
-
-impl ManualClock {
-    pub fn advance(&self, by: Duration) {
-        self.0.fetch_add(by.as_millis() as u64, Relaxed);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now_ms(&self) -> u64 {
-        self.0.load(Relaxed)
-    }
-}
-
-impl Clock for Arc<ManualClock> {
-    fn now_ms(&self) -> u64 {
-        self.0.load(Relaxed)
-    }
-}
 
 /// A key's digest: what the cache stores in place of the key.
 type KeyDigest = u128;
