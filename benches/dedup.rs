@@ -90,12 +90,11 @@ async fn claim_commit(store: &dyn DedupStore, key: &DedupKey) {
     }
 }
 
-/// Live heap bytes per remembered key: 100k keys claimed and committed.
+/// Live heap bytes per remembered key: `n` keys claimed and committed.
 fn bytes_per_key(keys: &[DedupKey]) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let keys = &keys[..100_000];
     let before = LIVE.load(Relaxed);
     let store = MemoryStore::new(MAX_ENTRIES);
     runtime.block_on(async {
@@ -103,28 +102,33 @@ fn bytes_per_key(keys: &[DedupKey]) {
             claim_commit(&store, k).await;
         }
     });
-    store.run_pending_tasks();
     let after = LIVE.load(Relaxed);
     let per_key = (after - before) as f64 / keys.len() as f64;
     println!(
-        "dedup memory backend: {per_key:.0} bytes per remembered key ({} keys, entry_count {:?})",
+        "dedup memory backend: {per_key:.0} bytes per remembered key ({} keys, {} remembered)",
         keys.len(),
-        store.entry_count()
+        store.deliveries()
     );
 }
 
 /// Times `iters` rounds of `per_round` fresh keys each through `round`,
 /// with a fresh store whenever the pool runs out (outside the timing).
-fn timed<F>(iters: u64, per_round: usize, pool: &Arc<Vec<DedupKey>>, mut round: F) -> Duration
+fn timed<F>(
+    iters: u64,
+    per_round: usize,
+    max_entries: u64,
+    pool: &Arc<Vec<DedupKey>>,
+    mut round: F,
+) -> Duration
 where
     F: FnMut(&Arc<MemoryStore>, std::ops::Range<usize>),
 {
     let mut total = Duration::ZERO;
-    let mut store = Arc::new(MemoryStore::new(MAX_ENTRIES));
+    let mut store = Arc::new(MemoryStore::new(max_entries));
     let mut next = 0;
     for _ in 0..iters {
         if next + per_round > pool.len() {
-            store = Arc::new(MemoryStore::new(MAX_ENTRIES));
+            store = Arc::new(MemoryStore::new(max_entries));
             next = 0;
         }
         let started = Instant::now();
@@ -137,6 +141,7 @@ where
 
 fn bench(c: &mut Criterion) {
     let pool = Arc::new(keys(POOL));
+    bytes_per_key(&pool[..100_000]);
     bytes_per_key(&pool);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
@@ -151,21 +156,31 @@ fn bench(c: &mut Criterion) {
 
     // 1,000 claim+commits per iteration in one task: the figure per
     // operation is the time / 1000, without a runtime entry per operation.
-    group.bench_function("memory/claim+commit x1000, one task", |b| {
-        b.iter_custom(|iters| {
-            timed(iters, 1000, &pool, |store, range| {
-                runtime.block_on(async {
-                    for k in &pool[range] {
-                        claim_commit(&**store, k).await;
-                    }
+    let (pool_ref, runtime_ref) = (&pool, &runtime);
+    let one_task = |max_entries| {
+        let (pool, runtime) = (pool_ref, runtime_ref);
+        move |b: &mut criterion::Bencher| {
+            b.iter_custom(|iters| {
+                timed(iters, 1000, max_entries, pool, |store, range| {
+                    runtime.block_on(async {
+                        for k in &pool[range] {
+                            claim_commit(&**store, k).await;
+                        }
+                    })
                 })
             })
-        })
-    });
+        }
+    };
+    group.bench_function("memory/claim+commit x1000, one task", one_task(MAX_ENTRIES));
+    // Full after the first 10,000: every commit evicts the oldest delivery.
+    group.bench_function(
+        "memory/claim+commit x1000, one task, at capacity",
+        one_task(10_000),
+    );
 
     group.bench_function("memory/claim+commit, 4 tasks x 100", |b| {
         b.iter_custom(|iters| {
-            timed(iters, 400, &pool, |store, range| {
+            timed(iters, 400, MAX_ENTRIES, &pool, |store, range| {
                 runtime.block_on(async {
                     let tasks: Vec<_> = (0..4)
                         .map(|t| {

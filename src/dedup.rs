@@ -8,6 +8,8 @@
 //! through. A delivery is never dropped because an earlier attempt failed.
 
 pub mod clock;
+#[cfg(test)]
+mod contract;
 pub mod memory;
 pub mod redis;
 #[cfg(test)]
@@ -45,7 +47,7 @@ pub struct Claim {
 
 impl Claim {
     fn new(key: &DedupKey) -> Claim {
-        // Zero marks "delivered" in the stores.
+        // Zero marks "delivered" in Redis.
         Claim {
             key: key.clone(),
             token: rand::random::<u64>().max(1),
@@ -65,6 +67,18 @@ pub enum BackendError {
     Unavailable(String),
 }
 
+/// What a store can tell `/metrics` about itself; `None` where it cannot
+/// tell cheaply.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct StoreMetrics {
+    /// Keys held (claims and deliveries).
+    pub entries: Option<u64>,
+    /// Deliveries evicted inside their window to stay within capacity.
+    pub evictions: Option<u64>,
+    /// Age of the oldest remembered delivery: the window actually held.
+    pub oldest_delivery_age: Option<Duration>,
+}
+
 #[async_trait]
 pub trait DedupStore: Send + Sync + 'static {
     /// Claims `key` for `claim_ttl` if it is absent.
@@ -73,14 +87,15 @@ pub trait DedupStore: Send + Sync + 'static {
         key: &DedupKey,
         claim_ttl: Duration,
     ) -> Result<ClaimOutcome, BackendError>;
-    /// Marks the claimed key delivered for `window`.
+    /// Marks the key delivered for `window` while this claim holds it, or
+    /// while nobody does (the claim expired before the upstream answered:
+    /// the delivery still happened); never over another request's claim.
     async fn commit(&self, claim: &Claim, window: Duration) -> Result<(), BackendError>;
     /// Frees the claimed key.
     async fn release(&self, claim: &Claim) -> Result<(), BackendError>;
     /// Reachability, for `/readyz`.
     async fn ping(&self) -> Result<(), BackendError>;
-    /// Approximate number of keys held, where the store can tell cheaply.
-    fn entry_count(&self) -> Option<u64>;
+    fn metrics(&self) -> StoreMetrics;
     fn backend_name(&self) -> &'static str;
 }
 
@@ -309,10 +324,36 @@ impl crate::metrics::Source for Dedup {
                 n.load(Relaxed)
             );
         }
-        if let Some(n) = self.store.entry_count() {
-            out.push_str("# HELP hookgate_dedup_entries Keys held by the memory backend.\n");
-            out.push_str("# TYPE hookgate_dedup_entries gauge\n");
-            let _ = writeln!(out, "hookgate_dedup_entries {n}");
+        let m = self.store.metrics();
+        let mut metric = |name: &str, kind: &str, help: &str, value: &dyn std::fmt::Display| {
+            let _ = write!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+            );
+        };
+        if let Some(n) = m.entries {
+            metric(
+                "hookgate_dedup_entries",
+                "gauge",
+                "Keys held by the memory backend.",
+                &n,
+            );
+        }
+        if let Some(n) = m.evictions {
+            metric(
+                "hookgate_dedup_evictions_total",
+                "counter",
+                "Deliveries forgotten inside their window to stay within dedup.max_entries.",
+                &n,
+            );
+        }
+        if let Some(age) = m.oldest_delivery_age {
+            metric(
+                "hookgate_dedup_oldest_delivery_age_seconds",
+                "gauge",
+                "Age of the oldest remembered delivery: the window actually held.",
+                &format_args!("{:.3}", age.as_secs_f64()),
+            );
         }
     }
 }
@@ -346,8 +387,8 @@ mod tests {
         async fn ping(&self) -> Result<(), BackendError> {
             Ok(())
         }
-        fn entry_count(&self) -> Option<u64> {
-            None
+        fn metrics(&self) -> StoreMetrics {
+            StoreMetrics::default()
         }
         fn backend_name(&self) -> &'static str {
             "flaky"
@@ -452,5 +493,49 @@ mod tests {
         let mut out = String::new();
         crate::metrics::Source::render(&dedup, &mut out);
         assert!(out.contains("hookgate_dedup_total{event=\"duplicate\"} 3"));
+    }
+
+    /// A store reporting every gauge, to check how each is rendered.
+    struct Reporting;
+
+    #[async_trait]
+    impl DedupStore for Reporting {
+        async fn claim(&self, _: &DedupKey, _: Duration) -> Result<ClaimOutcome, BackendError> {
+            Ok(ClaimOutcome::InFlight)
+        }
+        async fn commit(&self, _: &Claim, _: Duration) -> Result<(), BackendError> {
+            Ok(())
+        }
+        async fn release(&self, _: &Claim) -> Result<(), BackendError> {
+            Ok(())
+        }
+        async fn ping(&self) -> Result<(), BackendError> {
+            Ok(())
+        }
+        fn metrics(&self) -> StoreMetrics {
+            StoreMetrics {
+                entries: Some(12),
+                evictions: Some(7),
+                oldest_delivery_age: Some(Duration::from_millis(90_500)),
+            }
+        }
+        fn backend_name(&self) -> &'static str {
+            "reporting"
+        }
+    }
+
+    #[test]
+    fn renders_what_the_store_reports() {
+        let dedup = Dedup::new(Arc::new(Reporting), OnBackendError::Forward);
+        let mut out = String::new();
+        crate::metrics::Source::render(&dedup, &mut out);
+        for line in [
+            "hookgate_dedup_entries 12",
+            "# TYPE hookgate_dedup_evictions_total counter",
+            "hookgate_dedup_evictions_total 7",
+            "hookgate_dedup_oldest_delivery_age_seconds 90.500",
+        ] {
+            assert!(out.lines().any(|l| l == line), "{line:?} missing in\n{out}");
+        }
     }
 }

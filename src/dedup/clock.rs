@@ -62,3 +62,8 @@ impl<C: Clock + ?Sized> Clock for Arc<C> {
         (**self).now_ms()
     }
 }
+
+/// Whole milliseconds, at least one (a zero TTL would never hold a key).
+pub(crate) fn millis(d: Duration) -> u64 {
+    (d.as_millis() as u64).max(1)
+}

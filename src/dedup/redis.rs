@@ -2,9 +2,10 @@
 //!
 //! - claim: `SET key token NX PX ttl`; when the key exists, its value tells a
 //!   delivery (`"0"`) from another request's claim (its token);
-//! - commit: overwrite the key with `"0"` for the window, only while it
-//!   still holds this request's token (a script, so the check and the write
-//!   are one step);
+//! - commit: overwrite the key with `"0"` for the window while it holds this
+//!   request's token **or is absent** (the claim expired, e.g. during an
+//!   outage: the delivery still happened), never over another request's
+//!   claim (a script, so the check and the write are one step);
 //! - release: delete the key only while it holds this request's token.
 //!
 //! The connection is multiplexed and managed (reconnects by itself); every
@@ -20,7 +21,8 @@ use tokio::sync::OnceCell;
 // runtime's driver through an eventfd write.
 use pingora::time::timeout;
 
-use super::{BackendError, Claim, ClaimOutcome, DedupKey, DedupStore};
+use super::clock::millis;
+use super::{BackendError, Claim, ClaimOutcome, DedupKey, DedupStore, StoreMetrics};
 use crate::secret::Secret;
 
 const PREFIX: &str = "hookgate:dedup:";
@@ -35,7 +37,8 @@ return 3
 "#;
 
 const COMMIT: &str = r#"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] or v == false then
   redis.call('SET', KEYS[1], '0', 'PX', ARGV[2])
   return 1
 end
@@ -115,10 +118,6 @@ fn unavailable(e: redis::RedisError) -> BackendError {
     BackendError::Unavailable(e.category().to_string())
 }
 
-fn millis(d: Duration) -> u64 {
-    (d.as_millis() as u64).max(1)
-}
-
 #[async_trait]
 impl DedupStore for RedisStore {
     async fn claim(
@@ -165,8 +164,8 @@ impl DedupStore for RedisStore {
         }
     }
 
-    fn entry_count(&self) -> Option<u64> {
-        None
+    fn metrics(&self) -> StoreMetrics {
+        StoreMetrics::default()
     }
 
     fn backend_name(&self) -> &'static str {
@@ -176,107 +175,39 @@ impl DedupStore for RedisStore {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::dedup::test_redis::RedisServer;
+    use std::sync::Arc;
+    use std::time::Instant;
 
-    const TTL: Duration = Duration::from_secs(13);
-    const WINDOW: Duration = Duration::from_secs(3600);
+    use super::*;
+
+    use crate::dedup::contract::{self, claim, Subject};
+    use crate::dedup::test_redis::RedisServer;
 
     fn store(server: &RedisServer) -> RedisStore {
         RedisStore::new(&Secret::new(server.url())).unwrap()
     }
 
-    fn claimed(outcome: ClaimOutcome) -> Claim {
-        match outcome {
-            ClaimOutcome::Claimed(c) => c,
-            other => panic!("expected a claim, got {other:?}"),
-        }
-    }
-
-    #[tokio::test]
-    async fn state_machine_shared_by_two_stores() {
+    /// Two replicas sharing one real redis-server; time is real, so TTLs
+    /// are short (Redis expires a key on access once its deadline passed).
+    async fn subject() -> Subject {
         let server = RedisServer::start();
-        let (a, b) = (store(&server), store(&server));
-        let c = claimed(a.claim(&DedupKey::for_tests("r:k"), TTL).await.unwrap());
-        assert!(matches!(
-            b.claim(&DedupKey::for_tests("r:k"), TTL).await.unwrap(),
-            ClaimOutcome::InFlight
-        ));
-        // Only the owner's token settles the key.
-        let forged = Claim {
-            key: DedupKey::for_tests("r:k"),
-            token: c.token + 1,
-        };
-        b.release(&forged).await.unwrap();
-        assert!(matches!(
-            b.claim(&DedupKey::for_tests("r:k"), TTL).await.unwrap(),
-            ClaimOutcome::InFlight
-        ));
-        a.commit(&c, WINDOW).await.unwrap();
-        assert!(matches!(
-            b.claim(&DedupKey::for_tests("r:k"), TTL).await.unwrap(),
-            ClaimOutcome::Duplicate
-        ));
-
-        let c = claimed(b.claim(&DedupKey::for_tests("r:other"), TTL).await.unwrap());
-        b.release(&c).await.unwrap();
-        claimed(a.claim(&DedupKey::for_tests("r:other"), TTL).await.unwrap());
-        a.ping().await.unwrap();
+        let replicas: (Arc<dyn DedupStore>, Arc<dyn DedupStore>) =
+            (Arc::new(store(&server)), Arc::new(store(&server)));
+        let sleep = |by| tokio::time::sleep(by + Duration::from_millis(20));
+        Subject::new(replicas, Duration::from_millis(100), sleep, server)
     }
 
-    #[tokio::test]
-    async fn claims_expire_and_late_settles_do_nothing() {
-        let server = RedisServer::start();
-        let s = store(&server);
-        let old = claimed(
-            s.claim(&DedupKey::for_tests("k"), Duration::from_millis(50))
-                .await
-                .unwrap(),
-        );
-        tokio::time::sleep(Duration::from_millis(80)).await;
-        let new = claimed(s.claim(&DedupKey::for_tests("k"), TTL).await.unwrap());
-        s.commit(&old, WINDOW).await.unwrap();
-        s.release(&old).await.unwrap();
-        assert!(matches!(
-            s.claim(&DedupKey::for_tests("k"), TTL).await.unwrap(),
-            ClaimOutcome::InFlight
-        ));
-        s.commit(&new, Duration::from_millis(50)).await.unwrap();
-        assert!(matches!(
-            s.claim(&DedupKey::for_tests("k"), TTL).await.unwrap(),
-            ClaimOutcome::Duplicate
-        ));
-        tokio::time::sleep(Duration::from_millis(80)).await;
-        claimed(s.claim(&DedupKey::for_tests("k"), TTL).await.unwrap());
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn concurrent_claims_have_one_winner() {
-        let server = RedisServer::start();
-        let s = std::sync::Arc::new(store(&server));
-        let tasks: Vec<_> = (0..50)
-            .map(|_| {
-                let s = s.clone();
-                tokio::spawn(
-                    async move { s.claim(&DedupKey::for_tests("race"), TTL).await.unwrap() },
-                )
-            })
-            .collect();
-        let mut winners = 0;
-        for t in tasks {
-            winners += matches!(t.await.unwrap(), ClaimOutcome::Claimed(_)) as usize;
-        }
-        assert_eq!(winners, 1);
-    }
+    contract::contract_tests!(subject, rounds = 20);
 
     #[tokio::test]
     async fn an_outage_is_a_prompt_error_and_recovery_is_automatic() {
         let mut server = RedisServer::start();
         let s = store(&server);
-        claimed(s.claim(&DedupKey::for_tests("before"), TTL).await.unwrap());
+        let ttl = Duration::from_secs(13);
+        claim(&s, "before", ttl).await;
         server.stop();
-        let started = std::time::Instant::now();
-        assert!(s.claim(&DedupKey::for_tests("during"), TTL).await.is_err());
+        let started = Instant::now();
+        assert!(s.claim(&DedupKey::for_tests("during"), ttl).await.is_err());
         assert!(s.ping().await.is_err());
         assert!(
             started.elapsed() < Duration::from_secs(3),
@@ -286,7 +217,7 @@ mod tests {
         server.restart();
         let mut recovered = false;
         for _ in 0..50 {
-            if s.claim(&DedupKey::for_tests("after"), TTL).await.is_ok() {
+            if s.claim(&DedupKey::for_tests("after"), ttl).await.is_ok() {
                 recovered = true;
                 break;
             }
@@ -296,6 +227,7 @@ mod tests {
             recovered,
             "the store did not reconnect after Redis came back"
         );
+        s.ping().await.unwrap();
     }
 
     #[test]
