@@ -111,6 +111,38 @@ fn bytes_per_key(keys: &[DedupKey]) {
     );
 }
 
+/// A snapshot of a million deliveries: the time commits wait while the
+/// entries are copied, the whole save, and the load at start-up.
+fn snapshot(keys: &[DedupKey]) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let store = MemoryStore::new(MAX_ENTRIES);
+    runtime.block_on(async {
+        for k in keys {
+            claim_commit(&store, k).await;
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dedup.snapshot");
+    let saved = store.save_snapshot(&path).unwrap();
+    let fresh = MemoryStore::new(MAX_ENTRIES);
+    let started = Instant::now();
+    let loaded = fresh.load_snapshot(&path).unwrap();
+    let slices = saved.entries.div_ceil(4096).max(1) as u32;
+    println!(
+        "dedup snapshot: {} entries, {} bytes; save {:?}, of which copying {:?} in {slices} slices \
+         (a commit waits for one slice at most: {:?} on average); load {:?} ({} loaded)",
+        saved.entries,
+        saved.bytes,
+        saved.total,
+        saved.copy,
+        saved.copy / slices,
+        started.elapsed(),
+        loaded.loaded
+    );
+}
+
 /// Times `iters` rounds of `per_round` fresh keys each through `round`,
 /// with a fresh store whenever the pool runs out (outside the timing).
 fn timed<F>(
@@ -143,6 +175,7 @@ fn bench(c: &mut Criterion) {
     let pool = Arc::new(keys(POOL));
     bytes_per_key(&pool[..100_000]);
     bytes_per_key(&pool);
+    snapshot(&pool);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_all()

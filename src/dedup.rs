@@ -12,6 +12,7 @@ pub mod clock;
 mod contract;
 pub mod memory;
 pub mod redis;
+pub mod snapshot;
 #[cfg(test)]
 #[path = "../tests/support/redis_server.rs"]
 pub(crate) mod test_redis;

@@ -132,6 +132,9 @@ struct WriteOrder {
     /// Entries of the first chunk already taken.
     head: usize,
     len: usize,
+    /// Entries ever taken: an entry's position in the queue's history is
+    /// `popped` + its index, so a copy can resume after the lock was let go.
+    popped: u64,
 }
 
 const CHUNK: usize = 1024;
@@ -158,11 +161,42 @@ impl WriteOrder {
         let w = *first.get(self.head)?;
         self.head += 1;
         self.len -= 1;
+        self.popped += 1;
         if self.head == first.len() && (first.len() == CHUNK || self.len == 0) {
             self.chunks.pop_front();
             self.head = 0;
         }
         Some(w)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Written> {
+        self.chunks
+            .iter()
+            .enumerate()
+            .flat_map(|(i, c)| c[if i == 0 { self.head } else { 0 }..].iter())
+    }
+
+    /// Appends to `out` up to `max` entries from position `from` (or from
+    /// the front, if those were taken since); returns the next position.
+    fn copy_from(&self, from: u64, max: usize, out: &mut Vec<Written>) -> u64 {
+        let start = from.saturating_sub(self.popped) as usize;
+        let end = (start + max).min(self.len);
+        for i in start..end {
+            let at = self.head + i;
+            out.push(self.chunks[at / CHUNK][at % CHUNK]);
+        }
+        self.popped + end as u64
+    }
+
+    fn replace(&mut self, entries: impl IntoIterator<Item = Written>) {
+        let popped = self.popped + self.len as u64;
+        *self = WriteOrder {
+            popped,
+            ..WriteOrder::default()
+        };
+        for w in entries {
+            self.push(w);
+        }
     }
 }
 
@@ -180,6 +214,8 @@ pub struct MemoryStore<C: Clock = SystemClock> {
     evictions: AtomicU64,
     /// Evictions of deliveries younger than the window: warned about.
     short_window: Throttle,
+    /// One snapshot written at a time.
+    pub(super) saving: Mutex<()>,
 }
 
 impl MemoryStore<SystemClock> {
@@ -210,11 +246,16 @@ impl<C: Clock> MemoryStore<C> {
             clock,
             evictions: AtomicU64::new(0),
             short_window: Throttle::new(WARN_EVERY),
+            saving: Mutex::new(()),
         }
     }
 
     fn shard(&self, d: &Digest) -> MutexGuard<'_, Shard> {
         lock(&self.shards[d.shard()])
+    }
+
+    pub(super) fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
     }
 
     pub fn max_entries(&self) -> u64 {
@@ -396,6 +437,79 @@ impl<C: Clock> MemoryStore<C> {
             .map(|s| lock(s).claims.len() as u64)
             .sum()
     }
+
+    /// The deliveries still live, oldest first (for a snapshot). Copied a
+    /// slice at a time: commits never wait for more than one slice.
+    pub(super) fn live_deliveries(&self) -> Vec<Written> {
+        const SLICE: usize = 4096;
+        let now = self.clock.now_ms();
+        let mut out = Vec::with_capacity(lock(&self.order).len);
+        let mut next = 0;
+        loop {
+            let before = out.len();
+            next = lock(&self.order).copy_from(next, SLICE, &mut out);
+            if out.len() - before < SLICE {
+                break;
+            }
+        }
+        out.retain(|w| w.expires_at > now);
+        out
+    }
+
+    /// Adds remembered deliveries (from a snapshot), keeping the write order
+    /// and `max_entries`: the oldest that do not fit are left out. A key the
+    /// store already holds (claimed or delivered) keeps its state.
+    pub(super) fn restore(&self, entries: Vec<Written>) -> Restored {
+        let now = self.clock.now_ms();
+        let mut restored = Restored::default();
+        // The queue's lock first, then shards: the order commits never take.
+        let mut order = lock(&self.order);
+        // (entry, from the snapshot)
+        let mut all: Vec<(Written, bool)> = order.iter().map(|&w| (w, false)).collect();
+        for w in entries {
+            if w.expires_at <= now {
+                restored.expired += 1;
+                continue;
+            }
+            let mut shard = self.shard(&w.digest);
+            if shard
+                .claims
+                .get(&w.digest)
+                .is_some_and(|c| c.expires_at > now)
+                || shard.delivered.get(&w.digest).is_some_and(|&e| e > now)
+            {
+                restored.present += 1;
+                continue;
+            }
+            shard.delivered.insert(w.digest, w.expires_at);
+            all.push((w, true));
+        }
+        all.sort_by_key(|(w, _)| w.written_at);
+        let excess = all.len().saturating_sub(self.max_entries);
+        for (w, loaded) in all.drain(..excess) {
+            let mut shard = self.shard(&w.digest);
+            if shard.delivered.get(&w.digest) == Some(&w.expires_at) {
+                shard.delivered.remove(&w.digest);
+                if loaded {
+                    restored.over_capacity += 1;
+                } else if w.expires_at > now {
+                    self.evictions.fetch_add(1, Relaxed);
+                }
+            }
+        }
+        restored.loaded = all.iter().filter(|(_, loaded)| *loaded).count();
+        order.replace(all.into_iter().map(|(w, _)| w));
+        restored
+    }
+}
+
+/// What [`MemoryStore::restore`] did with the entries it was given.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Restored {
+    pub(super) loaded: usize,
+    pub(super) expired: usize,
+    pub(super) present: usize,
+    pub(super) over_capacity: usize,
 }
 
 #[async_trait]
@@ -596,12 +710,36 @@ mod tests {
             assert_eq!(q.pop(), Some(w(i)));
         }
         assert_eq!(q.len, CHUNK + 5);
-        assert_eq!(q.front(), Some(&w(CHUNK as u64 + 5)));
+        assert_eq!(q.iter().count(), q.len);
+        assert_eq!(q.iter().next(), Some(&w(CHUNK as u64 + 5)));
         let rest: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
         assert_eq!(rest.len(), CHUNK + 5);
         assert_eq!(rest.last(), Some(&w(CHUNK as u64 * 2 + 9)));
         assert!(q.front().is_none() && q.chunks.is_empty());
         q.push(w(7));
         assert_eq!(q.pop(), Some(w(7)));
+    }
+
+    #[test]
+    fn a_copy_resumes_where_it_stopped_though_the_front_moved() {
+        let mut q = WriteOrder::default();
+        for i in 0..3000 {
+            q.push(w(i));
+        }
+        let mut out = Vec::new();
+        let next = q.copy_from(0, 1500, &mut out);
+        assert_eq!(next, 1500);
+        // Meanwhile 2000 are taken and 100 added.
+        for _ in 0..2000 {
+            q.pop();
+        }
+        for i in 3000..3100 {
+            q.push(w(i));
+        }
+        assert_eq!(q.copy_from(next, 5000, &mut out), 3100);
+        let written: Vec<u64> = out.iter().map(|w| w.written_at).collect();
+        let want: Vec<u64> = (0..1500).chain(2000..3100).collect();
+        assert_eq!(written, want);
+        assert_eq!(q.copy_from(3100, 10, &mut out), 3100, "nothing more");
     }
 }
