@@ -38,6 +38,16 @@ pub enum ClaimOutcome {
     InFlight,
 }
 
+/// What became of a commit.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// The key is remembered as delivered.
+    Committed,
+    /// The backend failed; the store keeps the commit and retries it in the
+    /// background until it succeeds or the window passes.
+    Deferred(BackendError),
+}
+
 /// One request's ownership of a key. Commit and release act only on the
 /// claim that carries this token, never on a later owner's.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +88,22 @@ pub struct StoreMetrics {
     pub evictions: Option<u64>,
     /// Age of the oldest remembered delivery: the window actually held.
     pub oldest_delivery_age: Option<Duration>,
+    pub deferred_commits: Option<DeferredCommits>,
+}
+
+/// Commits that failed and are retried in the background.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DeferredCommits {
+    /// Waiting for a retry now.
+    pub pending: u64,
+    /// Ever queued.
+    pub queued: u64,
+    /// Stored by a retry.
+    pub committed: u64,
+    /// Dropped, oldest first, because the queue was full.
+    pub dropped: u64,
+    /// Dropped because their window passed before the backend came back.
+    pub expired: u64,
 }
 
 #[async_trait]
@@ -91,7 +117,7 @@ pub trait DedupStore: Send + Sync + 'static {
     /// Marks the key delivered for `window` while this claim holds it, or
     /// while nobody does (the claim expired before the upstream answered:
     /// the delivery still happened); never over another request's claim.
-    async fn commit(&self, claim: &Claim, window: Duration) -> Result<(), BackendError>;
+    async fn commit(&self, claim: &Claim, window: Duration) -> Result<CommitOutcome, BackendError>;
     /// Frees the claimed key.
     async fn release(&self, claim: &Claim) -> Result<(), BackendError>;
     /// Reachability, for `/readyz`.
@@ -119,6 +145,8 @@ pub struct DedupStats {
     pub released: AtomicU64,
     pub backend_error: AtomicU64,
     pub bypassed: AtomicU64,
+    /// Commits the backend failed, left to the store's background retry.
+    pub commit_deferred: AtomicU64,
 }
 
 /// What the gateway should do with a verified request.
@@ -250,8 +278,18 @@ impl ClaimGuard {
         };
         let stats = &self.shared.stats;
         match self.store.commit(&claim, window).await {
-            Ok(()) => {
+            Ok(CommitOutcome::Committed) => {
                 stats.delivered.fetch_add(1, Relaxed);
+            }
+            Ok(CommitOutcome::Deferred(e)) => {
+                stats.backend_error.fetch_add(1, Relaxed);
+                stats.commit_deferred.fetch_add(1, Relaxed);
+                if let Some(n) = self.shared.commit_failed.hit() {
+                    tracing::warn!(
+                        deferred = n,
+                        "dedup commit failed: {e}; {n} commits since the last warning are retried in the background until their window passes"
+                    );
+                }
             }
             Err(e) => {
                 // Delivered, but not remembered: a retry may be forwarded again.
@@ -318,6 +356,7 @@ impl crate::metrics::Source for Dedup {
             ("released", &s.released),
             ("backend_error", &s.backend_error),
             ("bypassed", &s.bypassed),
+            ("commit_deferred", &s.commit_deferred),
         ] {
             let _ = writeln!(
                 out,
@@ -356,6 +395,27 @@ impl crate::metrics::Source for Dedup {
                 &format_args!("{:.3}", age.as_secs_f64()),
             );
         }
+        if let Some(d) = m.deferred_commits {
+            metric(
+                "hookgate_dedup_commits_pending",
+                "gauge",
+                "Failed commits waiting for a background retry.",
+                &d.pending,
+            );
+            out.push_str("# HELP hookgate_dedup_deferred_commits_total Failed commits retried in the background, by outcome.\n");
+            out.push_str("# TYPE hookgate_dedup_deferred_commits_total counter\n");
+            for (outcome, n) in [
+                ("queued", d.queued),
+                ("committed", d.committed),
+                ("dropped", d.dropped),
+                ("expired", d.expired),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "hookgate_dedup_deferred_commits_total{{outcome=\"{outcome}\"}} {n}"
+                );
+            }
+        }
     }
 }
 
@@ -379,7 +439,11 @@ mod tests {
             }
             self.inner.claim(key, ttl).await
         }
-        async fn commit(&self, claim: &Claim, window: Duration) -> Result<(), BackendError> {
+        async fn commit(
+            &self,
+            claim: &Claim,
+            window: Duration,
+        ) -> Result<CommitOutcome, BackendError> {
             self.inner.commit(claim, window).await
         }
         async fn release(&self, claim: &Claim) -> Result<(), BackendError> {
@@ -504,8 +568,8 @@ mod tests {
         async fn claim(&self, _: &DedupKey, _: Duration) -> Result<ClaimOutcome, BackendError> {
             Ok(ClaimOutcome::InFlight)
         }
-        async fn commit(&self, _: &Claim, _: Duration) -> Result<(), BackendError> {
-            Ok(())
+        async fn commit(&self, _: &Claim, _: Duration) -> Result<CommitOutcome, BackendError> {
+            Ok(CommitOutcome::Committed)
         }
         async fn release(&self, _: &Claim) -> Result<(), BackendError> {
             Ok(())
@@ -518,6 +582,13 @@ mod tests {
                 entries: Some(12),
                 evictions: Some(7),
                 oldest_delivery_age: Some(Duration::from_millis(90_500)),
+                deferred_commits: Some(DeferredCommits {
+                    pending: 2,
+                    queued: 9,
+                    committed: 5,
+                    dropped: 1,
+                    expired: 1,
+                }),
             }
         }
         fn backend_name(&self) -> &'static str {
@@ -535,6 +606,11 @@ mod tests {
             "# TYPE hookgate_dedup_evictions_total counter",
             "hookgate_dedup_evictions_total 7",
             "hookgate_dedup_oldest_delivery_age_seconds 90.500",
+            "hookgate_dedup_commits_pending 2",
+            "hookgate_dedup_deferred_commits_total{outcome=\"queued\"} 9",
+            "hookgate_dedup_deferred_commits_total{outcome=\"committed\"} 5",
+            "hookgate_dedup_deferred_commits_total{outcome=\"dropped\"} 1",
+            "hookgate_dedup_deferred_commits_total{outcome=\"expired\"} 1",
         ] {
             assert!(out.lines().any(|l| l == line), "{line:?} missing in\n{out}");
         }

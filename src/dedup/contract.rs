@@ -12,7 +12,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Claim, ClaimOutcome, DedupKey, DedupStore};
+use super::{Claim, ClaimOutcome, CommitOutcome, DedupKey, DedupStore};
 
 /// Longer than any test runs.
 pub(crate) const LONG: Duration = Duration::from_secs(3600);
@@ -89,7 +89,10 @@ pub(crate) async fn claim(store: &dyn DedupStore, label: &str, ttl: Duration) ->
 }
 
 pub(crate) async fn commit(store: &dyn DedupStore, claim: &Claim, window: Duration) {
-    store.commit(claim, window).await.unwrap();
+    assert_eq!(
+        store.commit(claim, window).await.unwrap(),
+        CommitOutcome::Committed
+    );
 }
 
 /// Claims and commits `label` for `window`.

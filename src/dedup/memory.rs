@@ -40,7 +40,10 @@ use async_trait::async_trait;
 use super::clock::millis;
 pub use super::clock::{Clock, ManualClock, SystemClock};
 use super::throttle::Throttle;
-use super::{BackendError, Claim, ClaimOutcome, DedupKey, DedupStore, StoreMetrics, WARN_EVERY};
+use super::{
+    BackendError, Claim, ClaimOutcome, CommitOutcome, DedupKey, DedupStore, StoreMetrics,
+    WARN_EVERY,
+};
 
 /// Shards of the key maps: a map grows (rehashes) under its shard's lock
 /// only, and 64 keeps each rehash small at a million keys.
@@ -522,9 +525,9 @@ impl<C: Clock> DedupStore for MemoryStore<C> {
         Ok(self.claim_now(key, claim_ttl))
     }
 
-    async fn commit(&self, claim: &Claim, window: Duration) -> Result<(), BackendError> {
+    async fn commit(&self, claim: &Claim, window: Duration) -> Result<CommitOutcome, BackendError> {
         self.commit_now(claim, window);
-        Ok(())
+        Ok(CommitOutcome::Committed)
     }
 
     async fn release(&self, claim: &Claim) -> Result<(), BackendError> {
@@ -542,6 +545,7 @@ impl<C: Clock> DedupStore for MemoryStore<C> {
             entries: Some(self.deliveries() + self.claims()),
             evictions: Some(self.evictions()),
             oldest_delivery_age: oldest,
+            deferred_commits: None,
         }
     }
 
