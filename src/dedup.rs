@@ -7,18 +7,24 @@
 //! the window); claimed → absent otherwise, so the provider's retry goes
 //! through. A delivery is never dropped because an earlier attempt failed.
 
+pub mod clock;
+#[cfg(test)]
+mod contract;
 pub mod memory;
 pub mod redis;
+pub mod snapshot;
 #[cfg(test)]
 #[path = "../tests/support/redis_server.rs"]
 pub(crate) mod test_redis;
+pub mod throttle;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use self::throttle::Throttle;
 pub use crate::gate::DedupKey;
 
 /// What a claim attempt found.
@@ -32,6 +38,16 @@ pub enum ClaimOutcome {
     InFlight,
 }
 
+/// What became of a commit.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// The key is remembered as delivered.
+    Committed,
+    /// The backend failed; the store keeps the commit and retries it in the
+    /// background until it succeeds or the window passes.
+    Deferred(BackendError),
+}
+
 /// One request's ownership of a key. Commit and release act only on the
 /// claim that carries this token, never on a later owner's.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +58,7 @@ pub struct Claim {
 
 impl Claim {
     fn new(key: &DedupKey) -> Claim {
-        // Zero marks "delivered" in the stores.
+        // Zero marks "delivered" in Redis.
         Claim {
             key: key.clone(),
             token: rand::random::<u64>().max(1),
@@ -62,6 +78,34 @@ pub enum BackendError {
     Unavailable(String),
 }
 
+/// What a store can tell `/metrics` about itself; `None` where it cannot
+/// tell cheaply.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct StoreMetrics {
+    /// Keys held (claims and deliveries).
+    pub entries: Option<u64>,
+    /// Deliveries evicted inside their window to stay within capacity.
+    pub evictions: Option<u64>,
+    /// Age of the oldest remembered delivery: the window actually held.
+    pub oldest_delivery_age: Option<Duration>,
+    pub deferred_commits: Option<DeferredCommits>,
+}
+
+/// Commits that failed and are retried in the background.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DeferredCommits {
+    /// Waiting for a retry now.
+    pub pending: u64,
+    /// Ever queued.
+    pub queued: u64,
+    /// Stored by a retry.
+    pub committed: u64,
+    /// Dropped, oldest first, because the queue was full.
+    pub dropped: u64,
+    /// Dropped because their window passed before the backend came back.
+    pub expired: u64,
+}
+
 #[async_trait]
 pub trait DedupStore: Send + Sync + 'static {
     /// Claims `key` for `claim_ttl` if it is absent.
@@ -70,14 +114,15 @@ pub trait DedupStore: Send + Sync + 'static {
         key: &DedupKey,
         claim_ttl: Duration,
     ) -> Result<ClaimOutcome, BackendError>;
-    /// Marks the claimed key delivered for `window`.
-    async fn commit(&self, claim: &Claim, window: Duration) -> Result<(), BackendError>;
+    /// Marks the key delivered for `window` while this claim holds it, or
+    /// while nobody does (the claim expired before the upstream answered:
+    /// the delivery still happened); never over another request's claim.
+    async fn commit(&self, claim: &Claim, window: Duration) -> Result<CommitOutcome, BackendError>;
     /// Frees the claimed key.
     async fn release(&self, claim: &Claim) -> Result<(), BackendError>;
     /// Reachability, for `/readyz`.
     async fn ping(&self) -> Result<(), BackendError>;
-    /// Approximate number of keys held, where the store can tell cheaply.
-    fn entry_count(&self) -> Option<u64>;
+    fn metrics(&self) -> StoreMetrics;
     fn backend_name(&self) -> &'static str;
 }
 
@@ -101,6 +146,8 @@ pub struct DedupStats {
     pub released: AtomicU64,
     pub backend_error: AtomicU64,
     pub bypassed: AtomicU64,
+    /// Commits the backend failed, left to the store's background retry.
+    pub commit_deferred: AtomicU64,
 }
 
 /// What the gateway should do with a verified request.
@@ -108,7 +155,8 @@ pub struct DedupStats {
 pub enum Decision {
     /// Forward it; settle the guard with the upstream's outcome.
     Proceed(ClaimGuard),
-    /// The backend failed and the policy is to forward without dedup.
+    /// The backend failed and the policy is to forward without dedup (the
+    /// warning is logged here, at most every 10 s with the count).
     Bypass,
     /// Already delivered: 200 with `X-Hookgate-Duplicate`.
     Duplicate,
@@ -118,76 +166,89 @@ pub enum Decision {
     Unavailable,
 }
 
+/// Repeated warnings are logged at most this often, with a count; every
+/// event is counted in the metrics.
+pub const WARN_EVERY: Duration = Duration::from_secs(10);
+
+/// Counters and the warnings' throttles, shared with the guards.
+#[derive(Debug)]
+struct Shared {
+    stats: DedupStats,
+    claim_failed: Throttle,
+    commit_failed: Throttle,
+    release_failed: Throttle,
+}
+
 /// The gateway's view of dedup: a store, a policy, and counters.
 pub struct Dedup {
     store: Arc<dyn DedupStore>,
     on_error: OnBackendError,
-    stats: Arc<DedupStats>,
-    last_error_log: std::sync::Mutex<Option<Instant>>,
+    shared: Arc<Shared>,
 }
-
-/// Backend errors are logged at most this often; they are all counted.
-const ERROR_LOG_EVERY: Duration = Duration::from_secs(10);
 
 impl Dedup {
     pub fn new(store: Arc<dyn DedupStore>, on_error: OnBackendError) -> Self {
         Dedup {
             store,
             on_error,
-            stats: Arc::default(),
-            last_error_log: std::sync::Mutex::new(None),
+            shared: Arc::new(Shared {
+                stats: DedupStats::default(),
+                claim_failed: Throttle::new(WARN_EVERY),
+                commit_failed: Throttle::new(WARN_EVERY),
+                release_failed: Throttle::new(WARN_EVERY),
+            }),
         }
     }
 
     pub async fn begin(&self, key: &DedupKey, claim_ttl: Duration) -> Decision {
+        let stats = &self.shared.stats;
         match self.store.claim(key, claim_ttl).await {
             Ok(ClaimOutcome::Claimed(claim)) => {
-                self.stats.claimed.fetch_add(1, Relaxed);
+                stats.claimed.fetch_add(1, Relaxed);
                 Decision::Proceed(ClaimGuard {
                     store: self.store.clone(),
-                    stats: self.stats.clone(),
+                    shared: self.shared.clone(),
                     claim: Some(claim),
                 })
             }
             Ok(ClaimOutcome::Duplicate) => {
-                self.stats.duplicate.fetch_add(1, Relaxed);
+                stats.duplicate.fetch_add(1, Relaxed);
                 Decision::Duplicate
             }
             Ok(ClaimOutcome::InFlight) => {
-                self.stats.in_flight.fetch_add(1, Relaxed);
+                stats.in_flight.fetch_add(1, Relaxed);
                 Decision::InFlight
             }
             Err(e) => {
-                self.stats.backend_error.fetch_add(1, Relaxed);
-                self.log_backend_error(&e);
-                match self.on_error {
-                    OnBackendError::Forward => {
-                        self.stats.bypassed.fetch_add(1, Relaxed);
-                        Decision::Bypass
+                stats.backend_error.fetch_add(1, Relaxed);
+                if self.on_error == OnBackendError::Forward {
+                    stats.bypassed.fetch_add(1, Relaxed);
+                }
+                if let Some(n) = self.shared.claim_failed.hit() {
+                    let backend = self.store.backend_name();
+                    match self.on_error {
+                        OnBackendError::Forward => tracing::warn!(
+                            backend,
+                            bypassed = n,
+                            "dedup backend error: {e}; forwarded {n} requests without dedup since the last warning"
+                        ),
+                        OnBackendError::Reject => tracing::warn!(
+                            backend,
+                            rejected = n,
+                            "dedup backend error: {e}; answered {n} requests 503 since the last warning"
+                        ),
                     }
+                }
+                match self.on_error {
+                    OnBackendError::Forward => Decision::Bypass,
                     OnBackendError::Reject => Decision::Unavailable,
                 }
             }
         }
     }
 
-    fn log_backend_error(&self, e: &BackendError) {
-        let mut last = self
-            .last_error_log
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if last.is_none_or(|t| t.elapsed() >= ERROR_LOG_EVERY) {
-            *last = Some(Instant::now());
-            tracing::warn!(
-                backend = self.store.backend_name(),
-                policy = ?self.on_error,
-                "dedup backend error: {e}"
-            );
-        }
-    }
-
     pub fn stats(&self) -> &DedupStats {
-        &self.stats
+        &self.shared.stats
     }
 
     pub fn store(&self) -> &Arc<dyn DedupStore> {
@@ -201,7 +262,7 @@ impl Dedup {
 #[derive(Debug)]
 pub struct ClaimGuard {
     store: Arc<dyn DedupStore>,
-    stats: Arc<DedupStats>,
+    shared: Arc<Shared>,
     claim: Option<Claim>,
 }
 
@@ -216,34 +277,55 @@ impl ClaimGuard {
         let Some(claim) = self.claim.take() else {
             return;
         };
+        let stats = &self.shared.stats;
         match self.store.commit(&claim, window).await {
-            Ok(()) => {
-                self.stats.delivered.fetch_add(1, Relaxed);
+            Ok(CommitOutcome::Committed) => {
+                stats.delivered.fetch_add(1, Relaxed);
+            }
+            Ok(CommitOutcome::Deferred(e)) => {
+                stats.backend_error.fetch_add(1, Relaxed);
+                stats.commit_deferred.fetch_add(1, Relaxed);
+                if let Some(n) = self.shared.commit_failed.hit() {
+                    tracing::warn!(
+                        deferred = n,
+                        "dedup commit failed: {e}; {n} commits since the last warning are retried in the background until their window passes"
+                    );
+                }
             }
             Err(e) => {
                 // Delivered, but not remembered: a retry may be forwarded again.
-                self.stats.backend_error.fetch_add(1, Relaxed);
-                tracing::warn!("dedup commit failed, a retry may be forwarded again: {e}");
+                stats.backend_error.fetch_add(1, Relaxed);
+                if let Some(n) = self.shared.commit_failed.hit() {
+                    tracing::warn!(
+                        lost = n,
+                        "dedup commit failed: {e}; {n} deliveries since the last warning are not remembered, a retry may be forwarded again"
+                    );
+                }
             }
         }
     }
 
     pub async fn release(mut self) {
         if let Some(claim) = self.claim.take() {
-            release(&*self.store, &self.stats, &claim).await;
+            release(&*self.store, &self.shared, &claim).await;
         }
     }
 }
 
-async fn release(store: &dyn DedupStore, stats: &DedupStats, claim: &Claim) {
+async fn release(store: &dyn DedupStore, shared: &Shared, claim: &Claim) {
     match store.release(claim).await {
         Ok(()) => {
-            stats.released.fetch_add(1, Relaxed);
+            shared.stats.released.fetch_add(1, Relaxed);
         }
         Err(e) => {
             // The claim's TTL frees the key.
-            stats.backend_error.fetch_add(1, Relaxed);
-            tracing::warn!("dedup release failed; the claim expires by itself: {e}");
+            shared.stats.backend_error.fetch_add(1, Relaxed);
+            if let Some(n) = shared.release_failed.hit() {
+                tracing::warn!(
+                    failed = n,
+                    "dedup release failed: {e}; {n} claims since the last warning expire by themselves"
+                );
+            }
         }
     }
 }
@@ -255,8 +337,8 @@ impl Drop for ClaimGuard {
         };
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             let store = self.store.clone();
-            let stats = self.stats.clone();
-            handle.spawn(async move { release(&*store, &stats, &claim).await });
+            let shared = self.shared.clone();
+            handle.spawn(async move { release(&*store, &shared, &claim).await });
         }
     }
 }
@@ -264,7 +346,7 @@ impl Drop for ClaimGuard {
 impl crate::metrics::Source for Dedup {
     fn render(&self, out: &mut String) {
         use std::fmt::Write;
-        let s = &self.stats;
+        let s = &self.shared.stats;
         out.push_str("# HELP hookgate_dedup_total Dedup outcomes.\n");
         out.push_str("# TYPE hookgate_dedup_total counter\n");
         for (event, n) in [
@@ -275,6 +357,7 @@ impl crate::metrics::Source for Dedup {
             ("released", &s.released),
             ("backend_error", &s.backend_error),
             ("bypassed", &s.bypassed),
+            ("commit_deferred", &s.commit_deferred),
         ] {
             let _ = writeln!(
                 out,
@@ -282,10 +365,57 @@ impl crate::metrics::Source for Dedup {
                 n.load(Relaxed)
             );
         }
-        if let Some(n) = self.store.entry_count() {
-            out.push_str("# HELP hookgate_dedup_entries Keys held by the memory backend.\n");
-            out.push_str("# TYPE hookgate_dedup_entries gauge\n");
-            let _ = writeln!(out, "hookgate_dedup_entries {n}");
+        let m = self.store.metrics();
+        let mut metric = |name: &str, kind: &str, help: &str, value: &dyn std::fmt::Display| {
+            let _ = write!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+            );
+        };
+        if let Some(n) = m.entries {
+            metric(
+                "hookgate_dedup_entries",
+                "gauge",
+                "Keys held by the memory backend.",
+                &n,
+            );
+        }
+        if let Some(n) = m.evictions {
+            metric(
+                "hookgate_dedup_evictions_total",
+                "counter",
+                "Deliveries forgotten inside their window to stay within dedup.max_entries.",
+                &n,
+            );
+        }
+        if let Some(age) = m.oldest_delivery_age {
+            metric(
+                "hookgate_dedup_oldest_delivery_age_seconds",
+                "gauge",
+                "Age of the oldest remembered delivery: the window actually held.",
+                &format_args!("{:.3}", age.as_secs_f64()),
+            );
+        }
+        if let Some(d) = m.deferred_commits {
+            metric(
+                "hookgate_dedup_commits_pending",
+                "gauge",
+                "Failed commits waiting for a background retry.",
+                &d.pending,
+            );
+            out.push_str("# HELP hookgate_dedup_deferred_commits_total Failed commits retried in the background, by outcome.\n");
+            out.push_str("# TYPE hookgate_dedup_deferred_commits_total counter\n");
+            for (outcome, n) in [
+                ("queued", d.queued),
+                ("committed", d.committed),
+                ("dropped", d.dropped),
+                ("expired", d.expired),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "hookgate_dedup_deferred_commits_total{{outcome=\"{outcome}\"}} {n}"
+                );
+            }
         }
     }
 }
@@ -310,7 +440,11 @@ mod tests {
             }
             self.inner.claim(key, ttl).await
         }
-        async fn commit(&self, claim: &Claim, window: Duration) -> Result<(), BackendError> {
+        async fn commit(
+            &self,
+            claim: &Claim,
+            window: Duration,
+        ) -> Result<CommitOutcome, BackendError> {
             self.inner.commit(claim, window).await
         }
         async fn release(&self, claim: &Claim) -> Result<(), BackendError> {
@@ -319,8 +453,8 @@ mod tests {
         async fn ping(&self) -> Result<(), BackendError> {
             Ok(())
         }
-        fn entry_count(&self) -> Option<u64> {
-            None
+        fn metrics(&self) -> StoreMetrics {
+            StoreMetrics::default()
         }
         fn backend_name(&self) -> &'static str {
             "flaky"
@@ -345,6 +479,13 @@ mod tests {
         ));
         assert_eq!(forward.stats().bypassed.load(Relaxed), 1);
         assert_eq!(forward.stats().backend_error.load(Relaxed), 1);
+        // Every bypass is counted, though only one line per interval is logged.
+        for _ in 0..191 {
+            forward
+                .begin(&DedupKey::for_tests("k"), Duration::from_secs(5))
+                .await;
+        }
+        assert_eq!(forward.stats().bypassed.load(Relaxed), 192);
 
         let reject = Dedup::new(flaky(true), OnBackendError::Reject);
         assert!(matches!(
@@ -418,5 +559,61 @@ mod tests {
         let mut out = String::new();
         crate::metrics::Source::render(&dedup, &mut out);
         assert!(out.contains("hookgate_dedup_total{event=\"duplicate\"} 3"));
+    }
+
+    /// A store reporting every gauge, to check how each is rendered.
+    struct Reporting;
+
+    #[async_trait]
+    impl DedupStore for Reporting {
+        async fn claim(&self, _: &DedupKey, _: Duration) -> Result<ClaimOutcome, BackendError> {
+            Ok(ClaimOutcome::InFlight)
+        }
+        async fn commit(&self, _: &Claim, _: Duration) -> Result<CommitOutcome, BackendError> {
+            Ok(CommitOutcome::Committed)
+        }
+        async fn release(&self, _: &Claim) -> Result<(), BackendError> {
+            Ok(())
+        }
+        async fn ping(&self) -> Result<(), BackendError> {
+            Ok(())
+        }
+        fn metrics(&self) -> StoreMetrics {
+            StoreMetrics {
+                entries: Some(12),
+                evictions: Some(7),
+                oldest_delivery_age: Some(Duration::from_millis(90_500)),
+                deferred_commits: Some(DeferredCommits {
+                    pending: 2,
+                    queued: 9,
+                    committed: 5,
+                    dropped: 1,
+                    expired: 1,
+                }),
+            }
+        }
+        fn backend_name(&self) -> &'static str {
+            "reporting"
+        }
+    }
+
+    #[test]
+    fn renders_what_the_store_reports() {
+        let dedup = Dedup::new(Arc::new(Reporting), OnBackendError::Forward);
+        let mut out = String::new();
+        crate::metrics::Source::render(&dedup, &mut out);
+        for line in [
+            "hookgate_dedup_entries 12",
+            "# TYPE hookgate_dedup_evictions_total counter",
+            "hookgate_dedup_evictions_total 7",
+            "hookgate_dedup_oldest_delivery_age_seconds 90.500",
+            "hookgate_dedup_commits_pending 2",
+            "hookgate_dedup_deferred_commits_total{outcome=\"queued\"} 9",
+            "hookgate_dedup_deferred_commits_total{outcome=\"committed\"} 5",
+            "hookgate_dedup_deferred_commits_total{outcome=\"dropped\"} 1",
+            "hookgate_dedup_deferred_commits_total{outcome=\"expired\"} 1",
+        ] {
+            assert!(out.lines().any(|l| l == line), "{line:?} missing in\n{out}");
+        }
     }
 }
