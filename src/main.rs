@@ -9,12 +9,13 @@ use clap::{Parser, Subcommand};
 use hookgate::config::DedupBackend;
 use hookgate::dedup::memory::MemoryStore;
 use hookgate::dedup::redis::RedisStore;
-use hookgate::dedup::{Dedup, DedupStore};
+use hookgate::dedup::{snapshot, Dedup, DedupStore};
 use hookgate::metrics::Metrics;
 use hookgate::provider;
 use hookgate::reload::ConfigSource;
 use hookgate::secret::Secret;
 use hookgate::send;
+use hookgate::server::OnExit;
 
 /// mimalloc: the request path (JSON trees, header maps) is allocation-heavy,
 /// and glibc's malloc cost ~20 % of its CPU in profiles.
@@ -175,15 +176,59 @@ fn run(path: PathBuf) -> anyhow::Result<()> {
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }
-    let store: Arc<dyn DedupStore> = match &loaded.config.dedup.backend {
-        DedupBackend::Memory { max_entries, .. } => Arc::new(MemoryStore::new(*max_entries)),
-        DedupBackend::Redis { url } => Arc::new(RedisStore::new(url)?),
+    let settings = &loaded.config.dedup;
+    let (store, on_exit): (Arc<dyn DedupStore>, OnExit) = match &settings.backend {
+        DedupBackend::Memory {
+            max_entries,
+            snapshot,
+        } => {
+            let store = Arc::new(MemoryStore::new(*max_entries));
+            let on_exit = match snapshot {
+                Some(path) => {
+                    snapshot::load_at_startup(&store, path);
+                    keep_snapshots(store.clone(), path.clone(), settings.snapshot_interval)?
+                }
+                None => Box::new(|| {}),
+            };
+            (store, on_exit)
+        }
+        DedupBackend::Redis { url } => (Arc::new(RedisStore::new(url)?), Box::new(|| {})),
     };
-    let dedup = Arc::new(Dedup::new(store, loaded.config.dedup.on_backend_error));
+    let dedup = Arc::new(Dedup::new(store, settings.on_backend_error));
     let metrics = Arc::new(Metrics::default());
-    // Nothing to save at exit yet: the memory backend's snapshot is wired
-    // with its settings below once configured.
-    hookgate::server::run(source, loaded, dedup, metrics, Box::new(|| {}))
+    hookgate::server::run(source, loaded, dedup, metrics, on_exit)
+}
+
+/// Saves the memory backend's deliveries every `every` on a thread of its
+/// own; the returned hook writes the last snapshot before the process
+/// exits (waiting at most 5 s for it).
+fn keep_snapshots(
+    store: Arc<MemoryStore>,
+    path: PathBuf,
+    every: Duration,
+) -> anyhow::Result<OnExit> {
+    let (stop, stopped) = std::sync::mpsc::channel::<std::sync::mpsc::Sender<()>>();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("dedup-snapshots".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let task = snapshot::spawn_snapshots(store, path, every);
+                let asked = tokio::task::spawn_blocking(move || stopped.recv()).await;
+                if let Ok(Ok(done)) = asked {
+                    let _ = task.stop_and_save().await;
+                    let _ = done.send(());
+                }
+            })
+        })?;
+    Ok(Box::new(move || {
+        let (done, finished) = std::sync::mpsc::channel();
+        if stop.send(done).is_ok() {
+            let _ = finished.recv_timeout(Duration::from_secs(5));
+        }
+    }))
 }
 
 struct SendOptions<'a> {

@@ -33,7 +33,7 @@ use arc_swap::ArcSwap;
 use pingora::connectors::TransportConnector;
 use pingora::upstreams::peer::HttpPeer;
 
-pub use startup::run;
+pub use startup::{run, OnExit};
 
 use crate::config::Config;
 use crate::dedup::Dedup;
