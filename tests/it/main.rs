@@ -10,5 +10,6 @@ mod normalized;
 mod ops;
 #[path = "../support/redis_server.rs"]
 mod redis_server;
+mod sdk;
 mod signing;
 mod soak;
