@@ -6,8 +6,9 @@ use std::time::{Duration, SystemTime};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use hookgate::event::{EventContext, EventMeta};
-use hookgate::provider::{self, Provider};
+use hookgate::provider::{self, Provider, RouteScheme, SchemeSetup};
 use hookgate::reject::Reject;
+use hookgate::secret::Secret;
 use hookgate::verify::{self, Headers, Request, Scheme, Signed};
 use serde_json::{json, Value};
 
@@ -83,8 +84,9 @@ fn bench(c: &mut Criterion) {
             // Parsing happens once in the gateway whatever the mode; it is
             // measured here with the mapping, as the request path pays it.
             group.throughput(Throughput::Bytes(body.len() as u64));
+            let scheme = route_scheme(*p);
             group.bench_with_input(BenchmarkId::new(p.name(), size), &body, |b, body| {
-                b.iter(|| normalize(*p, body))
+                b.iter(|| normalize(*p, &*scheme, body))
             });
         }
     }
@@ -92,7 +94,7 @@ fn bench(c: &mut Criterion) {
 }
 
 /// Parse, map and serialize with `raw`, as the request path does.
-fn normalize(p: &dyn Provider, body: &[u8]) -> Vec<u8> {
+fn normalize(p: &dyn Provider, scheme: &dyn RouteScheme, body: &[u8]) -> Vec<u8> {
     let request = Request {
         headers: Headers::default(),
         path: b"/bench",
@@ -102,7 +104,7 @@ fn normalize(p: &dyn Provider, body: &[u8]) -> Vec<u8> {
     let now = SystemTime::now();
     let mut scratch = Vec::new();
     let v = verify::verify(&Accepting, request, &mut scratch, now).unwrap();
-    let payload = p.read(v.text()).unwrap();
+    let payload = scheme.read(v.text()).unwrap();
     let ctx = EventContext::new(
         &v,
         EventMeta {
@@ -116,6 +118,21 @@ fn normalize(p: &dyn Provider, body: &[u8]) -> Vec<u8> {
         },
     );
     payload.normalize(true).to_structured(&ctx)
+}
+
+/// The provider's scheme, with a secret of the kind it takes.
+fn route_scheme(p: &dyn Provider) -> Box<dyn RouteScheme> {
+    ["bench-secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
+        .iter()
+        .find_map(|s| {
+            p.scheme(SchemeSetup {
+                secrets: &[Secret::new(*s)],
+                tolerance: None,
+                options: &toml::Table::new(),
+            })
+            .ok()
+        })
+        .expect("a secret the scheme takes")
 }
 
 criterion_group!(benches, bench);

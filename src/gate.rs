@@ -194,14 +194,14 @@ fn read<'a>(
     text: &'a str,
     rewritten: &'a mut Vec<u8>,
 ) -> Result<Box<dyn Payload<'a> + 'a>, Reject> {
-    if let Ok(payload) = route.provider.read(text) {
+    if let Ok(payload) = route.scheme.read(text) {
         return Ok(payload);
     }
     let value: serde_json::Value = serde_json::from_str(text).map_err(|_| Reject::InvalidJson)?;
     rewritten.clear();
     serde_json::to_writer(&mut *rewritten, &value).map_err(|_| Reject::InvalidJson)?;
     let text = std::str::from_utf8(rewritten).map_err(|_| Reject::InvalidJson)?;
-    route.provider.read(text).map_err(|_| Reject::InvalidJson)
+    route.scheme.read(text).map_err(|_| Reject::InvalidJson)
 }
 
 /// The id of a delivery from its key's parts: one part as it is; several

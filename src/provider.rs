@@ -8,7 +8,9 @@ pub(crate) mod standard;
 
 use std::time::Duration;
 
-pub use contract::{Identity, Outgoing, Payload, Provider, Sample, SchemeSetup, SetupError};
+pub use contract::{
+    Identity, Outgoing, Payload, Provider, Reader, RouteScheme, Sample, SchemeSetup, SetupError,
+};
 
 use crate::secret::Secret;
 use crate::verify::crypto::SigningKey;

@@ -8,9 +8,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::provider::Provider;
+use crate::provider::{Provider, RouteScheme};
 use crate::verify::crypto::SigningKey;
-use crate::verify::Scheme;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -60,8 +59,9 @@ pub struct Route {
     pub name: String,
     pub path: String,
     pub provider: &'static dyn Provider,
-    /// The provider's signature check with this route's secrets.
-    pub scheme: Box<dyn Scheme>,
+    /// The provider's scheme with this route's secrets and options: its
+    /// signature check and its reading of payloads.
+    pub scheme: Box<dyn RouteScheme>,
     pub forward: ForwardMode,
     pub upstream: Arc<Upstream>,
     pub upstream_path: Option<String>,

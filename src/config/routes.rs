@@ -7,10 +7,9 @@ use std::time::Duration;
 use super::check::Check;
 use super::raw::RawRoute;
 use super::settings::DedupSettings;
-use crate::provider::{self, Provider, SchemeSetup};
+use crate::provider::{self, Provider, RouteScheme, SchemeSetup};
 use crate::route::{DedupKeySpec, ForwardMode, KeyPart, RateLimit, Route, Upstream};
 use crate::secret::Secret;
-use crate::verify::Scheme;
 
 pub const MAX_SECRETS_PER_ROUTE: usize = 16;
 
@@ -146,7 +145,7 @@ fn scheme(
     raw: &RawRoute,
     provider: &dyn Provider,
     secrets: &[Secret],
-) -> Option<Box<dyn Scheme>> {
+) -> Option<Box<dyn RouteScheme>> {
     let mut unknown = false;
     for key in raw.options.keys() {
         if !provider.options().contains(&key.as_str()) {

@@ -15,9 +15,10 @@ pub trait Provider: Sync + 'static {
     /// and the normalized event's `provider`.
     fn name(&self) -> &'static str;
 
-    /// Builds a route's signature check from its secrets and the route keys
-    /// this provider declares. Errors name the key, never a secret's value.
-    fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn Scheme>, Vec<SetupError>>;
+    /// Builds the provider's scheme for one route from its secrets and the
+    /// route keys this provider declares. Errors name the key, never a
+    /// secret's value.
+    fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>>;
 
     /// Route keys this provider takes besides the common ones (e.g.
     /// Voxagent's `signature_header`); any other key on the route is an error.
@@ -44,10 +45,6 @@ pub trait Provider: Sync + 'static {
         &[]
     }
 
-    /// Reads a verified payload's JSON text into the provider's typed,
-    /// borrowing view (`crate::normalize`). Fails only on malformed JSON.
-    fn read<'a>(&self, text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>>;
-
     /// One realistic payload per documented event, the first the default
     /// (`hookgate send`).
     fn samples(&self) -> &'static [Sample];
@@ -66,6 +63,17 @@ pub trait Provider: Sync + 'static {
         delivery: &Outgoing<'_>,
     ) -> Result<Vec<(String, String)>, String>;
 }
+
+/// A provider's scheme configured for one route: it checks a request's
+/// signature ([`Scheme`]) and reads its payload.
+pub trait RouteScheme: Scheme {
+    /// Reads a verified payload's JSON text into the provider's typed,
+    /// borrowing view (`crate::normalize`). Fails only on malformed JSON.
+    fn read<'a>(&self, text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>>;
+}
+
+/// How a provider reads its payloads, for schemes shared between providers.
+pub type Reader = for<'a> fn(&'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>>;
 
 /// A provider's typed view of one verified payload.
 pub trait Payload<'a>: Send + Sync {

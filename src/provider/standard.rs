@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 
-use super::SetupError;
+use super::{Payload, Reader, RouteScheme, SetupError};
 use crate::reject::Reject;
 use crate::secret::Secret;
 use crate::verify::crypto::{any_key_matches, SigningKey};
@@ -71,6 +71,14 @@ pub struct StandardScheme {
     pub keys: Vec<SigningKey>,
     pub window: Window,
     pub names: fn(&Headers<'_>) -> HeaderSet,
+    /// The provider's reading of its payloads.
+    pub read: Reader,
+}
+
+impl RouteScheme for StandardScheme {
+    fn read<'a>(&self, text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>> {
+        (self.read)(text)
+    }
 }
 
 struct Parsed<'h> {

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{Provider, SchemeSetup};
+use super::{Provider, RouteScheme, SchemeSetup};
 use crate::reject::Reject;
 use crate::secret::Secret;
 use crate::verify::{self, Headers, Request, Scheme, Signed, Verified};
@@ -26,7 +26,7 @@ pub fn hmac_hex(secret: &[u8], message: &[u8]) -> String {
 
 /// A route's scheme for `provider` with `secrets` and provider options
 /// given as TOML (`""` for none).
-pub fn scheme(provider: &dyn Provider, secrets: &[&str], options: &str) -> Box<dyn Scheme> {
+pub fn scheme(provider: &dyn Provider, secrets: &[&str], options: &str) -> Box<dyn RouteScheme> {
     try_scheme(provider, secrets, options).unwrap()
 }
 
@@ -34,7 +34,7 @@ pub fn try_scheme(
     provider: &dyn Provider,
     secrets: &[&str],
     options: &str,
-) -> Result<Box<dyn Scheme>, Vec<super::SetupError>> {
+) -> Result<Box<dyn RouteScheme>, Vec<super::SetupError>> {
     let secrets: Vec<Secret> = secrets.iter().map(|s| Secret::new(*s)).collect();
     let options: toml::Table = toml::from_str(options).unwrap();
     provider.scheme(SchemeSetup {
@@ -126,11 +126,10 @@ pub fn check_at(
     })
 }
 
-/// Runs `f` on the request verified and its payload read by `provider`
+/// Runs `f` on the request verified and its payload read by the scheme
 /// (panics when it does not verify or read).
 pub fn verified<R>(
-    provider: &dyn Provider,
-    scheme: &dyn Scheme,
+    scheme: &dyn RouteScheme,
     fields: &Fields,
     body: &[u8],
     f: impl FnOnce(&Verified<'_>, &dyn super::Payload<'_>) -> R,
@@ -138,7 +137,7 @@ pub fn verified<R>(
     fields.with("/hook", body, |req| {
         let mut scratch = Vec::new();
         let v = verify::verify(scheme, req, &mut scratch, now()).expect("verifies");
-        let payload = provider.read(v.text()).expect("reads");
+        let payload = scheme.read(v.text()).expect("reads");
         f(&v, &*payload)
     })
 }
@@ -153,6 +152,14 @@ impl Scheme for Unchecked {
     fn verify(&self, _: &Request<'_>, _: SystemTime) -> Result<Signed, Reject> {
         Ok(Signed::Body)
     }
+}
+
+/// The provider's scheme with a secret it accepts, for reading payloads.
+pub fn any_scheme(provider: &dyn Provider) -> Box<dyn RouteScheme> {
+    ["a-raw-secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
+        .iter()
+        .find_map(|s| try_scheme(provider, &[s], "").ok())
+        .unwrap_or_else(|| panic!("{}: no sample secret fits", provider.name()))
 }
 
 /// A fixture of `provider` (`src/provider/<name>/fixtures/<event>.json`).
@@ -204,7 +211,7 @@ pub fn normalize_body(
     Fields::default().with("/hook", body, |req| {
         let mut scratch = Vec::new();
         let v = verify::verify(&Unchecked, req, &mut scratch, now()).expect("parses");
-        let payload = provider.read(v.text()).expect("reads");
+        let payload = any_scheme(provider).read(v.text()).expect("reads");
         let ctx = EventContext::new(
             &v,
             EventMeta {

@@ -10,9 +10,9 @@ mod tests;
 use std::time::Duration;
 
 use super::standard::{self, HeaderSet, StandardScheme};
-use super::{Outgoing, Payload, Provider, Sample, SchemeSetup, SetupError};
+use super::{Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup, SetupError};
 use crate::secret::Secret;
-use crate::verify::{Headers, Scheme, Window};
+use crate::verify::{Headers, Window};
 
 pub struct Agntix;
 
@@ -30,11 +30,12 @@ impl Provider for Agntix {
         "agntix"
     }
 
-    fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn Scheme>, Vec<SetupError>> {
+    fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
         Ok(Box::new(StandardScheme {
             keys: standard::keys(setup.secrets)?,
             window: Window::both(super::tolerance(&setup)),
             names: header_set,
+            read,
         }))
     }
 
@@ -66,10 +67,6 @@ impl Provider for Agntix {
         ]
     }
 
-    fn read<'a>(&self, text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>> {
-        Ok(Box::new(crate::normalize::read::<normalize::Body>(text)?))
-    }
-
     fn samples(&self) -> &'static [Sample] {
         crate::samples!["agntix": "session.ended", "session.created", "session.created.chat", "session.ended.chat"]
     }
@@ -86,4 +83,8 @@ impl Provider for Agntix {
     ) -> Result<Vec<(String, String)>, String> {
         standard::signed_headers(standard::SVIX, secret, body, d.id, d.timestamp)
     }
+}
+
+fn read<'a>(text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>> {
+    Ok(Box::new(crate::normalize::read::<normalize::Body>(text)?))
 }

@@ -9,9 +9,9 @@ mod tests;
 use std::time::Duration;
 
 use super::standard::{self, StandardScheme};
-use super::{Outgoing, Payload, Provider, Sample, SchemeSetup, SetupError};
+use super::{Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup, SetupError};
 use crate::secret::Secret;
-use crate::verify::{Scheme, Window};
+use crate::verify::Window;
 
 pub struct Allo;
 
@@ -20,11 +20,12 @@ impl Provider for Allo {
         "allo"
     }
 
-    fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn Scheme>, Vec<SetupError>> {
+    fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
         Ok(Box::new(StandardScheme {
             keys: standard::keys(setup.secrets)?,
             window: Window::both(super::tolerance(&setup)),
             names: |_| standard::WEBHOOK,
+            read,
         }))
     }
 
@@ -53,10 +54,6 @@ impl Provider for Allo {
         &["webhook-id", "webhook-timestamp"]
     }
 
-    fn read<'a>(&self, text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>> {
-        Ok(Box::new(crate::normalize::read::<normalize::Body>(text)?))
-    }
-
     fn samples(&self) -> &'static [Sample] {
         crate::samples!["allo":
             "call.completed", "call.received", "call.triggered", "sms.received", "sms.sent",
@@ -76,4 +73,8 @@ impl Provider for Allo {
     ) -> Result<Vec<(String, String)>, String> {
         standard::signed_headers(standard::WEBHOOK, secret, body, d.id, d.timestamp)
     }
+}
+
+fn read<'a>(text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>> {
+    Ok(Box::new(crate::normalize::read::<normalize::Body>(text)?))
 }

@@ -9,7 +9,9 @@ mod tests;
 
 use std::time::{Duration, SystemTime};
 
-use super::{utf8_keys, Outgoing, Payload, Provider, Sample, SchemeSetup, SetupError};
+use super::{
+    utf8_keys, Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
+};
 use crate::reject::Reject;
 use crate::secret::Secret;
 use crate::verify::crypto::{any_key_matches, decode_hex_signature, SigningKey};
@@ -94,12 +96,18 @@ impl Scheme for InboundFlowScheme {
     }
 }
 
+impl RouteScheme for InboundFlowScheme {
+    fn read<'a>(&self, text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>> {
+        Ok(Box::new(crate::normalize::read::<normalize::Body>(text)?))
+    }
+}
+
 impl Provider for InboundFlow {
     fn name(&self) -> &'static str {
         "inboundflow"
     }
 
-    fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn Scheme>, Vec<SetupError>> {
+    fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
         Ok(Box::new(InboundFlowScheme {
             keys: utf8_keys(setup.secrets)?,
             window: Window::both(super::tolerance(&setup)),
@@ -126,10 +134,6 @@ impl Provider for InboundFlow {
             Duration::from_secs(480 * M),
         ];
         SCHEDULE
-    }
-
-    fn read<'a>(&self, text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>> {
-        Ok(Box::new(crate::normalize::read::<normalize::Body>(text)?))
     }
 
     fn samples(&self) -> &'static [Sample] {

@@ -10,7 +10,9 @@ mod tests;
 
 use std::time::{Duration, SystemTime};
 
-use super::{utf8_keys, Outgoing, Payload, Provider, Sample, SchemeSetup, SetupError};
+use super::{
+    utf8_keys, Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
+};
 use crate::reject::Reject;
 use crate::secret::Secret;
 use crate::verify::crypto::{any_key_matches, decode_hex_signature, SigningKey};
@@ -76,12 +78,18 @@ impl Scheme for NixflexScheme {
     }
 }
 
+impl RouteScheme for NixflexScheme {
+    fn read<'a>(&self, text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>> {
+        Ok(Box::new(crate::normalize::read::<normalize::Body>(text)?))
+    }
+}
+
 impl Provider for Nixflex {
     fn name(&self) -> &'static str {
         "nixflex"
     }
 
-    fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn Scheme>, Vec<SetupError>> {
+    fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
         Ok(Box::new(NixflexScheme {
             keys: utf8_keys(setup.secrets)?,
             window: Window::both(super::tolerance(&setup)),
@@ -103,10 +111,6 @@ impl Provider for Nixflex {
             Duration::from_secs(720 * M),
         ];
         SCHEDULE
-    }
-
-    fn read<'a>(&self, text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>> {
-        Ok(Box::new(crate::normalize::read::<normalize::Body>(text)?))
     }
 
     fn samples(&self) -> &'static [Sample] {

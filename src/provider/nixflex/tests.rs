@@ -93,7 +93,7 @@ fn identity_is_the_signed_event_and_call_and_the_header_is_only_reported() {
     let s = scheme(&Nixflex, &[SECRET], "");
     let mut f = Fields::new(&[("x-nixflex-signature", &header_for(SECRET, unix(now()), body))]);
     f.add("webhook_delivery_id", "dlv-7");
-    verified(&Nixflex, &*s, &f, body, |v, payload| {
+    verified(&*s, &f, body, |v, payload| {
         let id = payload.identity(v.request());
         assert_eq!(
             id.key.unwrap().iter().map(|s| s.as_str().to_owned()).collect::<Vec<_>>(),

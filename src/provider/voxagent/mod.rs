@@ -12,7 +12,9 @@ use std::time::SystemTime;
 
 use serde::Deserialize;
 
-use super::{utf8_keys, Outgoing, Payload, Provider, Sample, SchemeSetup, SetupError};
+use super::{
+    utf8_keys, Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
+};
 use crate::reject::Reject;
 use crate::secret::Secret;
 use crate::verify::crypto::{any_key_matches, decode_hex_signature, SigningKey};
@@ -73,6 +75,12 @@ impl Scheme for VoxagentScheme {
     }
 }
 
+impl RouteScheme for VoxagentScheme {
+    fn read<'a>(&self, text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>> {
+        Ok(Box::new(crate::normalize::read::<normalize::Body>(text)?))
+    }
+}
+
 impl Provider for Voxagent {
     fn name(&self) -> &'static str {
         "voxagent"
@@ -82,7 +90,7 @@ impl Provider for Voxagent {
         &["signature_header"]
     }
 
-    fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn Scheme>, Vec<SetupError>> {
+    fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
         let options: Options = super::options(setup.options)?;
         let header = match options.signature_header.as_deref() {
             None => DEFAULT_HEADER,
@@ -112,10 +120,6 @@ impl Provider for Voxagent {
             Duration::from_secs(360 * M),
         ];
         SCHEDULE
-    }
-
-    fn read<'a>(&self, text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>> {
-        Ok(Box::new(crate::normalize::read::<normalize::Body>(text)?))
     }
 
     fn samples(&self) -> &'static [Sample] {
