@@ -5,11 +5,12 @@
 use std::net::ToSocketAddrs;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use pingora::connectors::http::v1::Connector;
-use pingora::http::RequestHeader;
+use pingora::connectors::TransportConnector;
 use pingora::upstreams::peer::HttpPeer;
 use rand::RngCore;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::http1;
 use crate::provider::{Outgoing, Provider};
 use crate::secret::Secret;
 
@@ -178,66 +179,139 @@ async fn request(
     let peer = HttpPeer::new(addr, tls, host.clone());
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     let authority = uri.authority().map_or(host.clone(), |a| a.to_string());
-    let build = || -> pingora::Result<RequestHeader> {
-        let mut req = RequestHeader::build(method, path.as_bytes(), Some(headers.len() + 3))?;
-        req.insert_header("Host", authority.as_str())?;
-        req.insert_header(
-            "User-Agent",
-            concat!("hookgate/", env!("CARGO_PKG_VERSION")),
-        )?;
-        if method == "POST" {
-            req.insert_header("Content-Length", body.len())?;
-        }
-        for (k, v) in headers {
-            req.append_header(k.clone(), v.as_str())?;
-        }
-        Ok(req)
-    };
-    let req = build().map_err(|e| SendError::Http(e.to_string()))?;
+
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {authority}\r\n");
+    head.push_str(concat!(
+        "User-Agent: hookgate/",
+        env!("CARGO_PKG_VERSION"),
+        "\r\n"
+    ));
+    head.push_str("Connection: close\r\n");
+    if method == "POST" {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
 
     let exchange = async {
-        let connector = Connector::new(None);
-        let (mut session, _) = connector.get_http_session(&peer).await?;
-        session.read_timeout = Some(limit);
-        session.write_timeout = Some(limit);
-        session.write_request_header(Box::new(req)).await?;
-        if !body.is_empty() {
-            session.write_body(body).await?;
+        let mut stream = TransportConnector::new(None)
+            .new_stream(&peer)
+            .await
+            .map_err(|e| SendError::Http(connect_error(&addr, &e)))?;
+        let io = |e: std::io::Error| SendError::Http(format!("{addr}: {e}"));
+        stream.write_all(head.as_bytes()).await.map_err(io)?;
+        stream.write_all(body).await.map_err(io)?;
+        stream.flush().await.map_err(io)?;
+        read_answer(&mut stream).await
+    };
+    tokio::time::timeout(limit, exchange)
+        .await
+        .map_err(|_| SendError::Http(format!("{addr}: no answer within {limit:?}")))?
+}
+
+/// A connection failure in words, without the framework's context chain.
+fn connect_error(addr: &std::net::SocketAddr, e: &pingora::Error) -> String {
+    use pingora::ErrorType as E;
+    let what = match e.etype() {
+        E::ConnectRefused => "connection refused (is the gateway listening there?)",
+        E::ConnectTimedout => "connection timed out",
+        E::ConnectNoRoute => "no route to host",
+        E::TLSHandshakeFailure | E::TLSHandshakeTimedout => "TLS handshake failed",
+        E::InvalidCert => "the server's certificate was not accepted",
+        _ => "cannot connect",
+    };
+    format!("{addr}: {what}")
+}
+
+/// Reads one answer (skipping 1xx), its body by length, chunks or close.
+async fn read_answer(stream: &mut pingora::protocols::Stream) -> Result<Answer, SendError> {
+    let limits = http1::Limits {
+        max_body_bytes: 16 * 1024 * 1024,
+        ..http1::Limits::default()
+    };
+    let bad = |what: &str| SendError::Http(format!("malformed answer: {what}"));
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    let mut head = http1::ResponseHead::new();
+    loop {
+        match http1::parse_response(&buf, &limits, false, &mut head) {
+            Ok(http1::Parsed::Complete) if (100..200).contains(&head.status()) => {
+                buf.drain(..head.head_len());
+                continue;
+            }
+            Ok(http1::Parsed::Complete) => break,
+            Ok(http1::Parsed::Partial) => {}
+            Err(r) => return Err(bad(r.as_str())),
         }
-        session.finish_body().await?;
-        loop {
-            session.read_response().await?;
-            match session.resp_header() {
-                Some(h) if h.status.is_informational() => continue,
-                _ => break,
+        if read_more(stream, &mut buf).await? == 0 {
+            return Err(bad("the connection closed before the answer's head"));
+        }
+    }
+    let headers: Vec<(String, String)> = head
+        .headers(&buf)
+        .map(|(k, v)| {
+            (
+                String::from_utf8_lossy(k).to_ascii_lowercase(),
+                String::from_utf8_lossy(v).into_owned(),
+            )
+        })
+        .collect();
+    let status = head.status();
+    let framing = head.framing();
+    let mut rest = buf.split_off(head.head_len());
+    let body = match framing {
+        http1::ResponseFraming::Empty => Vec::new(),
+        http1::ResponseFraming::Length(n) => {
+            let n = n as usize;
+            while rest.len() < n {
+                if read_more(stream, &mut rest).await? == 0 {
+                    return Err(bad("the body ended early"));
+                }
+            }
+            rest.truncate(n);
+            rest
+        }
+        http1::ResponseFraming::Chunked => {
+            let mut decoder = http1::ChunkedDecoder::new(&limits);
+            let mut out = Vec::new();
+            let mut pos = 0;
+            loop {
+                let (used, done) = decoder
+                    .decode(&rest[pos..], &mut out)
+                    .map_err(|r| bad(r.as_str()))?;
+                pos += used;
+                if done {
+                    break out;
+                }
+                if read_more(stream, &mut rest).await? == 0 {
+                    return Err(bad("the body ended early"));
+                }
             }
         }
-        let header = session.resp_header().cloned();
-        let mut body = Vec::new();
-        while let Some(chunk) = session.read_body_bytes().await? {
-            body.extend_from_slice(&chunk);
+        http1::ResponseFraming::UntilClose => {
+            while read_more(stream, &mut rest).await? > 0 {}
+            rest
         }
-        Ok::<_, Box<pingora::Error>>((header, body))
     };
-    let (header, body) = tokio::time::timeout(limit, exchange)
-        .await
-        .map_err(|_| SendError::Http(format!("no answer within {limit:?}")))?
-        .map_err(|e| SendError::Http(e.to_string()))?;
-    let header = header.ok_or_else(|| SendError::Http("no response header".into()))?;
     Ok(Answer {
-        status: header.status.as_u16(),
-        headers: header
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
+        status,
+        headers,
         body,
     })
+}
+
+async fn read_more(
+    stream: &mut pingora::protocols::Stream,
+    buf: &mut Vec<u8>,
+) -> Result<usize, SendError> {
+    let mut chunk = [0u8; 16 * 1024];
+    let n = stream
+        .read(&mut chunk)
+        .await
+        .map_err(|e| SendError::Http(format!("reading the answer: {e}")))?;
+    buf.extend_from_slice(&chunk[..n]);
+    Ok(n)
 }
 
 #[cfg(test)]

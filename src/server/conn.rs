@@ -6,6 +6,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::ops::Range;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
@@ -14,7 +15,7 @@ use bytes::{Buf, BytesMut};
 use pingora::time::timeout;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::budget::Reservation;
+use super::budget::{Phase, Reservation, Watch};
 use crate::http1::{self, ChunkedDecoder, Framing, Limits, Parsed, Refusal, RequestHead};
 use crate::verify::Scratch;
 
@@ -36,6 +37,8 @@ pub struct Conn<S> {
     consumed: usize,
     pub peer: Option<SocketAddr>,
     pub tls: bool,
+    /// How the budget sees this connection (`None` on the admin listener).
+    watch: Option<Arc<Watch>>,
 }
 
 /// How waiting for the next request ended.
@@ -47,6 +50,8 @@ pub enum Next {
     Idle,
     /// A head started but was not complete in time.
     TimedOut,
+    /// The budget needed the room: close without a word.
+    Evicted,
     Refused(Refusal),
 }
 
@@ -64,10 +69,18 @@ pub enum BodyError {
     Closed,
     /// Buffering it would pass the gateway's budget.
     OverBudget,
+    /// The budget needed the room: the body was too slow to arrive.
+    Evicted,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
-    pub fn new(io: S, limits: Limits, peer: Option<SocketAddr>, tls: bool) -> Self {
+    pub fn new(
+        io: S,
+        limits: Limits,
+        peer: Option<SocketAddr>,
+        tls: bool,
+        watch: Option<Arc<Watch>>,
+    ) -> Self {
         Conn {
             io,
             buf: BytesMut::with_capacity(READ_BUFFER),
@@ -78,7 +91,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             consumed: 0,
             peer,
             tls,
+            watch,
         }
+    }
+
+    fn enter(&self, phase: Phase) {
+        if let Some(w) = &self.watch {
+            w.enter(phase);
+        }
+    }
+
+    /// The connection's budget watch, to tie a body's reservation to it.
+    pub fn watch(&self) -> Option<Arc<Watch>> {
+        self.watch.clone()
+    }
+
+    /// The request is read whole: from here on it is never evicted.
+    pub fn busy(&self) {
+        self.enter(Phase::Busy);
     }
 
     async fn fill(&mut self, at_least: usize) -> io::Result<usize> {
@@ -92,6 +122,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     /// `head_timeout` for the whole head.
     pub async fn next_request(&mut self, idle: Duration, head_timeout: Duration) -> Next {
         let mut deadline: Option<Instant> = None;
+        self.enter(if self.buf.is_empty() {
+            Phase::Idle
+        } else {
+            Phase::Head
+        });
+        let watch = self.watch.clone();
         loop {
             if !self.buf.is_empty() {
                 match http1::parse_request(&self.buf, &self.limits, &mut self.head) {
@@ -102,13 +138,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                     Ok(Parsed::Partial) => {}
                     Err(r) => return Next::Refused(r),
                 }
-                deadline.get_or_insert_with(|| Instant::now() + head_timeout);
+                if deadline.is_none() {
+                    deadline = Some(Instant::now() + head_timeout);
+                    self.enter(Phase::Head);
+                }
             }
             let wait = match deadline {
                 None => idle,
                 Some(d) => d.saturating_duration_since(Instant::now()),
             };
-            match timeout(wait, self.fill(1024)).await {
+            let read = tokio::select! {
+                r = timeout(wait, self.fill(1024)) => r,
+                _ = evicted(&watch) => return Next::Evicted,
+            };
+            match read {
                 Ok(Ok(0)) | Ok(Err(_)) => return Next::Closed,
                 Ok(Ok(_)) => {}
                 Err(_) if deadline.is_some() => return Next::TimedOut,
@@ -125,6 +168,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         budget: &mut Reservation,
     ) -> Result<Body, BodyError> {
         let start = self.head.head_len();
+        self.enter(Phase::Body);
         match self.head.framing() {
             Framing::None => Ok(Body::Buffered(start..start)),
             Framing::Length(n) => {
@@ -170,7 +214,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
 
     async fn read_until(&mut self, deadline: Instant, want: usize) -> Result<(), BodyError> {
         let wait = deadline.saturating_duration_since(Instant::now());
-        match timeout(wait, self.fill(want.min(1 << 20))).await {
+        let watch = self.watch.clone();
+        let read = tokio::select! {
+            r = timeout(wait, self.fill(want.min(1 << 20))) => r,
+            _ = evicted(&watch) => return Err(BodyError::Evicted),
+        };
+        match read {
             Ok(Ok(0)) | Ok(Err(_)) => Err(BodyError::Closed),
             Ok(Ok(_)) => Ok(()),
             Err(_) => Err(BodyError::TimedOut),
@@ -217,5 +266,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         if self.scratch.rewritten.capacity() > SHRINK_ABOVE {
             self.scratch.rewritten = Vec::new();
         }
+    }
+}
+
+/// Resolves when the budget evicts the connection (never without a watch).
+async fn evicted(watch: &Option<Arc<Watch>>) {
+    match watch {
+        Some(w) => w.evicted().await,
+        None => std::future::pending().await,
     }
 }

@@ -56,7 +56,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(state: &State, mut conn: C
         };
         match conn.next_request(idle, server.request_timeout).await {
             Next::Request => {}
-            Next::Closed | Next::Idle => return,
+            Next::Closed | Next::Idle | Next::Evicted => return,
             Next::TimedOut => {
                 return refuse(state, &mut conn, &mut out, Reject::RequestTimeout).await
             }
@@ -232,10 +232,20 @@ async fn phases<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Ending {
     let received_at = SystemTime::now();
     // admit
-    let mut reservation = match admit(state, snap, route, conn, received_at) {
-        Ok(r) => r,
-        Err(r) => return answer(conn, out, &r, false, None).await,
+    if let Err(r) = admit(snap, route, conn, received_at) {
+        return answer(conn, out, &r, false, None).await;
+    }
+    let declared = match conn.head.framing() {
+        Framing::Length(n) => n,
+        Framing::None | Framing::Chunked => 0,
     };
+    let Some(mut reservation) = state.budget.reserve(declared).await else {
+        let r = Reject::Overloaded {
+            retry_after: OVERLOADED_RETRY_AFTER,
+        };
+        return answer(conn, out, &r, false, None).await;
+    };
+    reservation.held_by(conn.watch());
     if conn.head.expects_continue() && conn.send_continue().await.is_err() {
         return Ending::rejected(&Reject::BadRequest, false, None);
     }
@@ -247,7 +257,7 @@ async fn phases<S: AsyncRead + AsyncWrite + Unpin>(
         Err(e) => {
             let reject = match e {
                 BodyError::TimedOut => Reject::RequestTimeout,
-                BodyError::OverBudget => Reject::Overloaded {
+                BodyError::OverBudget | BodyError::Evicted => Reject::Overloaded {
                     retry_after: OVERLOADED_RETRY_AFTER,
                 },
                 BodyError::Refused(r) if r.status() == 413 => Reject::BodyTooLarge {
@@ -259,6 +269,7 @@ async fn phases<S: AsyncRead + AsyncWrite + Unpin>(
         }
     };
     // accept, forward, settle: the body is read, the connection may stay.
+    conn.busy();
     let keep_alive = conn.head.keep_alive();
     match accept_and_forward(state, snap, route, metrics, conn, &body, received_at, out).await {
         Ok(forwarded) => settle(state, snap, route, metrics, conn, out, forwarded).await,
@@ -358,28 +369,19 @@ async fn early<S: AsyncRead + AsyncWrite + Unpin>(
     answer(conn, out, reject, true, delivery_id).await
 }
 
-/// Before the body: method, declared size, the signature headers' shape,
-/// and the bytes the body may buffer.
-fn admit<S>(
-    state: &State,
-    snap: &Snapshot,
-    route: &Route,
-    conn: &Conn<S>,
-    now: SystemTime,
-) -> Result<super::budget::Reservation, Reject> {
+/// Before the body: method, declared size, the signature headers' shape.
+fn admit<S>(snap: &Snapshot, route: &Route, conn: &Conn<S>, now: SystemTime) -> Result<(), Reject> {
     let server = &snap.config.server;
     if conn.head.method() != Method::Post {
         return Err(Reject::MethodNotAllowed);
     }
-    let declared = match conn.head.framing() {
-        Framing::Length(n) if n as usize > server.max_body_bytes => {
+    if let Framing::Length(n) = conn.head.framing() {
+        if n as usize > server.max_body_bytes {
             return Err(Reject::BodyTooLarge {
                 limit: server.max_body_bytes,
-            })
+            });
         }
-        Framing::Length(n) => n,
-        Framing::None | Framing::Chunked => 0,
-    };
+    }
     let mut slots = [(&[][..], &[][..]); MAX_HEADERS];
     let n = head_fields(&conn.head, &conn.buf, &mut slots);
     let headers_only = Request {
@@ -388,10 +390,7 @@ fn admit<S>(
         query: conn.head.query(&conn.buf),
         body: b"",
     };
-    gate::precheck(route, &headers_only, now)?;
-    state.budget.reserve(declared).ok_or(Reject::Overloaded {
-        retry_after: OVERLOADED_RETRY_AFTER,
-    })
+    gate::precheck(route, &headers_only, now)
 }
 
 enum Early {

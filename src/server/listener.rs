@@ -18,7 +18,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::budget::Budget;
+use super::budget::{Budget, ConnectionSlot};
 use super::conn::Conn;
 use super::{admin, gateway, pool, State};
 use crate::http1::Limits;
@@ -36,14 +36,22 @@ pub enum App {
 }
 
 impl App {
-    async fn serve<S: AsyncRead + AsyncWrite + Unpin>(&self, io: S, peer: SocketAddr, tls: bool) {
+    async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        io: S,
+        peer: SocketAddr,
+        tls: bool,
+        slot: &ConnectionSlot,
+    ) {
         match self {
             App::Gateway(state) => {
                 let limits = state.snapshot.load().limits;
-                gateway::serve(state, Conn::new(io, limits, Some(peer), tls)).await
+                let conn = Conn::new(io, limits, Some(peer), tls, Some(slot.watch()));
+                gateway::serve(state, conn).await
             }
             App::Admin(state) => {
-                admin::serve(state, Conn::new(io, Limits::default(), Some(peer), tls)).await
+                let conn = Conn::new(io, Limits::default(), Some(peer), tls, None);
+                admin::serve(state, conn).await
             }
         }
     }
@@ -190,19 +198,22 @@ async fn accept_loop(
         let _ = tcp.set_nodelay(true);
         let app = app.clone();
         let tls = tls.clone();
-        tokio::spawn(async move {
-            let _slot = slot;
-            serve(app, tcp, peer, tls).await;
-        });
+        tokio::spawn(async move { serve(app, tcp, peer, tls, slot).await });
     }
 }
 
-async fn serve(app: App, tcp: TcpStream, peer: SocketAddr, tls: Option<Arc<TlsAcceptor>>) {
+async fn serve(
+    app: App,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    tls: Option<Arc<TlsAcceptor>>,
+    slot: ConnectionSlot,
+) {
     match tls {
-        None => app.serve(tcp, peer, false).await,
+        None => app.serve(tcp, peer, false, &slot).await,
         Some(acceptor) => {
             if let Ok(Ok(stream)) = timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                app.serve(stream, peer, true).await;
+                app.serve(stream, peer, true, &slot).await;
             }
         }
     }

@@ -315,7 +315,42 @@ impl Drop for Gateway {
     }
 }
 
+/// A metric's value in Prometheus text (0 when absent).
+pub fn metric(text: &str, series: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Polls `check` until it holds, at most `limit`; how long it took.
+pub async fn until(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if check().await {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
 impl Gateway {
+    /// The admin listener's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        String::from_utf8(self.admin_get("/metrics").await.body).unwrap()
+    }
+
+    /// Waits (bounded) until `series` reaches `at_least`; its value.
+    pub async fn wait_metric(&self, series: &str, at_least: u64) -> u64 {
+        let mut value = 0;
+        until(STEP, async || {
+            value = metric(&self.metrics().await, series);
+            value >= at_least
+        })
+        .await;
+        value
+    }
+
     /// Starts the process again after it exited (`wait_exit`): same ports,
     /// same configuration file, its log appended to the same file. Waits
     /// (bounded) until both listeners accept.
@@ -427,6 +462,51 @@ pub async fn send_request(
     // The gateway may answer (e.g. 413) before reading everything.
     let _ = conn.write_all(&bytes).await;
     read_response(&mut conn).await.expect("a response")
+}
+
+/// A request whose connection may be closed without an answer (a full
+/// listener does that): `None` then.
+pub async fn try_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Option<Response_> {
+    let mut conn = tokio::time::timeout(STEP, TcpStream::connect(addr))
+        .await
+        .ok()?
+        .ok()?;
+    conn.write_all(&request_bytes(method, path, headers, body))
+        .await
+        .ok()?;
+    read_response(&mut conn).await
+}
+
+/// A keep-alive client connection that sends requests one after another.
+pub struct Client {
+    conn: TcpStream,
+}
+
+impl Client {
+    pub async fn connect(addr: SocketAddr) -> Client {
+        let conn = tokio::time::timeout(STEP, TcpStream::connect(addr))
+            .await
+            .expect("connect in time")
+            .expect("connect");
+        Client { conn }
+    }
+
+    pub async fn post(
+        &mut self,
+        path: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Response_ {
+        let bytes = request_bytes("POST", path, headers, body);
+        self.conn.write_all(&bytes).await.expect("send");
+        read_response(&mut self.conn).await.expect("a response")
+    }
 }
 
 /// Reads one response (Content-Length or chunked) from a connection.

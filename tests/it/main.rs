@@ -4,6 +4,7 @@
 
 mod core;
 mod dedup;
+mod hardening;
 mod harness;
 mod hostile;
 mod normalized;

@@ -2,12 +2,14 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::net::TcpStream;
 
 use crate::harness::*;
 use crate::signing::{self, now, signed, unique};
+
+const OK_RELOADS: &str = "hookgate_config_reloads_total{result=\"ok\"}";
 
 fn route(name: &str, provider: &str, secrets: &str) -> String {
     format!(
@@ -20,24 +22,6 @@ fn route(name: &str, provider: &str, secrets: &str) -> String {
 fn head(gw: &Gateway) -> String {
     let text = gw.config();
     text[..text.find("[[route]]").unwrap()].to_owned()
-}
-
-/// A metric's value in Prometheus text (0 when absent).
-fn metric(text: &str, series: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0)
-}
-
-async fn until(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> Option<Duration> {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if check().await {
-            return Some(started.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    None
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -150,9 +134,13 @@ async fn a_hundred_reloads_under_traffic_lose_or_misroute_nothing() {
         } else {
             String::new()
         };
+        // Each reload is observed before the next: signals sent faster than
+        // they are handled coalesce, and the test is about reloads.
+        let before = metric(&gw.metrics().await, OK_RELOADS);
         gw.rewrite_config(&format!("{head}{base}{extra}"));
         gw.signal("HUP");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        let after = gw.wait_metric(OK_RELOADS, before + 1).await;
+        assert!(after > before, "reload {i} was not observed");
     }
     stop.store(true, SeqCst);
     for t in traffic {
@@ -167,8 +155,7 @@ async fn a_hundred_reloads_under_traffic_lose_or_misroute_nothing() {
         let provider = r.headers["x-hookgate-provider"].to_str().unwrap();
         assert_eq!(r.path, format!("/webhooks/{provider}"), "misrouted");
     }
-    let metrics = String::from_utf8(gw.admin_get("/metrics").await.body).unwrap();
-    let ok = metric(&metrics, "hookgate_config_reloads_total{result=\"ok\"}");
+    let ok = metric(&gw.metrics().await, OK_RELOADS);
     assert!(ok >= 100, "{ok} reloads");
 }
 
