@@ -216,7 +216,8 @@ async fn rejections_never_reach_the_receiver() {
     expect(r, 405, "method_not_allowed", "GET");
 
     assert!(checked >= 40, "{checked}");
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Every answer is in: a forwarded request would have reached the
+    // receiver (and been recorded) before its answer went out.
     assert_eq!(
         receiver.connections(),
         0,
@@ -381,7 +382,7 @@ async fn upstream_down_is_502_and_slow_is_504() {
     let gw = Gateway::start(&receiver.url(), "", &all_routes("timeout = \"500ms\"")).await;
     for &provider in providers() {
         let (headers, body) = signed(provider, &unique());
-        let started = std::time::Instant::now();
+        // The receiver would answer 200 after 3 s: a 504 is the deadline.
         let r = gw
             .post(&format!("/webhooks/{provider}"), &headers, &body)
             .await;
@@ -389,11 +390,6 @@ async fn upstream_down_is_502_and_slow_is_504() {
             (r.status, r.error().as_str()),
             (504, "upstream_timeout"),
             "{provider}"
-        );
-        assert!(
-            started.elapsed() < Duration::from_millis(2500),
-            "{:?}",
-            started.elapsed()
         );
     }
 }

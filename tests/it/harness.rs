@@ -3,9 +3,11 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::future::Future;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
@@ -40,6 +42,10 @@ struct Behaviour {
     delay: Duration,
 }
 
+/// How a receiver answers a request (after recording it).
+pub type Answering = Pin<Box<dyn Future<Output = (u16, Bytes)> + Send>>;
+type Handler = Arc<dyn Fn(Recorded) -> Answering + Send + Sync>;
+
 /// A real HTTP/1.1 receiver (hyper) that records what reaches it.
 pub struct Receiver {
     pub addr: SocketAddr,
@@ -54,28 +60,56 @@ impl Receiver {
         Receiver::start_on(0).await
     }
 
-    /// On a given port (0 for any free one).
+    /// On a given port (0 for any free one), answering as `answer`,
+    /// `delay` and the defaults (200, a small JSON body) say.
     pub async fn start_on(port: u16) -> Receiver {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let connections = Arc::new(AtomicUsize::new(0));
         let behaviour = Arc::new(Mutex::new(Behaviour {
             status: 200,
             body: Bytes::from_static(b"{\"received\":true}"),
             delay: Duration::ZERO,
         }));
-        let (reqs, conns, beh) = (requests.clone(), connections.clone(), behaviour.clone());
+        let beh = behaviour.clone();
+        let handler: Handler = Arc::new(move |_| {
+            let b = beh.lock().unwrap().clone();
+            Box::pin(async move {
+                if !b.delay.is_zero() {
+                    tokio::time::sleep(b.delay).await;
+                }
+                (b.status, b.body)
+            })
+        });
+        Receiver::serve(port, behaviour, handler).await
+    }
+
+    /// A receiver whose every answer comes from `handler`, given what
+    /// arrived (`answer` and `delay` do not apply).
+    pub async fn answering(
+        handler: impl Fn(Recorded) -> Answering + Send + Sync + 'static,
+    ) -> Receiver {
+        let behaviour = Arc::new(Mutex::new(Behaviour {
+            status: 200,
+            body: Bytes::new(),
+            delay: Duration::ZERO,
+        }));
+        Receiver::serve(0, behaviour, Arc::new(handler)).await
+    }
+
+    async fn serve(port: u16, behaviour: Arc<Mutex<Behaviour>>, handler: Handler) -> Receiver {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (reqs, conns) = (requests.clone(), connections.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
                 conns.fetch_add(1, SeqCst);
-                let (reqs, beh) = (reqs.clone(), beh.clone());
+                let (reqs, handler) = (reqs.clone(), handler.clone());
                 tokio::spawn(async move {
                     let service = service_fn(move |req: Request<Incoming>| {
-                        let (reqs, beh) = (reqs.clone(), beh.clone());
+                        let (reqs, handler) = (reqs.clone(), handler.clone());
                         async move {
                             let (parts, body) = req.into_parts();
                             let body = body
@@ -83,17 +117,15 @@ impl Receiver {
                                 .await
                                 .map(|b| b.to_bytes())
                                 .unwrap_or_default();
-                            reqs.lock().unwrap().push(Recorded {
+                            let recorded = Recorded {
                                 path: parts.uri.to_string(),
                                 headers: parts.headers,
                                 body,
-                            });
-                            let b = beh.lock().unwrap().clone();
-                            if !b.delay.is_zero() {
-                                tokio::time::sleep(b.delay).await;
-                            }
-                            let mut resp = Response::new(Full::new(b.body));
-                            *resp.status_mut() = hyper::StatusCode::from_u16(b.status).unwrap();
+                            };
+                            reqs.lock().unwrap().push(recorded.clone());
+                            let (status, body) = handler(recorded).await;
+                            let mut resp = Response::new(Full::new(body));
+                            *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
                             resp.headers_mut()
                                 .insert("x-receiver", http::HeaderValue::from_static("yes"));
                             Ok::<_, Infallible>(resp)
@@ -349,6 +381,17 @@ impl Gateway {
         })
         .await;
         value
+    }
+
+    /// Replaces the configuration and signals a reload; returns once the
+    /// gateway counted it applied (bounded by `STEP`).
+    pub async fn reload(&self, text: &str) {
+        const OK: &str = "hookgate_config_reloads_total{result=\"ok\"}";
+        let before = metric(&self.metrics().await, OK);
+        self.rewrite_config(text);
+        self.signal("HUP");
+        let applied = self.wait_metric(OK, before + 1).await;
+        assert!(applied > before, "reload not applied:\n{}", self.log());
     }
 
     /// Starts the process again after it exited (`wait_exit`): same ports,

@@ -2,8 +2,6 @@
 //! status, and at the end proof that none of them reached the receiver (not
 //! even as a connection).
 
-use std::time::Duration;
-
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -369,7 +367,8 @@ async fn hostile_inputs_are_refused_and_never_forwarded() {
         cases.len(),
         failures.join("\n")
     );
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Every answer is in: a forwarded request would have reached the
+    // receiver (and been recorded) before its answer went out.
     assert_eq!(
         receiver.connections(),
         0,
@@ -396,10 +395,8 @@ async fn a_slow_body_is_cut_off_without_holding_the_gateway() {
     // Meanwhile, others are served.
     let (h2, b2) = signed("nixflex", &unique());
     assert_eq!(gw.post("/webhooks/nixflex", &h2, &b2).await.status, 200);
-    let started = std::time::Instant::now();
     let r = read_response(&mut slow).await.expect("an answer");
     assert_eq!((r.status, r.error().as_str()), (408, "request_timeout"));
-    assert!(started.elapsed() < Duration::from_secs(3));
     assert_eq!(receiver.requests().len(), 1);
 }
 

@@ -11,28 +11,22 @@
 //! with every `cargo test`; `make soak` runs 20000 in a release build) and
 //! `HOOKGATE_SOAK_SEED`. The figures are printed (`-- --nocapture`).
 
-use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
 use crate::harness::{
-    read_response, request_bytes, secret_var, Gateway, AGNTIX_SECRET, ALLO_SECRET, STEP,
+    read_response, request_bytes, secret_var, Answering, Gateway, Receiver, Recorded,
+    AGNTIX_SECRET, ALLO_SECRET, STEP,
 };
 use crate::redis_server::RedisServer;
 use crate::signing::{providers, signed, Headers};
@@ -288,64 +282,40 @@ fn event_id(body: &[u8]) -> Option<usize> {
     std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
-/// The receiver: a real HTTP/1.1 server (hyper) on `listener`, answering as
-/// `Sim::reply` decides and recording every request per event first.
-fn serve_receiver(listener: TcpListener, sim: Arc<Sim>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let sim = sim.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |req: Request<Incoming>| {
-                    let sim = sim.clone();
-                    async move {
-                        let verified = req.headers().get("x-hookgate-verified")
-                            == Some(&http::HeaderValue::from_static("true"));
-                        let body = req
-                            .into_body()
-                            .collect()
-                            .await
-                            .map(|b| b.to_bytes())
-                            .unwrap_or_default();
-                        let id = event_id(&body).filter(|&id| id < sim.events.len() && verified);
-                        let reply = match id {
-                            None => {
-                                sim.strays.fetch_add(1, SeqCst);
-                                Reply::Fail
-                            }
-                            Some(id) => {
-                                let event = &sim.events[id];
-                                let attempt = event.attempt.load(SeqCst);
-                                let reply = sim.reply(id, attempt);
-                                event.arrivals.lock().unwrap().push(Arrival {
-                                    attempt,
-                                    resending: event.resending.load(SeqCst) > 0,
-                                    reply,
-                                });
-                                reply
-                            }
-                        };
-                        let (status, body) = match reply {
-                            Reply::Fail => {
-                                (500, &b"{\"error\":\"simulated_receiver_failure\"}"[..])
-                            }
-                            Reply::Ok => (200, &b"{\"received\":true}"[..]),
-                            Reply::Late => {
-                                tokio::time::sleep(SLOW).await;
-                                (200, &b"{\"received\":true}"[..])
-                            }
-                        };
-                        let mut resp = Response::new(Full::new(Bytes::from_static(body)));
-                        *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
-                        Ok::<_, Infallible>(resp)
-                    }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+/// The receiver's answer to what arrived: as `Sim::reply` decides, each
+/// request recorded per event first.
+fn answer(sim: &Sim, arrived: &Recorded) -> Answering {
+    let verified =
+        arrived.headers.get("x-hookgate-verified") == Some(&http::HeaderValue::from_static("true"));
+    let id = event_id(&arrived.body).filter(|&id| id < sim.events.len() && verified);
+    let reply = match id {
+        None => {
+            sim.strays.fetch_add(1, SeqCst);
+            Reply::Fail
+        }
+        Some(id) => {
+            let event = &sim.events[id];
+            let attempt = event.attempt.load(SeqCst);
+            let reply = sim.reply(id, attempt);
+            event.arrivals.lock().unwrap().push(Arrival {
+                attempt,
+                resending: event.resending.load(SeqCst) > 0,
+                reply,
             });
+            reply
+        }
+    };
+    Box::pin(async move {
+        match reply {
+            Reply::Fail => (
+                500,
+                Bytes::from_static(b"{\"error\":\"simulated_receiver_failure\"}"),
+            ),
+            Reply::Ok => (200, Bytes::from_static(b"{\"received\":true}")),
+            Reply::Late => {
+                tokio::time::sleep(SLOW).await;
+                (200, Bytes::from_static(b"{\"received\":true}"))
+            }
         }
     })
 }
@@ -406,34 +376,6 @@ fn metric(text: &str, name: &str, parts: &[&str]) -> u64 {
         .sum()
 }
 
-async fn metrics(gw: &Gateway) -> String {
-    String::from_utf8(gw.admin_get("/metrics").await.body).unwrap()
-}
-
-async fn reload(gw: &Gateway, head: &str, variant: usize) {
-    let before = metric(
-        &metrics(gw).await,
-        "hookgate_config_reloads_total",
-        &["\"ok\""],
-    );
-    gw.rewrite_config(&format!("{head}{}", routes(variant)));
-    gw.signal("HUP");
-    let deadline = Instant::now() + STEP;
-    while metric(
-        &metrics(gw).await,
-        "hookgate_config_reloads_total",
-        &["\"ok\""],
-    ) <= before
-    {
-        assert!(
-            Instant::now() < deadline,
-            "reload {variant} not applied:\n{}",
-            gw.log()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -455,18 +397,21 @@ async fn soak_providers_retrying_through_faults_reloads_and_a_restart_lose_no_ev
     let limit = Duration::from_secs(60) + Duration::from_millis(40) * n as u32;
 
     let redis = RedisServer::start();
-    let receiver = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
-    let receiver_addr = receiver.local_addr().unwrap();
+    // The receiver answers through the simulation, set once it exists.
+    let sim_slot: Arc<OnceLock<Arc<Sim>>> = Arc::new(OnceLock::new());
+    let receiver = {
+        let sim_slot = sim_slot.clone();
+        Receiver::answering(move |arrived| match sim_slot.get() {
+            Some(sim) => answer(sim, &arrived),
+            None => Box::pin(async { (503, Bytes::new()) }),
+        })
+        .await
+    };
     let dedup = format!(
         "[dedup]\nbackend = \"redis\"\nredis_url = \"{}\"\non_backend_error = \"reject\"\n",
         redis.url()
     );
-    let mut gw = Gateway::start(
-        &format!("http://{receiver_addr}"),
-        "",
-        &format!("{dedup}{}", routes(0)),
-    )
-    .await;
+    let mut gw = Gateway::start(&receiver.url(), "", &format!("{dedup}{}", routes(0))).await;
     let head = {
         let text = gw.config();
         text[..text.find("[[route]]").unwrap()].to_owned()
@@ -494,7 +439,7 @@ async fn soak_providers_retrying_through_faults_reloads_and_a_restart_lose_no_ev
         strays: AtomicUsize::new(0),
         resends: Mutex::new(Vec::new()),
     });
-    let _receiver = AbortOnDrop(serve_receiver(receiver, sim.clone()));
+    assert!(sim_slot.set(sim.clone()).is_ok());
 
     // The providers: every event its own task, at most ACTIVE_EVENTS under
     // way (so retries are not queued behind the whole backlog).
@@ -540,10 +485,10 @@ async fn soak_providers_retrying_through_faults_reloads_and_a_restart_lose_no_ev
         wait_settled(step as f64 / 8.0).await;
         if step != 4 {
             reloads += 1;
-            reload(&gw, &head, reloads).await;
+            gw.reload(&format!("{head}{}", routes(reloads))).await;
             continue;
         }
-        metrics_first_life = metrics(&gw).await;
+        metrics_first_life = gw.metrics().await;
         sim.restarted.store(true, SeqCst);
         sim.down.store(true, SeqCst);
         let down = Instant::now();
@@ -592,7 +537,7 @@ async fn soak_providers_retrying_through_faults_reloads_and_a_restart_lose_no_ev
         sim.settled.load(SeqCst)
     );
     let elapsed = started.elapsed();
-    let metrics_second_life = metrics(&gw).await;
+    let metrics_second_life = gw.metrics().await;
     // The gateway's request log (both lives), once flushed (every 200 ms).
     let answered = sim
         .events
@@ -647,6 +592,7 @@ async fn soak_providers_retrying_through_faults_reloads_and_a_restart_lose_no_ev
         0,
         "connections closed without an answer while the gateway was up"
     );
+    drop(receiver);
     drop(redis);
 }
 
