@@ -8,10 +8,15 @@ use crate::signing::{self, now, providers, signed, unique};
 
 use crate::redis_server::RedisServer;
 
+/// The Nixflex route these tests use.
 fn nixflex_route(extra: &str) -> String {
-    format!(
-        "[[route]]\nname = \"nixflex\"\npath = \"/webhooks/nixflex\"\nprovider = \"nixflex\"\n\
-         secrets = [\"${{NIXFLEX_SECRET}}\"]\nforward = \"original\"\ntimeout = \"1s\"\n{extra}\n"
+    route(
+        "nixflex",
+        &format!(
+            "forward = \"original\"
+timeout = \"1s\"
+{extra}"
+        ),
     )
 }
 

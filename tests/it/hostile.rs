@@ -421,7 +421,7 @@ async fn http10_and_pipelined_requests_are_served() {
     .concat();
     let mut conn = TcpStream::connect(gw.addr).await.unwrap();
     conn.write_all(&both).await.unwrap();
-    assert_eq!(read_response(&mut conn).await.unwrap().status, 200);
-    assert_eq!(read_response(&mut conn).await.unwrap().status, 200);
+    let answers = read_responses(&mut conn, 2).await.expect("two answers");
+    assert_eq!((answers[0].status, answers[1].status), (200, 200));
     assert_eq!(receiver.wait_for(3).await.len(), 3);
 }

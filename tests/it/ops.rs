@@ -12,16 +12,7 @@ use crate::signing::{self, now, signed, unique};
 const OK_RELOADS: &str = "hookgate_config_reloads_total{result=\"ok\"}";
 
 fn route(name: &str, provider: &str, secrets: &str) -> String {
-    format!(
-        "[[route]]\nname = \"{name}\"\npath = \"/webhooks/{name}\"\nprovider = \"{provider}\"\n\
-         secrets = [{secrets}]\nforward = \"original\"\n"
-    )
-}
-
-/// The part of a gateway's config file before the routes.
-fn head(gw: &Gateway) -> String {
-    let text = gw.config();
-    text[..text.find("[[route]]").unwrap()].to_owned()
+    named_route(name, provider, secrets, "forward = \"original\"")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -44,7 +35,7 @@ async fn a_file_change_adds_a_secret_and_a_route_without_restart() {
 
     let text = format!(
         "{}{}{}",
-        head(&gw),
+        gw.head(),
         route(
             "nixflex",
             "nixflex",
@@ -125,7 +116,7 @@ async fn a_hundred_reloads_under_traffic_lose_or_misroute_nothing() {
             })
         })
         .collect();
-    let head = head(&gw);
+    let head = gw.head();
     for i in 0..100 {
         // Alternate between two valid configurations: an extra route comes and goes.
         let extra = if i % 2 == 0 {

@@ -412,10 +412,7 @@ async fn soak_providers_retrying_through_faults_reloads_and_a_restart_lose_no_ev
         redis.url()
     );
     let mut gw = Gateway::start(&receiver.url(), "", &format!("{dedup}{}", routes(0))).await;
-    let head = {
-        let text = gw.config();
-        text[..text.find("[[route]]").unwrap()].to_owned()
-    };
+    let head = gw.head();
 
     let sim = Arc::new(Sim {
         seed,
