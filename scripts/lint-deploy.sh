@@ -3,7 +3,7 @@
 # Docker engine: the configs validate, and ports, probes, signals, commands
 # and secret names agree with what the binary and its config expect; the
 # build context (.dockerignore), the dependency layer, image tags, memory
-# sizes, the docker run examples, docker/RUNNING.md.draft and the demo
+# sizes, the docker run examples, README.md's "Running it" and the demo
 # receiver's one-write answers are checked too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -394,12 +394,15 @@ svc_ports = docs["service.yaml"]["spec"]["ports"]
 expect([p["targetPort"] for p in svc_ports] == ["webhooks"], "k8s: the Service must expose only the webhook port")
 expect(set(docs["kustomization.yaml"]["resources"]) == {"configmap.yaml", "deployment.yaml", "service.yaml"}, "k8s: kustomization resources")
 
-# docker/RUNNING.md.draft (README's "Running it", to be merged by hand):
-# its commands run config.example.toml as that file needs. Every ${NAME} is
+# README.md's "Running it": its commands run config.example.toml as that
+# file needs. Every ${NAME} is
 # exported, with scripts/demo.sh's demo values, and validates; a receiver is
 # started on the upstream address; `send` targets a route on the listener
 # with flags the binary has.
-draft = open("docker/RUNNING.md.draft").read()
+readme = open("README.md").read()
+running = re.search(r"^## Running it\n(.*?)(?=^## )", readme, re.S | re.M)
+expect(running, "README.md: a '## Running it' section expected")
+draft = running.group(1) if running else ""
 draft_cmds = sh_blocks(draft)
 exports = {}
 for c in draft_cmds:
@@ -409,27 +412,27 @@ for c in draft_cmds:
 example = open("config.example.toml").read()
 example_toml = tomllib.loads(example)
 example_names = env_names(example)
-expect(set(example_names) <= set(exports), f"RUNNING.md.draft: does not export {sorted(set(example_names) - set(exports))}, which config.example.toml reads")
+expect(set(example_names) <= set(exports), f"README.md (Running it): does not export {sorted(set(example_names) - set(exports))}, which config.example.toml reads")
 demo_exports = dict(re.findall(r"^export ([A-Z][A-Z0-9_]*)=(\S+)$", open("scripts/demo.sh").read(), re.M))
 for name, value in exports.items():
-    expect(demo_exports.get(name) == value, f"RUNNING.md.draft: {name} differs from scripts/demo.sh's demo value")
-check_config(example, "config.example.toml with only RUNNING.md.draft's exports", env=exports)
+    expect(demo_exports.get(name) == value, f"README.md (Running it): {name} differs from scripts/demo.sh's demo value")
+check_config(example, "config.example.toml with only README's exports", env=exports)
 upstream_addr = re.match(r"https?://([^/]+)", example_toml["upstream"]["url"]).group(1)
 expect(any(c.startswith(f"python3 docker/demo_receiver.py --listen {upstream_addr}") for c in draft_cmds),
-       f"RUNNING.md.draft: must start docker/demo_receiver.py on the upstream address {upstream_addr}")
+       f"README.md (Running it): must start docker/demo_receiver.py on the upstream address {upstream_addr}")
 for sub in ("check", "run"):
-    expect(any(re.search(rf"hookgate {sub} --config config.example.toml", c) for c in draft_cmds), f"RUNNING.md.draft: `hookgate {sub} --config config.example.toml` missing")
+    expect(any(re.search(rf"hookgate {sub} --config config.example.toml", c) for c in draft_cmds), f"README.md (Running it): `hookgate {sub} --config config.example.toml` missing")
 send_help = subprocess.run([bin_path, "send", "--help"], capture_output=True, text=True).stdout
 listen_port = example_toml["server"]["listen"].rsplit(":", 1)[1]
 route_paths = {r["path"] for r in example_toml.get("route", [])}
 sends = [shlex.split(c) for c in draft_cmds if re.search(r"hookgate send ", c)]
-expect(sends, "RUNNING.md.draft: a `hookgate send` example expected")
+expect(sends, "README.md (Running it): a `hookgate send` example expected")
 for argv in sends:
     for flag in (a.split("=")[0] for a in argv if a.startswith("--")):
-        expect(flag in send_help, f"RUNNING.md.draft: hookgate send has no {flag}")
+        expect(flag in send_help, f"README.md (Running it): hookgate send has no {flag}")
     to = argv[argv.index("--to") + 1] if "--to" in argv else ""
     m = re.fullmatch(r"http://127\.0\.0\.1:(\d+)(/\S*)", to)
-    expect(m and m.group(1) == listen_port and m.group(2) in route_paths, f"RUNNING.md.draft: send --to {to!r} is not a route of config.example.toml on its listener")
+    expect(m and m.group(1) == listen_port and m.group(2) in route_paths, f"README.md (Running it): send --to {to!r} is not a route of config.example.toml on its listener")
 
 # The demo receiver answers in one write: a response in two sends (header,
 # then body) waits for the ACK of the first, which the gateway delays by up to
@@ -467,7 +470,7 @@ def receiver_round_trips(script):
                     if not chunk:
                         break
                     rest += chunk
-            # RUNNING.md.draft waits on it with `hookgate healthcheck` (a GET, 2xx).
+            # README.md (Running it) waits on it with `hookgate healthcheck` (a GET, 2xx).
             conn.sendall(b"GET / HTTP/1.1\r\nHost: receiver\r\n\r\n")
             get_ok = conn.recv(65536).startswith(b"HTTP/1.1 200 ")
         return split, statistics.median(times), get_ok
@@ -479,7 +482,7 @@ result = receiver_round_trips("docker/demo_receiver.py")
 expect(result is not None, "demo_receiver.py: did not accept connections")
 if result:
     split, median, get_ok = result
-    expect(get_ok, "demo_receiver.py: GET / must answer 200 (RUNNING.md.draft waits on it)")
+    expect(get_ok, "demo_receiver.py: GET / must answer 200 (README.md (Running it) waits on it)")
     expect(split == 0, f"demo_receiver.py: {split} of 30 responses arrived in pieces (answer with one write)")
     expect(median < 0.020, f"demo_receiver.py: median round trip {median * 1000:.1f} ms (expected under 20 ms)")
 
