@@ -1,6 +1,7 @@
 //! Dedup claim + commit: the memory backend single-threaded and contended,
-//! and Redis; plus the memory backend's bytes per remembered key, counted
-//! by a global allocator.
+//! and Redis (plain and TLS, one request at a time and 64 tasks sharing the
+//! connection); plus bytes per remembered key: the memory backend's counted
+//! by a global allocator, Redis's from `MEMORY USAGE` and `used_memory`.
 //!
 //! Keys come from the gate (a signed request through `gate::inspect`) and are
 //! made before the timed loops, so the figures are the stores' alone. Each
@@ -15,9 +16,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use hookgate::dedup::memory::MemoryStore;
-use hookgate::dedup::redis::RedisStore;
+use hookgate::dedup::redis::{RedisConfig, RedisNodes, RedisStore, RedisTls, RedisUrl};
 use hookgate::dedup::{ClaimOutcome, DedupKey, DedupStore};
-use hookgate::secret::Secret;
 
 #[path = "../tests/support/redis_server.rs"]
 mod redis_server;
@@ -234,16 +234,133 @@ fn bench(c: &mut Criterion) {
         })
     });
 
+    // Redis on loopback: one request at a time (the round trips' latency),
+    // then 64 tasks sharing the store (the multiplexed connection's
+    // throughput). Fresh keys throughout, so every claim wins and every
+    // commit writes.
     let server = redis_server::RedisServer::start();
-    let redis = RedisStore::new(&Secret::new(server.url())).unwrap();
+    let redis = Arc::new(RedisStore::new(&config(&server.url(), RedisTls::default())).unwrap());
+    redis_bytes_per_key(&runtime, &server, &redis, &pool[..100_000]);
     let mut next = 0;
-    group.bench_function("redis/claim+commit", |b| {
+    // Fresh keys for a round; the store is emptied (outside the timing)
+    // when the pool starts over.
+    let mut fresh = |n: usize| {
+        if next + n > pool.len() {
+            next = 0;
+            runtime.block_on(flush(&server));
+        }
+        next += n;
+        next - n..next
+    };
+    group.bench_function("redis/claim+commit, one at a time", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let k = fresh(1).start;
+                let started = Instant::now();
+                runtime.block_on(claim_commit(&*redis, &pool[k]));
+                total += started.elapsed();
+            }
+            total
+        })
+    });
+    group.bench_function("redis/claim+commit, 64 tasks x 16", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let range = fresh(64 * 16);
+                let started = Instant::now();
+                runtime.block_on(async {
+                    let tasks: Vec<_> = (0..64)
+                        .map(|t| {
+                            let (store, pool) = (redis.clone(), pool.clone());
+                            let from = range.start + t * 16;
+                            tokio::spawn(async move {
+                                for k in &pool[from..from + 16] {
+                                    claim_commit(&*store, k).await;
+                                }
+                            })
+                        })
+                        .collect();
+                    for t in tasks {
+                        t.await.unwrap();
+                    }
+                });
+                total += started.elapsed();
+            }
+            total
+        })
+    });
+    let tls = redis_server::RedisServer::start_tls(redis_server::TlsOptions {
+        client_certificates: false,
+    });
+    let over_tls = RedisStore::new(&config(
+        &tls.url(),
+        RedisTls {
+            ca_file: Some(tls.pki().ca.clone()),
+            client_cert: None,
+        },
+    ))
+    .unwrap();
+    let mut next = 0;
+    group.bench_function("redis over TLS/claim+commit, one at a time", |b| {
         b.iter(|| {
             next = (next + 1) % pool.len();
-            runtime.block_on(claim_commit(&redis, &pool[next]))
+            runtime.block_on(claim_commit(&over_tls, &pool[next]))
         })
     });
     group.finish();
+}
+
+fn config(url: &str, tls: RedisTls) -> RedisConfig {
+    RedisConfig {
+        nodes: RedisNodes::Single(RedisUrl::parse(url).unwrap()),
+        tls,
+    }
+}
+
+/// What Redis holds per remembered delivery: `MEMORY USAGE` of one key,
+/// and the growth of `used_memory` over `keys` deliveries.
+fn redis_bytes_per_key(
+    runtime: &tokio::runtime::Runtime,
+    server: &redis_server::RedisServer,
+    store: &RedisStore,
+    keys: &[DedupKey],
+) {
+    let used = || -> u64 {
+        let info = server.info("memory");
+        info.lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap()
+    };
+    let before = used();
+    runtime.block_on(async {
+        for k in keys {
+            claim_commit(store, k).await;
+        }
+    });
+    let after = used();
+    let one = format!("hookgate:dedup:{{{}}}", hex::encode(keys[0].digest()));
+    let usage = server.command(&["MEMORY", "USAGE", &one]).unwrap();
+    println!(
+        "dedup redis backend: MEMORY USAGE {usage} bytes for one delivery key; used_memory grew {:.0} bytes per key over {} keys",
+        (after - before) as f64 / keys.len() as f64,
+        keys.len()
+    );
+    runtime.block_on(flush(server));
+}
+
+/// Empties the bench's Redis when the key pool starts over.
+async fn flush(server: &redis_server::RedisServer) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", server.port()))
+        .await
+        .unwrap();
+    conn.write_all(b"FLUSHALL\r\n").await.unwrap();
+    let mut ok = [0u8; 5];
+    conn.read_exact(&mut ok).await.unwrap();
+    assert_eq!(&ok, b"+OK\r\n");
 }
 
 criterion_group!(benches, bench);

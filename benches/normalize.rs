@@ -33,10 +33,10 @@ fn body(kind: &str, size: usize) -> Vec<u8> {
     let turn = |i: usize| -> Value {
         match kind {
             "nixflex" => {
-                json!({"role": if i % 2 == 0 { "agent" } else { "caller" }, "text": "I would like to book a check-up next Tuesday afternoon if possible.", "timestamp_ms": i * 1500})
+                json!({"role": if i.is_multiple_of(2) { "agent" } else { "caller" }, "text": "I would like to book a check-up next Tuesday afternoon if possible.", "timestamp_ms": i * 1500})
             }
             "allo" => {
-                json!({"source": if i % 2 == 0 { "AGENT" } else { "USER" }, "time": "00:10", "text": "I would like to book a check-up next Tuesday afternoon if possible."})
+                json!({"source": if i.is_multiple_of(2) { "AGENT" } else { "USER" }, "time": "00:10", "text": "I would like to book a check-up next Tuesday afternoon if possible."})
             }
             "voxagent" => {
                 json!({"role": "Assistant", "content": "I would like to book a check-up next Tuesday afternoon if possible.", "kind": "Message", "created_at": "2026-08-24T14:15:24Z"})

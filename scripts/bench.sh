@@ -7,6 +7,8 @@
 #   pingora              pingora's own ProxyHttp pass-through (benches/passthrough.rs)
 #   hookgate-original    hookgate, forward = "original", dedup on (memory)
 #   hookgate-normalized  hookgate, forward = "normalized", dedup on (memory)
+#   hookgate-redis       hookgate, forward = "original", dedup on a local
+#                        redis-server (its CPU per request reported too)
 #
 # Every proxy runs one worker thread/process. The client (benches/load.rs)
 # signs every request afresh with a unique call id, so dedup sees first-seen
@@ -66,7 +68,7 @@ cleanup() {
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 recv_port=$(port); nginx_port=$(port); njs_port=$(port); pingora_port=$(port)
-orig_port=$(port); norm_port=$(port)
+orig_port=$(port); norm_port=$(port); redis_gw_port=$(port); redis_port=$(port)
 
 # One nginx per role, each with one worker, so each one's CPU is its own.
 nginx_conf() { # name, server block
@@ -97,8 +99,17 @@ nginx_conf njs "server { listen 127.0.0.1:$njs_port; $common client_body_in_sing
 "$passthrough" "127.0.0.1:$pingora_port" "127.0.0.1:$recv_port" 2>"$work/pingora.err" &
 pids+=($!)
 
-for mode in original normalized; do
-  p=$orig_port; [ "$mode" = normalized ] && p=$norm_port
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
+  --dir "$work" >"$work/redis.log" 2>&1 &
+pids+=($!)
+redis_pid=$!
+for mode in original normalized redis; do
+  p=$orig_port; [ "$mode" = normalized ] && p=$norm_port; [ "$mode" = redis ] && p=$redis_gw_port
+  backend="backend = \"memory\"
+max_entries = 2000000"
+  [ "$mode" = redis ] && backend="backend = \"redis\"
+redis_url = \"redis://127.0.0.1:$redis_port/0\""
+  forward=$mode; [ "$mode" = redis ] && forward=original
   cat >"$work/$mode.toml" <<TOML
 [server]
 listen = "127.0.0.1:$p"
@@ -108,8 +119,7 @@ max_body_bytes = 1048576
 url = "http://127.0.0.1:$recv_port"
 timeout = "5s"
 [dedup]
-backend = "memory"
-max_entries = 2000000
+$backend
 [log]
 level = "info"
 [[route]]
@@ -117,7 +127,7 @@ name = "nixflex"
 path = "/webhooks/nixflex"
 provider = "nixflex"
 secrets = ["$secret"]
-forward = "$mode"
+forward = "$forward"
 TOML
   "$hookgate" run --config "$work/$mode.toml" 2>"$work/$mode.err" &
   pids+=($!)
@@ -131,7 +141,8 @@ pid[nginx-njs]=$(worker njs); url[nginx-njs]="http://127.0.0.1:$njs_port/webhook
 pid[pingora]=$(pgrep -f "$passthrough 127.0.0.1:$pingora_port" | head -1); url[pingora]="http://127.0.0.1:$pingora_port/webhooks/nixflex"
 pid[hookgate-original]=$(pgrep -f "$work/original.toml"); url[hookgate-original]="http://127.0.0.1:$orig_port/webhooks/nixflex"
 pid[hookgate-normalized]=$(pgrep -f "$work/normalized.toml"); url[hookgate-normalized]="http://127.0.0.1:$norm_port/webhooks/nixflex"
-cases=(direct nginx nginx-njs pingora hookgate-original hookgate-normalized)
+pid[hookgate-redis]=$(pgrep -f "$work/redis.toml"); url[hookgate-redis]="http://127.0.0.1:$redis_gw_port/webhooks/nixflex"
+cases=(direct nginx nginx-njs pingora hookgate-original hookgate-normalized hookgate-redis)
 for c in "${cases[@]:1}"; do
   [ -n "${pid[$c]}" ] || { echo "bench: $c did not start" >&2; cat "$work"/*.err >&2; exit 1; }
 done
@@ -165,7 +176,7 @@ body 2048 >"$work/body-check.json"
 only() { # status, load output: every request answered, all with that status
   echo "$2" | grep -Eq "errors=0 .*statuses=$1:[0-9]+( |$)"
 }
-for c in nginx-njs hookgate-original hookgate-normalized; do
+for c in nginx-njs hookgate-original hookgate-normalized hookgate-redis; do
   good=$("$load" --url "${url[$c]}" --body "$work/body-check.json" --sign "$secret" --connections 1 --duration 0.3 --warmup 0)
   bad=$("$load" --url "${url[$c]}" --body "$work/body-check.json" --sign wrong --connections 1 --duration 0.3 --warmup 0)
   if ! only 200 "$good" || ! only 401 "$bad"; then
@@ -174,20 +185,21 @@ for c in nginx-njs hookgate-original hookgate-normalized; do
   fi
 done
 
-declare -A res
+declare -A res redis_cpu
 sizes=(2048 32768)
 for size in "${sizes[@]}"; do
   body "$size" >"$work/body-$size.json"
   for round in $(seq "$rounds"); do
     for c in "${cases[@]}"; do
-      before=$(cpu_ticks "${pid[$c]}")
+      before=$(cpu_ticks "${pid[$c]}"); redis_before=$(cpu_ticks "$redis_pid")
       out=$("$load" --url "${url[$c]}" --body "$work/body-$size.json" --sign "$secret" \
         --connections "$conns" --duration "$duration" --warmup 1)
-      after=$(cpu_ticks "${pid[$c]}")
+      after=$(cpu_ticks "${pid[$c]}"); redis_after=$(cpu_ticks "$redis_pid")
       # The warm-up second's requests are not counted: scale CPU to the
       # measured share of the run.
       reqs=$(echo "$out" | field requests)
       cpu=$(python3 -c "print(($after-$before)/$hz*1e6/max($reqs,1)*$duration/($duration+1))")
+      [ "$c" = hookgate-redis ] && redis_cpu["$size,$round"]=$(python3 -c "print(($redis_after-$redis_before)/$hz*1e6/max($reqs,1)*$duration/($duration+1))")
       res["$size,$c,$round"]="$(echo "$out" | field rps) $(echo "$out" | field p50_us) $(echo "$out" | field p99_us) $cpu $(( $(echo "$out" | field non2xx) + $(echo "$out" | field errors) ))"
     done
   done
@@ -239,6 +251,11 @@ done
     done
   done
   echo
+  for size in "${sizes[@]}"; do
+    rcpu=$(median $(for r in $(seq "$rounds"); do echo "${redis_cpu[$size,$r]}"; done))
+    echo "hookgate-redis, $((size / 1024)) KiB: redis-server CPU $(python3 -c "print(f'{$rcpu:.1f}')") µs/req (one claim SET + one commit EVALSHA per request)"
+  done
+  echo "redis-server: $(redis-cli -p "$redis_port" dbsize) keys, used_memory $(redis-cli -p "$redis_port" info memory | sed -n 's/^used_memory_human:\(.*\)\r$/\1/p') after the runs"
   echo "hookgate RSS: idle $((idle_rss / 1024)) MiB; after the runs (dedup on, every request a new key) $(( $(awk '/VmRSS/ {print $2}' "/proc/${pid[hookgate-original]}/status") / 1024 )) MiB"
 } | tee "$work/result.md"
 mkdir -p bench-results && cp "$work/result.md" bench-results/latest.md

@@ -4,7 +4,8 @@
 # and secret names agree with what the binary and its config expect; the
 # build context (.dockerignore), the dependency layer, image tags, memory
 # sizes, the docker run examples, README.md's "Running it" and the demo
-# receiver's one-write answers are checked too.
+# receiver's one-write answers are checked too, and so is the managed-Redis
+# overlay (docker/k8s/managed-redis: TLS, an ACL password from the Secret).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${HOOKGATE_BIN:-}
@@ -29,7 +30,8 @@ except ImportError:  # Python < 3.11
     import tomli as tomllib
 
 def env_names(toml_text):
-    """The ${NAME}s a configuration reads (values only, not comments)."""
+    """The ${NAME}s a configuration reads (values only, not comments): a
+    whole value, or a Redis URL's password part."""
     names = set()
     def walk(v):
         if isinstance(v, dict):
@@ -39,9 +41,7 @@ def env_names(toml_text):
             for x in v:
                 walk(x)
         elif isinstance(v, str):
-            m = re.fullmatch(r"\$\{([A-Za-z0-9_]+)\}", v)
-            if m:
-                names.add(m.group(1))
+            names.update(re.findall(r"\$\{([A-Za-z0-9_]+)\}", v))
     walk(tomllib.loads(toml_text))
     return sorted(names)
 
@@ -393,6 +393,26 @@ expect(f"docker build -f docker/Dockerfile -t hookgate:{version} ." in docker_re
 svc_ports = docs["service.yaml"]["spec"]["ports"]
 expect([p["targetPort"] for p in svc_ports] == ["webhooks"], "k8s: the Service must expose only the webhook port")
 expect(set(docs["kustomization.yaml"]["resources"]) == {"configmap.yaml", "deployment.yaml", "service.yaml"}, "k8s: kustomization resources")
+
+# The managed-Redis overlay: the base plus two patches; its config validates
+# with the Secret's names, on Redis over TLS (rediss://), with several
+# replicas sharing it.
+overlay = "docker/k8s/managed-redis"
+ov = {name: yaml.safe_load(open(f"{overlay}/{name}")) for name in ["kustomization.yaml", "configmap.yaml", "deployment.yaml"]}
+expect(ov["kustomization.yaml"].get("resources") == ["../"], f"{overlay}: must build on the base (resources: [../])")
+expect(sorted(p["path"] for p in ov["kustomization.yaml"].get("patches", [])) == ["configmap.yaml", "deployment.yaml"], f"{overlay}: patches configmap.yaml and deployment.yaml expected")
+expect(ov["configmap.yaml"]["metadata"]["name"] == docs["configmap.yaml"]["metadata"]["name"], f"{overlay}: the ConfigMap patch must name the base ConfigMap")
+expect(ov["deployment.yaml"]["metadata"]["name"] == docs["deployment.yaml"]["metadata"]["name"], f"{overlay}: the Deployment patch must name the base Deployment")
+ov_config = ov["configmap.yaml"]["data"]["config.toml"]
+ov_names = check_config(ov_config, f"{overlay} config.toml")
+expect(set(ov_names) <= secret_keys, f"{overlay}: Secret lacks {sorted(set(ov_names) - secret_keys)}")
+ov_dedup = tomllib.loads(ov_config)["dedup"]
+expect(ov_dedup.get("backend") == "redis" and str(ov_dedup.get("redis_url", "")).startswith("rediss://"), f"{overlay}: dedup must be Redis over TLS (rediss://)")
+expect("${" in str(ov_dedup.get("redis_url", "")), f"{overlay}: the Redis password must come from the environment")
+expect(ov["deployment.yaml"]["spec"].get("replicas", 1) > 1, f"{overlay}: several replicas expected (that is what Redis is for)")
+ov_base_config = re.sub(r"(?s)\[dedup\].*?(?=\n\[)", "", cm_config)
+ov_rest = re.sub(r"(?s)\[dedup\].*?(?=\n\[)", "", ov_config)
+expect(ov_rest == ov_base_config, f"{overlay}: config.toml must be the base's but for [dedup] (copy the base's changes)")
 
 # README.md's "Running it": its commands run config.example.toml as that
 # file needs. Every ${NAME} is

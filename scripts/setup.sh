@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks to build and test hookgate:
 # cmake (pingora's zlib-ng), a C toolchain (ring, zstd-sys), redis-server
-# (the Redis dedup tests start their own), curl and openssl (the demo).
+# and redis-cli (the Redis dedup tests start their own servers, TLS ones and
+# Clusters; the CLI joins a Cluster and pings a TLS server), curl (the demo).
 set -euo pipefail
 
 need=()
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v cc >/dev/null 2>&1 || need+=(build-essential)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 # The SDK interop tests run the providers' Python SDKs in a virtualenv.

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 
 use hookgate::config::DedupBackend;
 use hookgate::dedup::memory::MemoryStore;
-use hookgate::dedup::redis::RedisStore;
+use hookgate::dedup::redis::{RedisConfig, RedisStore};
 use hookgate::dedup::{snapshot, Dedup, DedupStore};
 use hookgate::metrics::Metrics;
 use hookgate::provider;
@@ -192,11 +192,41 @@ fn run(path: PathBuf) -> anyhow::Result<()> {
             };
             (store, on_exit)
         }
-        DedupBackend::Redis { url } => (Arc::new(RedisStore::new(url)?), Box::new(|| {})),
+        DedupBackend::Redis(config) => {
+            let store = RedisStore::new(config).map_err(|e| anyhow::anyhow!("dedup: {e}"))?;
+            check_redis_at_start(config.clone());
+            (Arc::new(store), Box::new(|| {}))
+        }
     };
     let dedup = Arc::new(Dedup::new(store, settings.on_backend_error));
     let metrics = Arc::new(Metrics::default());
     hookgate::server::run(source, loaded, dedup, metrics, on_exit)
+}
+
+/// Says at start-up, in the log, whether Redis can be used and if not why
+/// (refused, a certificate, a password), without holding the start up: the
+/// gateway serves meanwhile, following `dedup.on_backend_error`.
+fn check_redis_at_start(config: RedisConfig) {
+    let spawned = std::thread::Builder::new()
+        .name("dedup-check".into())
+        .spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            let target = config.describe();
+            match runtime.block_on(hookgate::dedup::redis::probe(&config)) {
+                Ok(()) => tracing::info!("dedup backend: Redis at {target} answers"),
+                Err(e) => tracing::warn!(
+                    "dedup backend: Redis at {target} cannot be used: {e}; until it can, requests follow dedup.on_backend_error and /readyz answers 503"
+                ),
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("dedup backend: the start-up check did not run: {e}");
+    }
 }
 
 /// Saves the memory backend's deliveries every `every` on a thread of its

@@ -5,6 +5,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 
 use super::raw::Choice;
 use super::ConfigError;
+use crate::dedup::redis::RedisUrl;
 use crate::route::Upstream;
 use crate::secret::Secret;
 
@@ -101,6 +102,72 @@ impl<'e> Check<'e> {
             }
             None => {
                 self.error(location, format!("environment variable {name} is not set"));
+                None
+            }
+        }
+    }
+
+    /// A Redis URL: `"${NAME}"` (the whole URL from the environment), or a
+    /// URL whose password alone is `${NAME}`
+    /// (`rediss://user:${REDIS_PASSWORD}@host:6380/0`, the value escaped as
+    /// the URL needs), or a literal URL (with a warning if it holds a
+    /// password). Errors and warnings show the URL with its password
+    /// redacted.
+    pub fn redis_url(&mut self, location: &str, value: &str) -> Option<RedisUrl> {
+        let whole = value
+            .strip_prefix("${")
+            .and_then(|v| v.strip_suffix('}'))
+            .filter(|name| !name.contains(['$', '{', '}']));
+        let resolved = if whole.is_some() {
+            let secret = self.secret(location, value)?;
+            return match RedisUrl::parse(secret.expose()) {
+                Ok(url) => Some(url),
+                Err(why) => {
+                    self.error(location, format!("the URL in {value}: {why}"));
+                    None
+                }
+            };
+        } else if let Some(start) = value.find("${") {
+            let Some(len) = value[start..].find('}') else {
+                self.error(location, "an unclosed ${ in the URL");
+                return None;
+            };
+            let reference = &value[start..start + len + 1];
+            let before = &value[..start];
+            let after = &value[start + len + 1..];
+            // Only the password may come from the environment: between
+            // `user:` and `@`.
+            let in_password = before.contains("://")
+                && !before[before.find("://").unwrap_or(0) + 3..].contains(['@', '/'])
+                && before.ends_with(':')
+                && after.starts_with('@')
+                && !after.contains("${");
+            if !in_password {
+                self.error(
+                    location,
+                    "a ${NAME} may stand for the whole URL or for its password alone (rediss://user:${NAME}@host:port/0)",
+                );
+                return None;
+            }
+            let password = self.secret(location, reference)?;
+            format!(
+                "{before}{}{after}",
+                crate::dedup::redis::percent_encode(password.expose())
+            )
+        } else {
+            value.to_owned()
+        };
+        match RedisUrl::parse(&resolved) {
+            Ok(url) => {
+                if whole.is_none() && !value.contains("${") && url.to_string() != value {
+                    self.warn(format!(
+                        "{location}: a literal password is in the configuration file ({url}); read it from the environment instead: rediss://user:${{NAME}}@host:port/0"
+                    ));
+                }
+                Some(url)
+            }
+            Err(why) => {
+                self.error(location, why);
                 None
             }
         }

@@ -90,6 +90,10 @@ pub struct RawDedup {
     pub snapshot_path: Option<PathBuf>,
     pub snapshot_interval: Option<String>,
     pub redis_url: Option<String>,
+    pub redis_cluster: Option<Vec<String>>,
+    pub redis_ca_file: Option<PathBuf>,
+    pub redis_client_cert: Option<PathBuf>,
+    pub redis_client_key: Option<PathBuf>,
     pub on_backend_error: Option<Choice<OnBackendError>>,
 }
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use super::check::Check;
 use super::raw::{BackendKind, LogFormat, LogLevel, RawDedup, RawLog, RawServer};
+use crate::dedup::redis::{read_tls_files, RedisConfig, RedisNodes, RedisTls};
 use crate::dedup::OnBackendError;
-use crate::secret::Secret;
 
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
 /// Bodies are held whole in memory for verification; this bounds the setting.
@@ -92,9 +92,8 @@ pub enum DedupBackend {
         /// `snapshot_interval`, and read back at start.
         snapshot: Option<PathBuf>,
     },
-    Redis {
-        url: Secret,
-    },
+    /// One Redis server or a Cluster, with its TLS files.
+    Redis(RedisConfig),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -235,9 +234,17 @@ pub fn dedup(check: &mut Check<'_>, raw: &RawDedup) -> DedupSettings {
             if max_entries == 0 {
                 check.error("dedup.max_entries", "must be at least 1");
             }
-            if raw.redis_url.is_some() {
-                check
-                    .warn("dedup.redis_url is set but dedup.backend is \"memory\": it is not used");
+            for (key, set) in [
+                ("redis_url", raw.redis_url.is_some()),
+                ("redis_cluster", raw.redis_cluster.is_some()),
+                ("redis_ca_file", raw.redis_ca_file.is_some()),
+                ("redis_client_cert", raw.redis_client_cert.is_some()),
+            ] {
+                if set {
+                    check.warn(format!(
+                        "dedup.{key} is set but dedup.backend is \"memory\": it is not used"
+                    ));
+                }
             }
             DedupBackend::Memory {
                 max_entries,
@@ -251,20 +258,14 @@ pub fn dedup(check: &mut Check<'_>, raw: &RawDedup) -> DedupSettings {
                     "only the memory backend takes a snapshot (Redis keeps its own state)",
                 );
             }
-            let url = match raw.redis_url.as_deref() {
-                Some(url) => check
-                    .secret("dedup.redis_url", url)
-                    .unwrap_or_else(|| Secret::new("")),
-                None => {
-                    check.error("dedup.redis_url", "required when backend = \"redis\"");
-                    Secret::new("")
-                }
-            };
-            let u = url.expose();
-            if !(u.is_empty() || u.starts_with("redis://") || u.starts_with("rediss://")) {
-                check.error("dedup.redis_url", "must start with redis:// or rediss://");
+            match redis(check, raw) {
+                Some(config) => DedupBackend::Redis(config),
+                // Errors are recorded; the configuration is refused.
+                None => DedupBackend::Memory {
+                    max_entries: 1,
+                    snapshot: None,
+                },
             }
-            DedupBackend::Redis { url }
         }
     };
     let on_backend_error = check.choice(
@@ -278,6 +279,92 @@ pub fn dedup(check: &mut Check<'_>, raw: &RawDedup) -> DedupSettings {
         snapshot_interval,
         on_backend_error,
     }
+}
+
+/// `[dedup]`'s Redis keys: `redis_url` or `redis_cluster` (one of them),
+/// and the TLS files, read now so a bad file stops the start with its name.
+fn redis(check: &mut Check<'_>, raw: &RawDedup) -> Option<RedisConfig> {
+    let nodes = match (&raw.redis_url, &raw.redis_cluster) {
+        (Some(_), Some(_)) => {
+            check.error(
+                "dedup.redis_cluster",
+                "set redis_url (one server) or redis_cluster (a Cluster's nodes), not both",
+            );
+            None
+        }
+        (Some(url), None) => check
+            .redis_url("dedup.redis_url", url)
+            .map(RedisNodes::Single),
+        (None, Some(urls)) if urls.is_empty() => {
+            check.error("dedup.redis_cluster", "name at least one node");
+            None
+        }
+        (None, Some(urls)) => {
+            let parsed: Vec<_> = urls
+                .iter()
+                .enumerate()
+                .map(|(i, u)| check.redis_url(&format!("dedup.redis_cluster[{i}]"), u))
+                .collect();
+            let parsed: Option<Vec<_>> = parsed.into_iter().collect();
+            parsed.map(RedisNodes::Cluster)
+        }
+        (None, None) => {
+            check.error(
+                "dedup.redis_url",
+                "required when backend = \"redis\" (or dedup.redis_cluster for a Cluster)",
+            );
+            None
+        }
+    };
+    let client_cert = match (&raw.redis_client_cert, &raw.redis_client_key) {
+        (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
+        (None, None) => None,
+        (Some(_), None) => {
+            check.error("dedup.redis_client_key", "required with redis_client_cert");
+            None
+        }
+        (None, Some(_)) => {
+            check.error("dedup.redis_client_cert", "required with redis_client_key");
+            None
+        }
+    };
+    let tls = RedisTls {
+        ca_file: raw.redis_ca_file.clone(),
+        client_cert,
+    };
+    if let Err(why) = read_tls_files(&tls) {
+        let location = if why.starts_with("CA") {
+            "dedup.redis_ca_file"
+        } else if why.starts_with("client key") {
+            "dedup.redis_client_key"
+        } else {
+            "dedup.redis_client_cert"
+        };
+        check.error(location, why);
+    }
+    let nodes = nodes?;
+    let urls = match &nodes {
+        RedisNodes::Single(url) => std::slice::from_ref(url),
+        RedisNodes::Cluster(urls) => urls.as_slice(),
+    };
+    let tls_urls = urls.iter().filter(|u| u.is_tls()).count();
+    if tls_urls != 0 && tls_urls != urls.len() {
+        check.error(
+            "dedup.redis_cluster",
+            "every node must be rediss:// (TLS) or every node redis://",
+        );
+    }
+    if tls_urls == 0 && (tls.ca_file.is_some() || tls.client_cert.is_some()) {
+        check.error(
+            if tls.ca_file.is_some() {
+                "dedup.redis_ca_file"
+            } else {
+                "dedup.redis_client_cert"
+            },
+            "TLS files are set but the Redis URL is redis://, not rediss:// (TLS)",
+        );
+    }
+    Some(RedisConfig { nodes, tls })
 }
 
 pub fn log(check: &mut Check<'_>, raw: &RawLog) -> LogSettings {

@@ -234,3 +234,156 @@ fn syntax_errors_name_the_line() {
     let err = parse("[server]\nlisten = \n", &env).unwrap_err();
     assert!(err.0[0].location.starts_with("line"), "{err}");
 }
+
+/// A `[dedup]` section for Redis, with `env` resolving `${NAME}`s.
+fn redis(dedup: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Loaded, ConfigErrors> {
+    parse(
+        &format!("{BASE}[dedup]\nbackend = \"redis\"\n{dedup}\n[[route]]\nname=\"n\"\npath=\"/n\"\nprovider=\"nixflex\"\nsecrets=[\"${{NIXFLEX_SECRET}}\"]\n"),
+        env,
+    )
+}
+
+fn redis_env(name: &str) -> Option<String> {
+    match name {
+        "REDIS_PASSWORD" => Some("p@ss:w/rd%41".into()),
+        "HOOKGATE_REDIS_URL" => Some("rediss://hookgate:hunter2@cache.example:6380/0".into()),
+        "BAD_REDIS_URL" => Some("mysql://hookgate:hunter2@cache.example".into()),
+        other => env(other),
+    }
+}
+
+fn redis_config(loaded: &Loaded) -> &crate::dedup::redis::RedisConfig {
+    match &loaded.config.dedup.backend {
+        DedupBackend::Redis(config) => config,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_redis_password_comes_from_the_environment_and_never_shows() {
+    use crate::dedup::redis::RedisNodes;
+    let loaded = redis(
+        "redis_url = \"rediss://hookgate:${REDIS_PASSWORD}@cache.example:6380/0\"",
+        &redis_env,
+    )
+    .unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let config = redis_config(&loaded);
+    let RedisNodes::Single(url) = &config.nodes else {
+        panic!("{config:?}");
+    };
+    // Escaped for the URL, so `@`, `:` and `/` in a password stay its own.
+    assert_eq!(
+        url.expose(),
+        "rediss://hookgate:p%40ss%3Aw%2Frd%2541@cache.example:6380/0"
+    );
+    for shown in [format!("{config:?}"), config.describe(), url.to_string()] {
+        assert!(
+            !shown.contains("p@ss") && !shown.contains("p%40ss"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("rediss://hookgate:[redacted]@cache.example:6380/0"),
+            "{shown}"
+        );
+    }
+    // The whole URL from the environment, as before.
+    let loaded = redis("redis_url = \"${HOOKGATE_REDIS_URL}\"", &redis_env).unwrap();
+    assert!(!format!("{:?}", redis_config(&loaded)).contains("hunter2"));
+}
+
+#[test]
+fn a_literal_redis_password_warns_without_quoting_it() {
+    let loaded = redis(
+        "redis_url = \"redis://u:hunter2@127.0.0.1:6379/0\"",
+        &redis_env,
+    )
+    .unwrap();
+    let warning = loaded.warnings.join("\n");
+    assert!(warning.contains("literal password"), "{warning}");
+    assert!(!warning.contains("hunter2"), "{warning}");
+    // No password, no warning.
+    let loaded = redis("redis_url = \"redis://127.0.0.1:6379/0\"", &redis_env).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+}
+
+#[test]
+fn redis_settings_errors_name_the_key_and_never_a_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_pem = dir.path().join("not.pem");
+    std::fs::write(&not_pem, "hello").unwrap();
+    let cases: Vec<(String, &str)> = vec![
+        ("redis_url = \"${BAD_REDIS_URL}\"".into(), "dedup.redis_url"),
+        (
+            "redis_url = \"redis://u:hunter2@host:notaport/0\"".into(),
+            "dedup.redis_url",
+        ),
+        (
+            "redis_url = \"rediss://u:hunter2@${REDIS_HOST}:6380/0\"".into(),
+            "dedup.redis_url",
+        ),
+        (
+            "redis_url = \"rediss://u:${NOT_SET}@h:6380/0\"".into(),
+            "dedup.redis_url",
+        ),
+        (
+            "redis_url = \"redis://h:1/0\"\nredis_cluster = [\"redis://h:1\"]".into(),
+            "dedup.redis_cluster",
+        ),
+        ("redis_cluster = []".into(), "dedup.redis_cluster"),
+        (
+            "redis_cluster = [\"rediss://u:hunter2@a:1\", \"redis://u:hunter2@b:1\"]".into(),
+            "dedup.redis_cluster",
+        ),
+        (
+            "redis_url = \"rediss://u:hunter2@h:1/0\"\nredis_ca_file = \"/nonexistent/ca.pem\""
+                .into(),
+            "dedup.redis_ca_file",
+        ),
+        (
+            format!(
+                "redis_url = \"rediss://u:hunter2@h:1/0\"\nredis_ca_file = \"{}\"",
+                not_pem.display()
+            ),
+            "dedup.redis_ca_file",
+        ),
+        (
+            format!(
+                "redis_url = \"redis://u:hunter2@h:1/0\"\nredis_ca_file = \"{}\"",
+                not_pem.display()
+            ),
+            "dedup.redis_ca_file",
+        ),
+        (
+            "redis_url = \"rediss://u:hunter2@h:1/0\"\nredis_client_cert = \"/x.pem\"".into(),
+            "dedup.redis_client_key",
+        ),
+    ];
+    for (dedup, location) in cases {
+        let err = redis(&dedup, &redis_env).unwrap_err();
+        assert!(
+            err.0.iter().any(|e| e.location == location),
+            "{dedup}: expected an error at {location}: {err}"
+        );
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+}
+
+#[test]
+fn a_redis_cluster_is_a_list_of_seed_nodes() {
+    use crate::dedup::redis::RedisNodes;
+    let loaded = redis(
+        "redis_cluster = [\"rediss://hookgate:${REDIS_PASSWORD}@node1:6379\", \"rediss://hookgate:${REDIS_PASSWORD}@node2:6379\"]",
+        &redis_env,
+    )
+    .unwrap();
+    let config = redis_config(&loaded);
+    let RedisNodes::Cluster(urls) = &config.nodes else {
+        panic!("{config:?}");
+    };
+    assert_eq!(urls.len(), 2);
+    assert_eq!(
+        config.describe(),
+        "cluster [rediss://hookgate:[redacted]@node1:6379, rediss://hookgate:[redacted]@node2:6379]"
+    );
+}

@@ -207,7 +207,12 @@ pub(crate) async fn a_claim_racing_a_commit_never_finds_the_key_absent(s: &Subje
                 tokio::spawn(async move {
                     loop {
                         match store.claim(&key, LONG).await.unwrap() {
-                            ClaimOutcome::InFlight => tokio::task::yield_now().await,
+                            // Probe again shortly: a spin would flood a
+                            // networked store until the owner's commit itself
+                            // missed its deadline.
+                            ClaimOutcome::InFlight => {
+                                tokio::time::sleep(Duration::from_millis(1)).await
+                            }
                             ClaimOutcome::Duplicate => return,
                             ClaimOutcome::Claimed(_) => panic!("round {round}: claimed twice"),
                         }

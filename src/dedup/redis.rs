@@ -1,55 +1,65 @@
-//! The shared backend, for several gateway replicas: one Redis.
+//! The shared backend, for several gateway replicas: one Redis server or a
+//! Redis Cluster (Valkey alike), over TCP or TLS.
 //!
-//! - claim: `SET key token NX PX ttl`; when the key exists, its value tells a
-//!   delivery (`"0"`) from another request's claim (its token);
-//! - commit: overwrite the key with `"0"` for the window while it holds this
-//!   request's token **or is absent** (the claim expired, e.g. during an
-//!   outage: the delivery still happened), never over another request's
-//!   claim (a script, so the check and the write are one step);
-//! - release: delete the key only while it holds this request's token.
+//! - claim: `SET key token NX GET PX ttl`, one round trip: nil means this
+//!   request owns the key; an old value tells a delivery (`"0"`) from
+//!   another request's claim (its token). A server older than 7.0 refuses
+//!   NX with GET; the store then claims with `SET NX PX` and a `GET`.
+//! - commit: one `EVALSHA`: overwrite the key with `"0"` for the window
+//!   while it holds this request's token **or is absent** (the claim
+//!   expired, e.g. during an outage: the delivery still happened), never
+//!   over another request's claim (a script, so the check and the write are
+//!   one step);
+//! - release: one `EVALSHA`: delete the key only while it holds this
+//!   request's token.
+//!
+//! Scripts are loaded when a connection is made; a server that lost them
+//! answers NOSCRIPT and gets the script itself (`EVAL`, which caches it).
+//! Keys are `hookgate:dedup:{<hex digest>}`: the hash tag fixes a key's
+//! Cluster slot by its digest alone.
 //!
 //! A commit that fails (Redis down) is kept in a bounded queue and retried
 //! in the background with backoff until it succeeds or its window passes;
 //! when the queue is full the oldest is dropped and counted.
 //!
-//! The connection is multiplexed and managed (reconnects by itself); every
-//! call has a deadline, so a hung Redis turns into a `BackendError` quickly.
+//! Every task's requests share one multiplexed connection (per node in a
+//! Cluster), remade after an outage; every call has a deadline, so a hung
+//! Redis turns into a `BackendError` quickly.
+
+#[cfg(test)]
+mod cluster_tests;
+mod connect;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tls_tests;
+
+pub use connect::{percent_encode, read_tls_files, RedisConfig, RedisNodes, RedisTls, RedisUrl};
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::Script;
-use tokio::sync::OnceCell;
+use redis::{Cmd, ErrorKind, FromRedisValue, RedisResult, ServerErrorKind};
 // pingora's timer wheel: a tokio timer registered per call wakes the
 // runtime's driver through an eventfd write.
 use pingora::time::timeout;
 
+use self::connect::{Conn, Connector, CALL_TIMEOUT};
 use super::clock::millis;
 use super::{
     BackendError, Claim, ClaimOutcome, CommitOutcome, DedupKey, DedupStore, DeferredCommits,
     StoreMetrics, Throttle, WARN_EVERY,
 };
-use crate::secret::Secret;
 
 const PREFIX: &str = "hookgate:dedup:";
-/// Every Redis call must answer within this.
-const CALL_TIMEOUT: Duration = Duration::from_millis(500);
-const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 /// Failed commits kept for a retry; beyond it the oldest is dropped.
 pub const RETRY_CAPACITY: usize = 10_000;
 /// Backoff between retry passes while Redis stays down.
 const RETRY_BACKOFF_MIN: Duration = Duration::from_millis(100);
 const RETRY_BACKOFF_MAX: Duration = Duration::from_secs(5);
-
-const CLAIM: &str = r#"
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
-if redis.call('GET', KEYS[1]) == '0' then return 2 end
-return 3
-"#;
 
 const COMMIT: &str = r#"
 local v = redis.call('GET', KEYS[1])
@@ -65,16 +75,33 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 "#;
 
+/// A Lua script and its SHA1, for `EVALSHA`.
+struct Script {
+    code: &'static str,
+    sha: String,
+}
+
+impl Script {
+    fn new(code: &'static str) -> Script {
+        Script {
+            code,
+            sha: redis::Script::new(code).get_hash().to_owned(),
+        }
+    }
+}
+
 pub struct RedisStore {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    client: redis::Client,
-    conn: OnceCell<ConnectionManager>,
-    claim: Script,
+    connector: Connector,
+    cluster: bool,
     commit: Script,
     release: Script,
+    /// The server refused `SET NX GET` (Redis < 7.0): claim in two steps.
+    two_step_claim: AtomicBool,
+    two_step_warning: Throttle,
     retry: RetryQueue,
 }
 
@@ -104,24 +131,26 @@ struct RetryState {
 }
 
 impl RedisStore {
-    /// Checks the URL; the connection is made on first use (and remade after
-    /// an outage), so the gateway starts even while Redis is down.
-    pub fn new(url: &Secret) -> Result<Self, BackendError> {
-        RedisStore::with_retry_capacity(url, RETRY_CAPACITY)
+    /// Checks the settings and reads the TLS files; the connection is made
+    /// on first use (and remade after an outage), so the gateway starts even
+    /// while Redis is down.
+    pub fn new(config: &RedisConfig) -> Result<Self, BackendError> {
+        RedisStore::with_retry_capacity(config, RETRY_CAPACITY)
     }
 
     /// As [`RedisStore::new`], keeping at most `capacity` failed commits.
-    pub fn with_retry_capacity(url: &Secret, capacity: usize) -> Result<Self, BackendError> {
-        // The URL may carry a password: the error never quotes it.
-        let client = redis::Client::open(url.expose())
-            .map_err(|_| BackendError::Unavailable("invalid redis_url".into()))?;
+    pub fn with_retry_capacity(
+        config: &RedisConfig,
+        capacity: usize,
+    ) -> Result<Self, BackendError> {
         Ok(RedisStore {
             inner: Arc::new(Inner {
-                client,
-                conn: OnceCell::new(),
-                claim: Script::new(CLAIM),
+                connector: Connector::new(config, vec![COMMIT, RELEASE])?,
+                cluster: matches!(config.nodes, RedisNodes::Cluster(_)),
                 commit: Script::new(COMMIT),
                 release: Script::new(RELEASE),
+                two_step_claim: AtomicBool::new(false),
+                two_step_warning: Throttle::new(WARN_EVERY),
                 retry: RetryQueue {
                     capacity: capacity.max(1),
                     state: Mutex::default(),
@@ -138,52 +167,148 @@ impl RedisStore {
     pub fn deferred_commits(&self) -> DeferredCommits {
         self.inner.retry.counts()
     }
+
+    /// Claims as on a server older than 7.0 (`SET NX PX`, then `GET`), to
+    /// test that path against any server.
+    #[cfg(test)]
+    fn claim_in_two_steps(self) -> Self {
+        self.inner.two_step_claim.store(true, Relaxed);
+        self
+    }
+}
+
+/// Connects afresh and asks for PING: the start-up check, apart from the
+/// store's own connection (it says why Redis cannot be reached: refused, a
+/// certificate, a password).
+pub async fn probe(config: &RedisConfig) -> Result<(), BackendError> {
+    let connector = Connector::new(config, Vec::new())?;
+    let mut conn = connector.connection().await?;
+    ping(&connector, &mut conn).await
+}
+
+async fn ping(connector: &Connector, conn: &mut Conn) -> Result<(), BackendError> {
+    let pong = timeout(CALL_TIMEOUT, conn.ping())
+        .await
+        .map_err(|_| BackendError::Timeout)?
+        .map_err(|e| connector.error(e))?;
+    if pong == "PONG" {
+        Ok(())
+    } else {
+        Err(BackendError::Unavailable("unexpected PING answer".into()))
+    }
+}
+
+/// One command within the call deadline: `Err` when it passed, else what
+/// Redis said (kept raw so callers can tell NOSCRIPT and old servers apart).
+async fn call<T: FromRedisValue>(
+    conn: &mut Conn,
+    cmd: &Cmd,
+) -> Result<RedisResult<T>, BackendError> {
+    timeout(CALL_TIMEOUT, conn.query(cmd))
+        .await
+        .map_err(|_| BackendError::Timeout)
+}
+
+fn redis_key(key: &DedupKey) -> String {
+    let mut k = String::with_capacity(PREFIX.len() + 34);
+    k.push_str(PREFIX);
+    k.push('{');
+    k.push_str(&hex::encode(key.digest()));
+    k.push('}');
+    k
+}
+
+/// `SET … NX GET` is refused by servers older than 7.0 as a syntax error.
+fn refuses_nx_get(e: &redis::RedisError) -> bool {
+    e.kind() == ErrorKind::Server(ServerErrorKind::ResponseError)
+        && e.detail().is_some_and(|d| d.contains("syntax error"))
 }
 
 impl Inner {
-    async fn connection(&self) -> Result<ConnectionManager, BackendError> {
-        let conn = self
-            .conn
-            .get_or_try_init(|| async {
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(CONNECT_TIMEOUT)
-                    .set_response_timeout(CALL_TIMEOUT)
-                    .set_number_of_retries(1)
-                    .set_max_delay(500);
-                timeout(
-                    CONNECT_TIMEOUT * 2,
-                    self.client.get_connection_manager_with_config(config),
-                )
-                .await
-                .map_err(|_| BackendError::Timeout)?
-                .map_err(unavailable)
-            })
-            .await?;
-        Ok(conn.clone())
-    }
-
-    async fn run<T: redis::FromRedisValue>(
+    /// One `EVALSHA`; when the server lost the script, one `EVAL` that runs
+    /// it and caches it there again.
+    async fn run(
         &self,
         script: &Script,
         key: &DedupKey,
         args: (&str, Option<u64>),
-    ) -> Result<T, BackendError> {
-        let mut conn = self.connection().await?;
-        let mut invocation = script.key(format!("{PREFIX}{}", hex::encode(key.digest())));
-        invocation.arg(args.0);
-        if let Some(n) = args.1 {
-            invocation.arg(n);
+    ) -> Result<i64, BackendError> {
+        let mut conn = self.connector.connection().await?;
+        let key = redis_key(key);
+        let invoke = |how: &str, what: &str| {
+            let mut cmd = redis::cmd(how);
+            cmd.arg(what).arg(1).arg(&key).arg(args.0);
+            if let Some(n) = args.1 {
+                cmd.arg(n);
+            }
+            cmd
+        };
+        match call(&mut conn, &invoke("EVALSHA", &script.sha)).await? {
+            Ok(n) => Ok(n),
+            Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                call(&mut conn, &invoke("EVAL", script.code))
+                    .await?
+                    .map_err(|e| self.connector.error(e))
+            }
+            Err(e) => Err(self.connector.error(e)),
         }
-        timeout(CALL_TIMEOUT, invocation.invoke_async(&mut conn))
-            .await
-            .map_err(|_| BackendError::Timeout)?
-            .map_err(unavailable)
+    }
+
+    async fn claim(&self, key: &DedupKey, ttl: Duration) -> Result<ClaimOutcome, BackendError> {
+        let claim = Claim::new(key);
+        let token = claim.token.to_string();
+        let k = redis_key(key);
+        let mut conn = self.connector.connection().await?;
+        let outcome = |old: Option<String>| match old.as_deref() {
+            None => ClaimOutcome::Claimed(claim.clone()),
+            Some("0") => ClaimOutcome::Duplicate,
+            Some(_) => ClaimOutcome::InFlight,
+        };
+        if !self.two_step_claim.load(Relaxed) {
+            let mut set = redis::cmd("SET");
+            set.arg(&k)
+                .arg(&token)
+                .arg("NX")
+                .arg("GET")
+                .arg("PX")
+                .arg(millis(ttl));
+            match call::<Option<String>>(&mut conn, &set).await? {
+                Ok(old) => return Ok(outcome(old)),
+                Err(e) if refuses_nx_get(&e) => {
+                    self.two_step_claim.store(true, Relaxed);
+                    if self.two_step_warning.hit().is_some() {
+                        tracing::warn!(
+                            "Redis refused SET with NX and GET (a server older than 7.0): claims take two round trips"
+                        );
+                    }
+                }
+                Err(e) => return Err(self.connector.error(e)),
+            }
+        }
+        let mut set = redis::cmd("SET");
+        set.arg(&k).arg(&token).arg("NX").arg("PX").arg(millis(ttl));
+        let set: Option<String> = call(&mut conn, &set)
+            .await?
+            .map_err(|e| self.connector.error(e))?;
+        if set.is_some() {
+            return Ok(ClaimOutcome::Claimed(claim));
+        }
+        let mut get = redis::cmd("GET");
+        get.arg(&k);
+        let old: Option<String> = call(&mut conn, &get)
+            .await?
+            .map_err(|e| self.connector.error(e))?;
+        // Gone between the two steps (released or expired): the holder
+        // just finished; the provider's retry finds the key's fate.
+        Ok(match old {
+            None => ClaimOutcome::InFlight,
+            old => outcome(old),
+        })
     }
 
     async fn commit(&self, claim: &Claim, window: Duration) -> Result<(), BackendError> {
         let token = claim.token.to_string();
-        let _: i64 = self
-            .run(&self.commit, &claim.key, (&token, Some(millis(window))))
+        self.run(&self.commit, &claim.key, (&token, Some(millis(window))))
             .await?;
         Ok(())
     }
@@ -305,10 +430,6 @@ async fn retry_worker(inner: Weak<Inner>) {
     }
 }
 
-fn unavailable(e: redis::RedisError) -> BackendError {
-    BackendError::Unavailable(e.category().to_string())
-}
-
 #[async_trait]
 impl DedupStore for RedisStore {
     async fn claim(
@@ -316,17 +437,7 @@ impl DedupStore for RedisStore {
         key: &DedupKey,
         claim_ttl: Duration,
     ) -> Result<ClaimOutcome, BackendError> {
-        let claim = Claim::new(key);
-        let token = claim.token.to_string();
-        let found: i64 = self
-            .inner
-            .run(&self.inner.claim, key, (&token, Some(millis(claim_ttl))))
-            .await?;
-        Ok(match found {
-            1 => ClaimOutcome::Claimed(claim),
-            2 => ClaimOutcome::Duplicate,
-            _ => ClaimOutcome::InFlight,
-        })
+        self.inner.claim(key, claim_ttl).await
     }
 
     async fn commit(&self, claim: &Claim, window: Duration) -> Result<CommitOutcome, BackendError> {
@@ -341,24 +452,18 @@ impl DedupStore for RedisStore {
 
     async fn release(&self, claim: &Claim) -> Result<(), BackendError> {
         let token = claim.token.to_string();
-        let _: i64 = self
-            .inner
+        self.inner
             .run(&self.inner.release, &claim.key, (&token, None))
             .await?;
         Ok(())
     }
 
+    /// One server: PING. A Cluster: PING to every primary the client's
+    /// slot map holds (a primary it dropped as unreachable is not asked:
+    /// claims on its slots fail all the same).
     async fn ping(&self) -> Result<(), BackendError> {
-        let mut conn = self.inner.connection().await?;
-        let pong: String = timeout(CALL_TIMEOUT, redis::cmd("PING").query_async(&mut conn))
-            .await
-            .map_err(|_| BackendError::Timeout)?
-            .map_err(unavailable)?;
-        if pong == "PONG" {
-            Ok(())
-        } else {
-            Err(BackendError::Unavailable("unexpected PING answer".into()))
-        }
+        let mut conn = self.inner.connector.connection().await?;
+        ping(&self.inner.connector, &mut conn).await
     }
 
     fn metrics(&self) -> StoreMetrics {
@@ -369,129 +474,10 @@ impl DedupStore for RedisStore {
     }
 
     fn backend_name(&self) -> &'static str {
-        "redis"
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use super::*;
-    use crate::dedup::contract::{self, claim, probe, Subject, LONG};
-    use crate::dedup::test_redis::RedisServer;
-
-    fn store(server: &RedisServer) -> RedisStore {
-        RedisStore::new(&Secret::new(server.url())).unwrap()
-    }
-
-    /// Two replicas sharing one real redis-server; time is real, so TTLs
-    /// are short (Redis expires a key on access once its deadline passed).
-    async fn subject() -> Subject {
-        let server = RedisServer::start();
-        let replicas: (Arc<dyn DedupStore>, Arc<dyn DedupStore>) =
-            (Arc::new(store(&server)), Arc::new(store(&server)));
-        let sleep = |by| tokio::time::sleep(by + Duration::from_millis(20));
-        Subject::new(replicas, Duration::from_millis(100), sleep, server)
-    }
-
-    contract::contract_tests!(subject, rounds = 20);
-
-    /// Waits (bounded) until the store's deferred commits reach `want`.
-    async fn deferred_until(s: &RedisStore, what: &str, want: impl Fn(&DeferredCommits) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !want(&s.deferred_commits()) {
-            assert!(
-                Instant::now() < deadline,
-                "{what}: still {:?} after 20 s",
-                s.deferred_commits()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        if self.inner.cluster {
+            "redis-cluster"
+        } else {
+            "redis"
         }
-    }
-
-    #[tokio::test]
-    async fn a_commit_failed_in_an_outage_is_stored_once_redis_is_back() {
-        let mut server = RedisServer::start();
-        let s = store(&server);
-        let c = claim(&s, "k", Duration::from_secs(13)).await;
-        server.stop();
-        assert!(matches!(
-            s.commit(&c, LONG).await.unwrap(),
-            CommitOutcome::Deferred(_)
-        ));
-        assert_eq!(s.deferred_commits().pending, 1);
-        // Redis comes back empty (no persistence): the claim is gone, the
-        // late commit still marks the key delivered.
-        server.restart();
-        deferred_until(&s, "retry", |d| d.committed == 1 && d.pending == 0).await;
-        assert_eq!(probe(&store(&server), "k").await, "duplicate");
-        assert_eq!(s.metrics().deferred_commits.unwrap().queued, 1);
-    }
-
-    #[tokio::test]
-    async fn the_retry_queue_is_bounded_and_gives_up_when_the_window_passes() {
-        let mut server = RedisServer::start();
-        let s = RedisStore::with_retry_capacity(&Secret::new(server.url()), 3).unwrap();
-        let mut claims = Vec::new();
-        for label in ["short", "b", "c", "d", "e"] {
-            claims.push(claim(&s, label, Duration::from_secs(13)).await);
-        }
-        server.stop();
-        s.commit(&claims[0], Duration::from_millis(200))
-            .await
-            .unwrap();
-        deferred_until(&s, "expiry", |d| d.expired == 1 && d.pending == 0).await;
-        for c in &claims[1..] {
-            s.commit(c, LONG).await.unwrap();
-        }
-        let d = s.deferred_commits();
-        assert_eq!((d.queued, d.dropped, d.pending), (5, 1, 3), "{d:?}");
-        server.restart();
-        deferred_until(&s, "retry", |d| d.committed == 3 && d.pending == 0).await;
-        let other = store(&server);
-        assert_eq!(probe(&other, "b").await, "claimed", "dropped: the oldest");
-        for label in ["c", "d", "e"] {
-            assert_eq!(probe(&other, label).await, "duplicate", "{label}");
-        }
-    }
-
-    #[tokio::test]
-    async fn an_outage_is_a_prompt_error_and_recovery_is_automatic() {
-        let mut server = RedisServer::start();
-        let s = store(&server);
-        let ttl = Duration::from_secs(13);
-        claim(&s, "before", ttl).await;
-        server.stop();
-        let started = Instant::now();
-        assert!(s.claim(&DedupKey::for_tests("during"), ttl).await.is_err());
-        assert!(s.ping().await.is_err());
-        assert!(
-            started.elapsed() < Duration::from_secs(3),
-            "{:?}",
-            started.elapsed()
-        );
-        server.restart();
-        let mut recovered = false;
-        for _ in 0..50 {
-            if s.claim(&DedupKey::for_tests("after"), ttl).await.is_ok() {
-                recovered = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert!(
-            recovered,
-            "the store did not reconnect after Redis came back"
-        );
-        s.ping().await.unwrap();
-    }
-
-    #[test]
-    fn a_bad_url_never_shows_its_password() {
-        let err = RedisStore::new(&Secret::new("mysql://user:hunter2@host"))
-            .err()
-            .unwrap();
-        assert!(!err.to_string().contains("hunter2"));
     }
 }

@@ -58,12 +58,26 @@ async fn answer(state: &State, path: &[u8]) -> (u16, &'static str, String) {
         b"/healthz" => (200, "application/json", r#"{"status":"ok"}"#.into()),
         b"/readyz" => {
             let store = state.dedup.store();
-            let reachable = matches!(timeout(READY_PROBE, store.ping()).await, Ok(Ok(())));
+            // Why not, in words (a refused connection, a certificate, an
+            // ACL refusal); backend errors never carry a password.
+            let error = match timeout(READY_PROBE, store.ping()).await {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(_) => Some(format!("no answer within {READY_PROBE:?}")),
+            };
+            let reachable = error.is_none();
             let routes = state.snapshot.load().config.routes().count();
+            let mut dedup = serde_json::json!({
+                "backend": store.backend_name(),
+                "reachable": reachable,
+            });
+            if let Some(error) = error {
+                dedup["error"] = error.into();
+            }
             let body = serde_json::json!({
                 "status": if reachable { "ready" } else { "not_ready" },
                 "config": { "loaded": true, "routes": routes },
-                "dedup": { "backend": store.backend_name(), "reachable": reachable },
+                "dedup": dedup,
             })
             .to_string();
             (if reachable { 200 } else { 503 }, "application/json", body)

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::harness::*;
 use crate::signing::{self, now, providers, signed, unique};
 
-use crate::redis_server::RedisServer;
+use crate::redis_server::{RedisCluster, RedisServer, TlsOptions, ACL_PASSWORD, ACL_USER};
 
 /// The Nixflex route these tests use.
 fn nixflex_route(extra: &str) -> String {
@@ -162,24 +162,181 @@ fn redis_section(server: &RedisServer, policy: &str) -> String {
     )
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn two_gateways_sharing_redis_dedup_each_other() {
-    let redis = RedisServer::start();
+/// A TLS server's section: the ACL password from the environment, the
+/// test CA, a client certificate.
+fn tls_section(server: &RedisServer, ca: &std::path::Path) -> String {
+    let pki = server.pki();
+    format!(
+        "[dedup]\nbackend = \"redis\"\non_backend_error = \"forward\"\n\
+         redis_url = \"rediss://{ACL_USER}:${{{REDIS_PASSWORD_VAR}}}@127.0.0.1:{}/0\"\n\
+         redis_ca_file = \"{}\"\nredis_client_cert = \"{}\"\nredis_client_key = \"{}\"\n",
+        server.port(),
+        ca.display(),
+        pki.client_cert.display(),
+        pki.client_key.display()
+    )
+}
+
+fn cluster_section(cluster: &RedisCluster) -> String {
+    let nodes: Vec<String> = cluster.urls().iter().map(|u| format!("\"{u}\"")).collect();
+    format!(
+        "[dedup]\nbackend = \"redis\"\non_backend_error = \"reject\"\nredis_cluster = [{}]\n",
+        nodes.join(", ")
+    )
+}
+
+/// Two gateways on one backend: what one delivered, the other answers as
+/// a duplicate.
+async fn two_gateways_dedup_each_other(dedup: &str, backend: &str) {
     let receiver = Receiver::start().await;
-    let rest = format!("{}{}", redis_section(&redis, "forward"), nixflex_route(""));
+    let rest = format!("{dedup}{}", nixflex_route(""));
     let a = Gateway::start(&receiver.url(), "", &rest).await;
     let b = Gateway::start(&receiver.url(), "", &rest).await;
     for _ in 0..5 {
         let (headers, body) = signed("nixflex", &unique());
+        let r = a.post("/webhooks/nixflex", &headers, &body).await;
         assert_eq!(
-            a.post("/webhooks/nixflex", &headers, &body).await.status,
-            200
+            (r.status, r.header("x-hookgate-duplicate")),
+            (200, None),
+            "{r:?}\n{}",
+            a.log()
         );
         let r = b.post("/webhooks/nixflex", &headers, &body).await;
         assert_eq!(r.header("x-hookgate-duplicate"), Some("true"), "{r:?}");
     }
     assert_eq!(receiver.requests().len(), 5);
-    assert_eq!(a.admin_get("/readyz").await.status, 200);
+    let ready = a.admin_get("/readyz").await;
+    assert_eq!(
+        ready.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&ready.body)
+    );
+    assert!(String::from_utf8_lossy(&ready.body).contains(&format!("\"backend\":\"{backend}\"")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_gateways_sharing_redis_dedup_each_other() {
+    let redis = RedisServer::start();
+    two_gateways_dedup_each_other(&redis_section(&redis, "forward"), "redis").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_gateways_sharing_redis_over_tls_as_an_acl_user_dedup_each_other() {
+    let redis = RedisServer::start_tls(TlsOptions {
+        client_certificates: true,
+    });
+    two_gateways_dedup_each_other(&tls_section(&redis, &redis.pki().ca), "redis").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_gateways_sharing_a_redis_cluster_dedup_each_other() {
+    let cluster = RedisCluster::start(3, 0);
+    two_gateways_dedup_each_other(&cluster_section(&cluster), "redis-cluster").await;
+}
+
+/// A certificate the gateway cannot trust: it starts, says why in its log
+/// and in `/readyz`, forwards per policy; the password shows nowhere, nor
+/// in `hookgate check`'s output.
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_trouble_is_told_in_words_and_the_password_never_shows() {
+    let redis = RedisServer::start_tls(TlsOptions {
+        client_certificates: false,
+    });
+    let receiver = Receiver::start().await;
+    let gw = Gateway::start(
+        &receiver.url(),
+        "",
+        &format!(
+            "{}{}",
+            tls_section(&redis, &redis.pki().other_ca),
+            nixflex_route("")
+        ),
+    )
+    .await;
+    let ready = gw.admin_get("/readyz").await;
+    let body = String::from_utf8_lossy(&ready.body).into_owned();
+    assert_eq!(ready.status, 503, "{body}");
+    assert!(body.contains("certificate"), "{body}");
+    let (headers, payload) = signed("nixflex", &unique());
+    assert_eq!(
+        gw.post("/webhooks/nixflex", &headers, &payload)
+            .await
+            .status,
+        200
+    );
+    let mut warned = None;
+    for _ in 0..100 {
+        warned = gw
+            .log()
+            .lines()
+            .find(|l| l.contains("cannot be used"))
+            .map(str::to_owned);
+        if warned.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let warned = warned.expect("a start-up warning");
+    assert!(warned.contains("certificate"), "{warned}");
+    assert!(
+        warned.contains(&format!("rediss://{ACL_USER}:[redacted]@127.0.0.1")),
+        "{warned}"
+    );
+
+    // A wrong password (the right CA): said so, never shown.
+    let wrong = Gateway::start(
+        &receiver.url(),
+        "",
+        &format!(
+            "{}{}",
+            tls_section(&redis, &redis.pki().ca).replace(
+                &format!("${{{REDIS_PASSWORD_VAR}}}"),
+                "wrong-password-literal"
+            ),
+            nixflex_route("")
+        ),
+    )
+    .await;
+    let ready = String::from_utf8_lossy(&wrong.admin_get("/readyz").await.body).into_owned();
+    assert!(
+        ready.contains("authentication failed") || ready.contains("WRONGPASS"),
+        "{ready}"
+    );
+
+    // `hookgate check`: the literal password warned about, not quoted.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, wrong.config()).unwrap();
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_hookgate"))
+        .args(["check", "--config"])
+        .arg(&path)
+        .envs(secret_env())
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(check.status.success(), "{said}");
+    assert!(said.contains("literal password"), "{said}");
+
+    for (what, text) in [
+        ("readyz", body),
+        ("readyz", ready),
+        ("log", gw.log()),
+        ("log", wrong.log()),
+        ("check", said),
+    ] {
+        for secret in [ACL_PASSWORD, "wrong-password-literal"] {
+            assert!(!text.contains(secret), "{what} shows a password:\n{text}");
+        }
+        assert!(
+            !text.contains(&crate::redis_server::escape(ACL_PASSWORD)),
+            "{what}:\n{text}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

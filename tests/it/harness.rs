@@ -195,6 +195,7 @@ pub const AGNTIX_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 pub const INBOUNDFLOW_SECRET: &str = "ibf-test-secret";
 pub const ALLO_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
 pub const VOXAGENT_SECRET: &str = "vox-test-secret";
+pub const REDIS_PASSWORD_VAR: &str = "HOOKGATE_TEST_REDIS_PASSWORD";
 
 /// A running `hookgate run` process.
 pub struct Gateway {
@@ -470,6 +471,8 @@ pub fn secret_env() -> HashMap<&'static str, &'static str> {
         ("INBOUNDFLOW_SECRET", INBOUNDFLOW_SECRET),
         ("ALLO_SECRET", ALLO_SECRET),
         ("VOXAGENT_SECRET", VOXAGENT_SECRET),
+        // The TLS test servers' ACL password, for `user:${NAME}@` URLs.
+        (REDIS_PASSWORD_VAR, crate::redis_server::ACL_PASSWORD),
     ])
 }
 

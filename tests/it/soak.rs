@@ -341,7 +341,7 @@ fn routes(variant: usize) -> String {
             format!("\"${{{var}}}\"")
         };
         let tolerance = if variant % 2 == 1 { "10m" } else { "5m" };
-        let forward = if (variant + i) % 2 == 0 {
+        let forward = if (variant + i).is_multiple_of(2) {
             "normalized"
         } else {
             "original"
