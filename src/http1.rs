@@ -12,6 +12,10 @@
 //! are added on top. When a head is refused, a byte-by-byte scan of the same
 //! bytes names the first offending rule, so a refusal does not depend on how
 //! the bytes were split across reads.
+//!
+//! Narrower than RFC 9112 on purpose: no empty line before the start line,
+//! no whitespace anywhere in a chunk-size line and at most 16 hex digits in
+//! a chunk size, one Content-Length field per request. Trailer fields are checked like header fields, then dropped.
 
 use std::fmt;
 
@@ -36,6 +40,8 @@ pub struct Limits {
     pub max_head_bytes: usize,
     /// Header fields counted one per line; at most [`MAX_HEADERS`].
     pub max_headers: usize,
+    /// A larger Content-Length, or chunks adding up to more, is refused
+    /// (413) before the body is read.
     pub max_body_bytes: usize,
     /// A chunk-size line including extensions, without CRLF.
     pub max_chunk_line: usize,
@@ -159,7 +165,7 @@ pub enum Refusal {
     BodyTooLarge,
     /// A chunk size that is empty or not hexadecimal.
     BadChunkSize,
-    /// A chunk size that does not fit in 64 bits.
+    /// A chunk size of more than 16 hex digits (leading zeros included).
     ChunkSizeOverflow,
     /// A chunk-size line longer than `max_chunk_line`.
     ChunkLineTooLong,
@@ -277,7 +283,7 @@ impl Refusal {
             Refusal::UnsupportedExpect => "unsupported expectation",
             Refusal::BodyTooLarge => "body too large",
             Refusal::BadChunkSize => "malformed chunk size",
-            Refusal::ChunkSizeOverflow => "chunk size overflows",
+            Refusal::ChunkSizeOverflow => "chunk size has more than 16 hex digits",
             Refusal::ChunkLineTooLong => "chunk-size line too long",
             Refusal::BadChunkExtension => "malformed chunk extension",
             Refusal::MissingChunkCrlf => "chunk data not followed by CRLF",

@@ -50,7 +50,7 @@ enum Ext {
 enum State {
     /// Hex digits of a chunk size (`size` accumulates them).
     Size {
-        digits: bool,
+        digits: u8,
     },
     Ext(Ext),
     /// CR ending a chunk-size line seen.
@@ -65,7 +65,7 @@ enum State {
 
 /// Incremental chunked body decoder (request bodies and upstream responses).
 ///
-/// The grammar is the narrow one: `1*HEXDIG *(";" token ["=" (token /
+/// The grammar is the narrow one: `1*16HEXDIG *(";" token ["=" (token /
 /// quoted-string)]) CRLF`, no whitespace anywhere in a chunk-size line.
 #[derive(Debug, Clone)]
 pub struct ChunkedDecoder {
@@ -88,7 +88,7 @@ impl ChunkedDecoder {
     /// max_headers for the trailer section.
     pub fn new(limits: &Limits) -> Self {
         ChunkedDecoder {
-            state: State::Size { digits: false },
+            state: State::Size { digits: 0 },
             size: 0,
             decoded: 0,
             line_len: 0,
@@ -188,7 +188,7 @@ impl ChunkedDecoder {
                 if b != b'\n' {
                     return Err(Refusal::BareCr);
                 }
-                self.state = State::Size { digits: false };
+                self.state = State::Size { digits: 0 };
             }
             State::Trailer(mut field) => {
                 self.trailer_len += 1;
@@ -213,27 +213,29 @@ impl ChunkedDecoder {
         Ok(())
     }
 
-    fn size_byte(&mut self, b: u8, digits: bool) -> Result<State, Refusal> {
+    fn size_byte(&mut self, b: u8, digits: u8) -> Result<State, Refusal> {
         let digit = match b {
             b'0'..=b'9' => b - b'0',
             b'a'..=b'f' => b - b'a' + 10,
             b'A'..=b'F' => b - b'A' + 10,
-            b';' if digits => {
+            b';' if digits > 0 => {
                 self.announce()?;
                 return Ok(State::Ext(Ext::NameStart));
             }
-            b'\r' if digits => {
+            b'\r' if digits > 0 => {
                 self.announce()?;
                 return Ok(State::SizeLf);
             }
             b'\n' => return Err(Refusal::BareLf),
             _ => return Err(Refusal::BadChunkSize),
         };
-        if self.size > u64::MAX >> 4 {
+        // At most 16 digits, leading zeros included: parsers that keep only
+        // 16 of them would read another size than ours.
+        if digits == 16 {
             return Err(Refusal::ChunkSizeOverflow);
         }
         self.size = self.size << 4 | u64::from(digit);
-        Ok(State::Size { digits: true })
+        Ok(State::Size { digits: digits + 1 })
     }
 
     /// A chunk size is complete: refuse it now if the body would outgrow

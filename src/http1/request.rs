@@ -122,6 +122,11 @@ impl RequestHead {
 
 /// Parses a request head at the start of `buf` into `head`. `Partial` means
 /// more bytes are needed (and `buf` is still under max_head_bytes).
+///
+/// Each call parses from the start of `buf`. A head sent a few bytes at a
+/// time costs less when the caller parses again only once the new bytes hold
+/// a LF or `buf` reached max_head_bytes: the outcome is the same, since a
+/// head completes on a LF and a refusal, once seen, stays the same refusal.
 pub fn parse_request(
     buf: &[u8],
     limits: &Limits,

@@ -521,8 +521,8 @@ fn rows() -> Vec<Row> {
             ChunkSizeOverflow,
         ),
         chunk_row(
-            "chunk size overflow, leading zeros ok",
-            format!("{}1ffffffffffffffff\r\n", "0".repeat(30)),
+            "chunk size of 17 digits, leading zeros",
+            "00000000000000005\r\nhello\r\n0\r\n\r\n",
             ChunkSizeOverflow,
         ),
         chunk_row(
@@ -531,8 +531,8 @@ fn rows() -> Vec<Row> {
             ChunkLineTooLong,
         ),
         chunk_row(
-            "oversized chunk-size line (zeros)",
-            format!("{}5\r\n", "0".repeat(1024)),
+            "oversized chunk-size line (many extensions)",
+            format!("5{}\r\n", ";a".repeat(600)),
             ChunkLineTooLong,
         ),
         chunk_row(
@@ -1129,6 +1129,22 @@ fn hex_sizes_any_case_with_leading_zeros() {
     body.extend_from_slice(b"\r\n0000\r\n\r\n");
     let (data, used, done) = decode(&body, &limits()).unwrap();
     assert_eq!((data.len(), used, done), (10, body.len(), true));
+}
+
+#[test]
+fn chunk_sizes_of_sixteen_digits() {
+    let body = b"000000000000000A\r\n0123456789\r\n0000000000000000\r\n\r\n";
+    let (data, used, done) = decode(body, &limits()).unwrap();
+    assert_eq!((data.len(), used, done), (10, body.len(), true));
+    let huge = Limits {
+        max_body_bytes: usize::MAX,
+        ..limits()
+    };
+    let mut dec = ChunkedDecoder::new(&huge);
+    assert_eq!(
+        dec.decode(b"ffffffffffffffff\r\nab", &mut Vec::new()),
+        Ok((20, false))
+    );
 }
 
 #[test]
