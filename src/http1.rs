@@ -421,24 +421,30 @@ impl Facts {
     fn note(&mut self, name: &[u8], value: &[u8]) {
         // Dispatch on length first: most fields are none of these.
         match name.len() {
-            4 if name.eq_ignore_ascii_case(b"host") => self.hosts += 1,
-            6 if name.eq_ignore_ascii_case(b"expect") => {
+            4 if name_is(name, b"host") => self.hosts += 1,
+            6 if name_is(name, b"expect") => {
                 if value.eq_ignore_ascii_case(b"100-continue") {
                     self.expect_continue = true;
                 } else {
                     self.expect_other = true;
                 }
             }
-            10 if name.eq_ignore_ascii_case(b"connection") => {
-                for token in list_elements(value) {
-                    if token.eq_ignore_ascii_case(b"close") {
-                        self.close = true;
-                    } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                        self.keep_alive = true;
+            10 if name_is(name, b"connection") => {
+                if value.eq_ignore_ascii_case(b"keep-alive") {
+                    self.keep_alive = true;
+                } else if value.eq_ignore_ascii_case(b"close") {
+                    self.close = true;
+                } else {
+                    for token in list_elements(value) {
+                        if token.eq_ignore_ascii_case(b"close") {
+                            self.close = true;
+                        } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                            self.keep_alive = true;
+                        }
                     }
                 }
             }
-            14 if name.eq_ignore_ascii_case(b"content-length") => {
+            14 if name_is(name, b"content-length") => {
                 self.content_lengths += 1;
                 match parse_decimal(value) {
                     Some(n) => {
@@ -450,7 +456,7 @@ impl Facts {
                     None => self.content_length_invalid = true,
                 }
             }
-            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+            17 if name_is(name, b"transfer-encoding") => {
                 self.transfer_encodings += 1;
                 self.chunked = value.eq_ignore_ascii_case(b"chunked");
             }
@@ -495,10 +501,22 @@ fn span_in(base: &[u8], part: &[u8]) -> Span {
     }
 }
 
-/// Whether the line starting at `line_start` follows a CRLF (`httparse` also
-/// ends lines on a bare LF).
+/// Case-insensitive match of a field name (a token) against a name of
+/// lower-case letters and '-': for token bytes, OR-ing 0x20 only folds case.
+/// Branch-free, as this runs on every field.
+fn name_is(name: &[u8], lower: &[u8]) -> bool {
+    name.len() == lower.len()
+        && name
+            .iter()
+            .zip(lower)
+            .fold(0, |diff, (a, b)| diff | ((a | 0x20) ^ b))
+            == 0
+}
+
+/// Whether the line starting at `line_start` follows a CRLF rather than a
+/// bare LF (`httparse` takes both; the byte before a line is always LF).
 fn after_crlf(buf: &[u8], line_start: usize) -> bool {
-    line_start >= 2 && buf[line_start - 2] == b'\r' && buf[line_start - 1] == b'\n'
+    line_start >= 2 && buf.get(line_start - 2) == Some(&b'\r')
 }
 
 /// The part of `buf` a head must fit in; spans are u32.

@@ -214,18 +214,14 @@ pub fn parse_request(
 /// Checks the target is an absolute path (plus query) of visible ASCII
 /// without '#', and records where the query starts.
 fn origin_form(target: &[u8], head: &mut RequestHead) -> bool {
-    if target.first() != Some(&b'/') {
+    // Branch-free over the bytes: this runs on every request.
+    let bad = target.iter().fold(false, |bad, &b| {
+        bad | !(0x21..=0x7e).contains(&b) | (b == b'#')
+    });
+    if bad || target.first() != Some(&b'/') {
         return false;
     }
-    let mut path_len = None;
-    for (i, &b) in target.iter().enumerate() {
-        match b {
-            b'#' => return false,
-            b'?' if path_len.is_none() => path_len = Some(i),
-            0x21..=0x7e => {}
-            _ => return false,
-        }
-    }
+    let path_len = target.iter().position(|&b| b == b'?');
     head.has_query = path_len.is_some();
     head.path_len = path_len.unwrap_or(target.len()) as u32;
     true
