@@ -15,8 +15,10 @@
 #                       session: whatever the codec accepts, httparse accepts
 #                       with the same head, the RFC framing agrees, and
 #                       pingora (if it accepts) sees the same method, path
-#                       and body; it prints how often pingora accepted what
-#                       the codec refused, per refusal
+#                       and body (bit 0x40 of the first byte: the rest is a
+#                       chunked body behind a valid head; 0x60: the rest
+#                       describes one); it prints how often pingora accepted
+#                       what the codec refused, per refusal
 #
 # Usage: scripts/fuzz.sh [target...]   (default: all four)
 #        FUZZ_SECONDS=600 scripts/fuzz.sh http1 http1_differential
@@ -78,6 +80,10 @@ for target in ("http1", "http1_differential"):
 for name in ("body", "chunked"):
     body = messages[name].split(b"\r\n\r\n", 1)[1] if name == "chunked" else messages[name]
     open(f"fuzz/corpus/http1_differential/seed-body-{name}-64", "wb").write(bytes([0x40]) + body)
+# ... or a body generated from (control, length, data) triples (0x60).
+for i, triples in enumerate([b"\x00\x05hello\x00\x00", b"\x08\x03abc\x1c\x02xy\x10\x00",
+                             b"\x07\x10" + bytes(range(16)) + b"\x30\x00"]):
+    open(f"fuzz/corpus/http1_differential/seed-generated-{i}", "wb").write(bytes([0x60]) + triples)
 PY
 cp config.example.toml fuzz/corpus/config/seed-example.toml
 cp docker/compose-config/config.toml fuzz/corpus/config/seed-compose.toml

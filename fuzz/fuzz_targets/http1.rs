@@ -177,7 +177,10 @@ fn decode(
             assert!(fed - pending.len() == consumed);
             return Ok((out, consumed, true));
         }
-        assert!(pending.is_empty(), "unconsumed bytes before the end of the body");
+        assert!(
+            pending.is_empty(),
+            "unconsumed bytes before the end of the body"
+        );
         if fed == body.len() {
             return Ok((out, consumed, false));
         }
@@ -214,7 +217,10 @@ fuzz_target!(|data: &[u8]| {
     if buf.len() <= 512 {
         // One byte per read (a zero seed stays zero: reads of 1).
         let bytewise = request_in_reads(buf, &limits, &mut Splits(0));
-        assert_eq!(direct, bytewise, "request head parsed differently byte by byte");
+        assert_eq!(
+            direct, bytewise,
+            "request head parsed differently byte by byte"
+        );
     }
     if let Ok(Some(req)) = &direct {
         if req.framing == Framing::Chunked {

@@ -6,10 +6,12 @@
 //! (method, target, version, fields, length), the RFC derivation must frame
 //! the same way, and pingora, if it accepts too, must see the same method,
 //! path and body. Our codec is allowed to refuse more than the others; how
-//! often pingora accepts what we refuse is counted per refusal and printed.
+//! often pingora accepts what we refuse (a head, or a chunked body behind an
+//! accepted head) is counted per refusal and printed.
 //!
 //! The first byte seeds pingora's read splits; with bit 0x40 set, the rest
-//! is a chunked body behind a fixed valid head.
+//! is a chunked body behind a fixed valid head, and with 0x60 set, the rest
+//! describes such a body (see `generated_body`).
 #![no_main]
 
 use std::io;
@@ -176,7 +178,9 @@ fn reference_framing(minor: u8, headers: &[httparse::Header<'_>]) -> Reference {
         headers: &'h [httparse::Header<'b>],
         name: &'static str,
     ) -> impl Iterator<Item = &'h httparse::Header<'b>> {
-        headers.iter().filter(move |h| h.name.eq_ignore_ascii_case(name))
+        headers
+            .iter()
+            .filter(move |h| h.name.eq_ignore_ascii_case(name))
     }
     let has_te = named(headers, "transfer-encoding").next().is_some();
     let has_cl = named(headers, "content-length").next().is_some();
@@ -204,7 +208,8 @@ fn reference_framing(minor: u8, headers: &[httparse::Header<'_>]) -> Reference {
         // 6.3 rule 5 with RFC 9110 8.6: a list of identical decimal values
         // is that length; anything else is faulty framing.
         let mut length = None;
-        for element in named(headers, "content-length").flat_map(|h| h.value.split(|&b| b == b',')) {
+        for element in named(headers, "content-length").flat_map(|h| h.value.split(|&b| b == b','))
+        {
             let element = trim(element);
             if element.is_empty() || !element.iter().all(u8::is_ascii_digit) {
                 return Reference::Invalid;
@@ -224,7 +229,8 @@ fn reference_framing(minor: u8, headers: &[httparse::Header<'_>]) -> Reference {
 }
 
 /// How often pingora accepted a head our codec refused, per refusal.
-static PINGORA_LAXER: [AtomicU64; Refusal::ALL.len()] = [const { AtomicU64::new(0) }; Refusal::ALL.len()];
+static PINGORA_LAXER: [AtomicU64; Refusal::ALL.len()] =
+    [const { AtomicU64::new(0) }; Refusal::ALL.len()];
 static RUNS: AtomicU64 = AtomicU64::new(0);
 /// Heads both accepted, and bodies compared with pingora's.
 static BOTH: AtomicU64 = AtomicU64::new(0);
@@ -261,13 +267,75 @@ fn report() {
 /// of those inputs compare chunked body decoding.
 const CHUNKED_HEAD: &[u8] = b"POST /hook HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
 
+/// Chunk extensions, valid and not, for generated bodies.
+const EXTENSIONS: [&str; 12] = [
+    "",
+    ";a",
+    ";a=b",
+    ";a=\"b c\"",
+    ";a=\"\\\"\"",
+    ";a;b=c",
+    " ;a",
+    ";a= b",
+    "\t",
+    ";",
+    ";a=\"b",
+    ";\"",
+];
+/// Trailer sections (after the last chunk line), valid and not.
+const TRAILERS: [&str; 8] = [
+    "\r\n",
+    "X: y\r\n\r\n",
+    "X: y\r\nZ:\r\n\r\n",
+    "X : y\r\n\r\n",
+    "X: y\n\r\n",
+    " X: y\r\n\r\n",
+    "\n",
+    "X: y\r\n",
+];
+
+/// A chunked body built from the input: per chunk a control byte (digit
+/// case, leading zeros, extension, line ending) and a length byte, then the
+/// data; a zero length is the last chunk and picks the trailers. Mostly
+/// valid, so that both decoders get to the end and their data is compared.
+fn generated_body(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut bytes = input.iter().copied();
+    while let Some(control) = bytes.next() {
+        let len = usize::from(bytes.next().unwrap_or(0)) % 80;
+        let zeros = [0, 1, 2, 15][usize::from(control & 3)];
+        let digits = if control & 4 != 0 {
+            format!("{len:X}")
+        } else {
+            format!("{len:x}")
+        };
+        let size = format!("{}{digits}", "0".repeat(zeros));
+        let ext = EXTENSIONS[usize::from(control >> 3) % EXTENSIONS.len()];
+        let eol = if control == 0xff { "\n" } else { "\r\n" };
+        out.extend_from_slice(format!("{size}{ext}{eol}").as_bytes());
+        if len == 0 {
+            out.extend_from_slice(TRAILERS[usize::from(control >> 4) % TRAILERS.len()].as_bytes());
+            return out;
+        }
+        for _ in 0..len {
+            out.push(bytes.next().unwrap_or(b'x'));
+        }
+        out.extend_from_slice(if control == 0xfe { b"\n" } else { b"\r\n" });
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+    out
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, input)) = data.split_first() else {
         return;
     };
     report();
     let with_head;
-    let buf = if selector & 0x40 != 0 {
+    let buf = if selector & 0x60 == 0x60 {
+        with_head = [CHUNKED_HEAD, &generated_body(input)].concat();
+        &with_head[..]
+    } else if selector & 0x40 != 0 {
         with_head = [CHUNKED_HEAD, input].concat();
         &with_head[..]
     } else {
@@ -295,16 +363,27 @@ fuzz_target!(|data: &[u8]| {
     let mut fields = [httparse::EMPTY_HEADER; 256];
     let mut req = httparse::Request::new(&mut fields);
     let parsed = req.parse(buf);
-    assert_eq!(parsed, Ok(httparse::Status::Complete(head_len)), "httparse disagrees on the head");
+    assert_eq!(
+        parsed,
+        Ok(httparse::Status::Complete(head_len)),
+        "httparse disagrees on the head"
+    );
     assert_eq!(req.method.map(str::as_bytes), Some(ours.method_bytes(buf)));
     assert_eq!(req.path.map(str::as_bytes), Some(ours.target(buf)));
     let minor = req.version.expect("version");
     assert_eq!(
         ours.version(),
-        if minor == 0 { Version::Http10 } else { Version::Http11 }
+        if minor == 0 {
+            Version::Http10
+        } else {
+            Version::Http11
+        }
     );
-    let fields: Vec<(&[u8], &[u8])> =
-        req.headers.iter().map(|h| (h.name.as_bytes(), h.value)).collect();
+    let fields: Vec<(&[u8], &[u8])> = req
+        .headers
+        .iter()
+        .map(|h| (h.name.as_bytes(), h.value))
+        .collect();
     let our_fields: Vec<(&[u8], &[u8])> = ours.headers(buf).collect();
     assert_eq!(fields, our_fields, "fields differ from httparse");
 
@@ -326,7 +405,13 @@ fuzz_target!(|data: &[u8]| {
             let mut out = Vec::new();
             match ChunkedDecoder::new(&limits).decode(rest, &mut out) {
                 Ok((_, true)) => Some(out),
-                _ => None,
+                Ok((_, false)) => None,
+                Err(r) => {
+                    if theirs.as_ref().is_some_and(|t| t.3.is_some()) {
+                        count_laxer(r);
+                    }
+                    None
+                }
             }
         }
     };
@@ -339,7 +424,11 @@ fuzz_target!(|data: &[u8]| {
     BOTH.fetch_add(1, Ordering::Relaxed);
     assert_eq!(method.as_bytes(), ours.method_bytes(buf), "pingora: method");
     assert_eq!(path.as_bytes(), ours.path(buf), "pingora: path");
-    assert_eq!(query.as_deref().map(str::as_bytes), ours.query(buf), "pingora: query");
+    assert_eq!(
+        query.as_deref().map(str::as_bytes),
+        ours.query(buf),
+        "pingora: query"
+    );
     if let (Some(ours), Some(theirs)) = (&body, &their_body) {
         assert_eq!(ours, theirs, "pingora: body");
         BODIES.fetch_add(1, Ordering::Relaxed);
