@@ -28,6 +28,7 @@ registry! {
     inboundflow::InboundFlow,
     allo::Allo,
     voxagent::Voxagent,
+    twilio::Twilio,
 }
 
 /// Every provider, in registry order.

@@ -203,6 +203,14 @@ fn unknown_events_are_forwarded_as_unknown_never_dropped() {
             "voxagent",
             r#"{"event":"AgentHandoff","data":{"session_id":"s"}}"#,
         ),
+        (
+            "twilio",
+            r#"{"CallSid":"CA1","CallStatus":"queued","Direction":"outbound-api"}"#,
+        ),
+        (
+            "twilio",
+            r#"{"MessageSid":"SM1","MessageStatus":"undelivered","ErrorCode":"30003"}"#,
+        ),
     ] {
         let n = normalize_body(find(kind).unwrap(), body.as_bytes(), true, true);
         assert_eq!(n.doc["type"], "unknown", "{body}");
