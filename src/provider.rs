@@ -29,6 +29,7 @@ registry! {
     allo::Allo,
     voxagent::Voxagent,
     twilio::Twilio,
+    vapi::Vapi,
 }
 
 /// Every provider, in registry order.

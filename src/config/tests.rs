@@ -267,3 +267,39 @@ fn secret_options_resolve_from_the_environment_with_their_location() {
         loaded.warnings
     );
 }
+
+#[test]
+fn a_scheme_s_own_warnings_are_reported_with_the_route() {
+    let loaded = load(
+        r#"
+[[route]]
+name = "vapi-token"
+path = "/v"
+provider = "vapi"
+secrets = ["${NIXFLEX_SECRET}"]
+timeout = "5s"
+"#,
+    )
+    .unwrap();
+    assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+    assert!(
+        loaded.warnings[0].starts_with("route[0] (vapi-token): vapi credential \"token\""),
+        "{:?}",
+        loaded.warnings
+    );
+    let err = load(
+        r#"
+[[route]]
+name = "vapi"
+path = "/v"
+provider = "vapi"
+secrets = ["${NIXFLEX_SECRET}"]
+"#,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("vapi's delivery deadline of 7s 500ms"),
+        "{err}"
+    );
+}

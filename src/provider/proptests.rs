@@ -10,7 +10,7 @@ use hmac::{Hmac, Mac};
 use proptest::prelude::*;
 
 use super::test_support::{check, hmac_hex, route_options, scheme, Fields, TEST_URL};
-use super::{all, Provider};
+use super::{all, find, Provider};
 use crate::reject::Reject;
 
 const STANDARD_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -99,6 +99,13 @@ fn reference_headers(p: &dyn Provider, body: &[u8], ts: u64) -> Fields {
                 BASE64.encode(mac.finalize().into_bytes()),
             );
         }
+        "vapi" => {
+            // The HMAC credential's defaults: hex HMAC-SHA256 of `<t>.<body>`.
+            let mut msg = format!("{ts}.").into_bytes();
+            msg.extend_from_slice(body);
+            put("x-signature", hmac_hex(RAW_SECRET.as_bytes(), &msg));
+            put("x-timestamp", ts.to_string());
+        }
         other => panic!("no reference signer for {other}: add one here"),
     }
     h
@@ -137,6 +144,10 @@ const SIGNATURE_HEADERS: &[&str] = &[
     "webhook-signature",
     "x-twilio-signature",
     "x-twilio-webhooks-signature-settings",
+    "x-signature",
+    "x-timestamp",
+    "x-vapi-secret",
+    "authorization",
 ];
 
 proptest! {
@@ -201,7 +212,31 @@ proptest! {
         put("webhook-signature", &sig);
         put("x-twilio-signature", &sig);
         put("x-twilio-webhooks-signature-settings", &format!("key={ts},algorithm={sig}"));
+        put("x-signature", &sig);
+        put("x-timestamp", &ts);
         prop_assert!(verify(kind, &headers, body.as_bytes()).is_err());
+    }
+
+    /// Vapi's token credential: nothing but the exact token verifies,
+    /// in either header.
+    #[test]
+    fn only_the_exact_vapi_token_verifies(
+        token in "[!-~]{1,64}",
+        presented in "[ -~]{0,80}",
+        bearer in any::<bool>(),
+        body in "\\PC{0,200}",
+    ) {
+        let vapi = find("vapi").unwrap();
+        let s = scheme(vapi, &[&token], "");
+        let headers = if bearer {
+            Fields::new(&[("Authorization", &format!("Bearer {presented}"))])
+        } else {
+            Fields::new(&[("X-Vapi-Secret", &presented)])
+        };
+        let got = check(&*s, &headers, body.as_bytes(), now());
+        prop_assert_eq!(got.is_ok(), presented.trim() == token, "{:?}", got);
+        let exact = Fields::new(&[("X-Vapi-Secret", &token)]);
+        prop_assert_eq!(check(&*s, &exact, body.as_bytes(), now()), Ok(()));
     }
 
     #[test]
