@@ -163,6 +163,16 @@ pub const AGNTIX_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 pub const INBOUNDFLOW_SECRET: &str = "ibf-test-secret";
 pub const ALLO_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
 pub const VOXAGENT_SECRET: &str = "vox-test-secret";
+/// Twilio's Auth Token on the test routes, and a Webhook SharedKey.
+pub const TWILIO_SECRET: &str = "twilio-test-auth-token";
+pub const TWILIO_SHARED_KEY_ID: &str = "webhooks_sharedkey_test1";
+pub const TWILIO_SHARED_KEY: &str = "twilio-test-shared-key";
+/// The URL Twilio is configured to call: what it signs. The test routes'
+/// `public_url` is this plus the route's path.
+pub const TWILIO_PUBLIC_BASE: &str = "https://hooks.example.test";
+/// Vapi's HMAC credential secret, and a static token for token routes.
+pub const VAPI_SECRET: &str = "vapi-test-hmac-secret";
+pub const VAPI_TOKEN: &str = "vapi-test-static-token";
 
 /// A running `hookgate run` process.
 pub struct Gateway {
@@ -182,7 +192,23 @@ pub fn secret_var(provider: &str) -> &'static str {
         "inboundflow" => "INBOUNDFLOW_SECRET",
         "allo" => "ALLO_SECRET",
         "voxagent" => "VOXAGENT_SECRET",
+        "twilio" => "TWILIO_SECRET",
+        "vapi" => "VAPI_SECRET",
         other => panic!("no test secret for provider {other}: add one here"),
+    }
+}
+
+/// The provider keys a test route of `provider` needs (TOML): Twilio's
+/// public URL, Vapi's HMAC credential (its default static token covers no
+/// body, which most tests here tamper with).
+pub fn route_keys(provider: &str) -> String {
+    match provider {
+        "twilio" => format!(
+            "public_url = \"{TWILIO_PUBLIC_BASE}/webhooks/twilio\"\n\
+             shared_keys = {{ \"{TWILIO_SHARED_KEY_ID}\" = \"${{TWILIO_SHARED_KEY}}\" }}\n"
+        ),
+        "vapi" => "credential = \"hmac\"\n".to_owned(),
+        _ => String::new(),
     }
 }
 
@@ -191,9 +217,10 @@ pub fn all_routes(extra: &str) -> String {
     let mut out = String::new();
     for name in crate::signing::providers() {
         let secret_var = secret_var(name);
+        let keys = route_keys(name);
         out.push_str(&format!(
             "[[route]]\nname = \"{name}\"\npath = \"/webhooks/{name}\"\nprovider = \"{name}\"\n\
-             secrets = [\"${{{secret_var}}}\"]\n{extra}\n"
+             secrets = [\"${{{secret_var}}}\"]\n{keys}{extra}\n"
         ));
     }
     out
@@ -362,6 +389,10 @@ pub fn secret_env() -> HashMap<&'static str, &'static str> {
         ("INBOUNDFLOW_SECRET", INBOUNDFLOW_SECRET),
         ("ALLO_SECRET", ALLO_SECRET),
         ("VOXAGENT_SECRET", VOXAGENT_SECRET),
+        ("TWILIO_SECRET", TWILIO_SECRET),
+        ("TWILIO_SHARED_KEY", TWILIO_SHARED_KEY),
+        ("VAPI_SECRET", VAPI_SECRET),
+        ("VAPI_TOKEN", VAPI_TOKEN),
     ])
 }
 

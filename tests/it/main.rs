@@ -13,3 +13,4 @@ mod redis_server;
 mod sdk;
 mod signing;
 mod soak;
+mod twilio_vapi;
