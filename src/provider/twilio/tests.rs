@@ -343,7 +343,7 @@ fn configuration_errors_name_the_key() {
 fn identity(form: &[u8], headers: &[(&str, &str)]) -> (Option<Vec<String>>, Option<String>, bool) {
     let s = route(&[TOKEN], TEST_URL, "");
     let mut content = TEST_URL.as_bytes().to_vec();
-    content.extend_from_slice(&signed_params(form));
+    signed_params(form, &mut content);
     let signature = sha1_b64(TOKEN, &content);
     let mut f = Fields::new(headers);
     f.add("X-Twilio-Signature", &signature);
