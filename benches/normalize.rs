@@ -9,11 +9,12 @@ use hookgate::event::{EventContext, EventMeta};
 use hookgate::provider::{self, Provider, RouteScheme, SchemeSetup};
 use hookgate::reject::Reject;
 use hookgate::secret::Secret;
-use hookgate::verify::{self, Headers, Request, Scheme, Signed};
+use hookgate::verify::{self, Format, Headers, Request, Scheme, Signed};
 use serde_json::{json, Value};
 
-/// Accepts every request: the bench measures what follows verification.
-struct Accepting;
+/// Accepts every request: the bench measures what follows verification
+/// (for a form, its reading as JSON text too).
+struct Accepting(Format);
 
 impl Scheme for Accepting {
     fn precheck(&self, _: &Request<'_>, _: SystemTime) -> Result<(), Reject> {
@@ -22,6 +23,21 @@ impl Scheme for Accepting {
     fn verify(&self, _: &Request<'_>, _: SystemTime) -> Result<Signed, Reject> {
         Ok(Signed::Body)
     }
+    fn format(&self, _: &Request<'_>) -> Format {
+        self.0
+    }
+}
+
+/// A Twilio call-completed form of about `size` bytes: Twilio's forms carry
+/// no transcript, so it grows by extra parameters (kept in `raw`).
+fn twilio_form(size: usize) -> Vec<u8> {
+    let mut form = b"AccountSid=AC3f2b6a1c9d8e7f60514a3b2c1d0e9f8a&ApiVersion=2010-04-01&CallDuration=146&CallSid=CA5b1f3e9a7c2d4e6f8a0b1c2d3e4f5a6b&CallStatus=completed&CallbackSource=call-progress-events&Direction=inbound&From=%2B14155550123&To=%2B14155550100&SequenceNumber=3&Timestamp=Sun%2C+17+May+2026+03%3A47%3A38+%2B0000&RecordingUrl=https%3A%2F%2Fapi.twilio.com%2F2010-04-01%2FAccounts%2FAC3f2b6a1c9d8e7f60514a3b2c1d0e9f8a%2FRecordings%2FRE9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f".to_vec();
+    let mut i = 0;
+    while form.len() < size {
+        form.extend_from_slice(format!("&Extra{i}=I+would+like+to+book+a+check-up").as_bytes());
+        i += 1;
+    }
+    form
 }
 
 /// The gateway's allocator, so the figures are the ones it gets.
@@ -40,6 +56,9 @@ fn body(kind: &str, size: usize) -> Vec<u8> {
             }
             "voxagent" => {
                 json!({"role": "Assistant", "content": "I would like to book a check-up next Tuesday afternoon if possible.", "kind": "Message", "created_at": "2026-08-24T14:15:24Z"})
+            }
+            "vapi" => {
+                json!({"role": if i % 2 == 0 { "bot" } else { "user" }, "message": "I would like to book a check-up next Tuesday afternoon if possible.", "time": 1779000313545u64 + i as u64 * 1500, "secondsFromStart": i as f64 * 1.5, "duration": 1400})
             }
             _ => json!("I would like to book a check-up next Tuesday afternoon if possible."),
         }
@@ -62,6 +81,10 @@ fn body(kind: &str, size: usize) -> Vec<u8> {
             "voxagent" => {
                 json!({"event": "ConversationComplete", "data": {"session_id": "1ffd059c", "agent_id": "a", "start_time": "2026-08-24T14:15:22Z", "duration_seconds": 93.4, "from_number": "+14155550199", "to_number": "+14155550100", "history": turns, "url_parameters": {"crm_id": "42"}}})
             }
+            "vapi" => {
+                json!({"message": {"type": "end-of-call-report", "timestamp": 1779000458910u64, "endedReason": "customer-ended-call", "call": {"id": "7c1e7f3a-52b4-4c3e-9f0d-2b8a61d5e4c9", "type": "inboundPhoneCall", "assistantId": "a3f1c2d4", "customer": {"number": "+14155550123"}}, "phoneNumber": {"number": "+14155550100"}, "customer": {"number": "+14155550123", "name": "Sarah Johnson"}, "analysis": {"summary": "Booked.", "successEvaluation": "true", "structuredData": {"caller_name": "Sarah Johnson"}}, "artifact": {"messages": turns, "recordingUrl": "https://storage.vapi.ai/x-mono.wav"}, "startedAt": "2026-05-17T06:45:12.345Z", "endedAt": "2026-05-17T06:47:38.512Z", "durationSeconds": 146.167, "cost": 0.1432}})
+            }
+            "twilio" => return twilio_form(size),
             other => panic!("no bench body for {other}"),
         };
         let bytes = serde_json::to_vec(&doc).unwrap();
@@ -103,7 +126,11 @@ fn normalize(p: &dyn Provider, scheme: &dyn RouteScheme, body: &[u8]) -> Vec<u8>
     };
     let now = SystemTime::now();
     let mut scratch = Vec::new();
-    let v = verify::verify(&Accepting, request, &mut scratch, now).unwrap();
+    let format = match p.name() {
+        "twilio" => Format::Form,
+        _ => Format::Json,
+    };
+    let v = verify::verify(&Accepting(format), request, &mut scratch, now).unwrap();
     let payload = scheme.read(v.text()).unwrap();
     let ctx = EventContext::new(
         &v,
@@ -120,15 +147,20 @@ fn normalize(p: &dyn Provider, scheme: &dyn RouteScheme, body: &[u8]) -> Vec<u8>
     payload.normalize(true).to_structured(&ctx)
 }
 
-/// The provider's scheme, with a secret of the kind it takes.
+/// The provider's scheme, with a secret of the kind it takes (and Twilio's
+/// public URL).
 fn route_scheme(p: &dyn Provider) -> Box<dyn RouteScheme> {
+    let options: toml::Table = match p.name() {
+        "twilio" => toml::from_str("public_url = \"https://hooks.example.test/twilio\"").unwrap(),
+        _ => toml::Table::new(),
+    };
     ["bench-secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
         .iter()
         .find_map(|s| {
             p.scheme(SchemeSetup {
                 secrets: &[Secret::new(*s)],
                 tolerance: None,
-                options: &toml::Table::new(),
+                options: &options,
             })
             .ok()
         })

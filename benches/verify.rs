@@ -1,5 +1,8 @@
 //! Signature verification per provider at 2 KiB, 32 KiB and 512 KiB, next to
-//! the physical floor: a raw HMAC-SHA256 and a raw SHA-256 of the same bytes.
+//! the physical floor: a raw HMAC-SHA256, HMAC-SHA1 and SHA-256 of the same
+//! bytes. Twilio is measured on a form (HMAC-SHA1 over the URL and the
+//! sorted, decoded parameters) and on a JSON body (SHA-256 of the body, then
+//! HMAC-SHA1 over the URL); Vapi with its HMAC credential and its token.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -12,6 +15,8 @@ use sha2::{Digest, Sha256};
 
 const RAW: &str = "bench-secret";
 const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+/// The public URL the Twilio route names.
+const TWILIO_URL: &str = "https://hooks.example.test/twilio";
 
 fn mac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     let mut m = Hmac::<Sha256>::new_from_slice(key).unwrap();
@@ -19,6 +24,34 @@ fn mac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
         m.update(p);
     }
     m.finalize().into_bytes().into()
+}
+
+fn mac_sha1(key: &[u8], parts: &[&[u8]]) -> [u8; 20] {
+    let mut m = Hmac::<sha1::Sha1>::new_from_slice(key).unwrap();
+    for p in parts {
+        m.update(p);
+    }
+    m.finalize().into_bytes().into()
+}
+
+/// A Twilio status-callback form of about `size` bytes (a long `Body`).
+fn twilio_form(size: usize) -> Vec<u8> {
+    let head = "AccountSid=AC3f2b6a1c9d8e7f60514a3b2c1d0e9f8a&ApiVersion=2010-04-01&From=%2B14155550123&To=%2B14155550100&MessageSid=SM7f3a9c2e1d0b4a5968e7f6d5c4b3a291&SmsStatus=received&Body=";
+    let mut form = head.as_bytes().to_vec();
+    while form.len() < size {
+        form.extend_from_slice(b"Can+I+move+my+appointment+to+Friday%3F+");
+    }
+    form.truncate(size);
+    form
+}
+
+/// The routes' provider keys beside their secret.
+fn route_keys(name: &str) -> String {
+    match name {
+        "twilio" => format!("public_url = \"{TWILIO_URL}\"\n"),
+        "vapi" => "credential = \"hmac\"\n".to_owned(),
+        _ => String::new(),
+    }
 }
 
 /// Headers signing `body` the provider's way, written out independently.
@@ -63,6 +96,30 @@ fn sign(provider: &str, body: &[u8], ts: u64) -> Vec<(&'static str, String)> {
             put(ts_name, t.clone());
             put(sig_name, format!("v1,{sig}"));
         }
+        "twilio" => {
+            // The form's parameters, read and sorted independently.
+            let mut pairs: Vec<(String, String)> =
+                url::form_urlencoded::parse(body).into_owned().collect();
+            pairs.sort();
+            pairs.dedup();
+            let mut content = TWILIO_URL.as_bytes().to_vec();
+            for (name, value) in pairs {
+                content.extend_from_slice(name.as_bytes());
+                content.extend_from_slice(value.as_bytes());
+            }
+            put(
+                "x-twilio-signature",
+                base64::engine::general_purpose::STANDARD
+                    .encode(mac_sha1(RAW.as_bytes(), &[&content])),
+            );
+        }
+        "vapi" => {
+            put(
+                "x-signature",
+                hex::encode(mac(RAW.as_bytes(), &[t.as_bytes(), b".", body])),
+            );
+            put("x-timestamp", t.clone());
+        }
         other => panic!("no bench signer for {other}"),
     }
     h
@@ -77,8 +134,10 @@ fn bench(c: &mut Criterion) {
         } else {
             RAW
         };
-        toml.push_str(&format!("[[route]]\nname = \"{p}\"\npath = \"/{p}\"\nprovider = \"{p}\"\nsecrets = [\"{secret}\"]\n"));
+        let keys = route_keys(p);
+        toml.push_str(&format!("[[route]]\nname = \"{p}\"\npath = \"/{p}\"\nprovider = \"{p}\"\nsecrets = [\"{secret}\"]\n{keys}"));
     }
+    toml.push_str(&format!("[[route]]\nname = \"vapi-token\"\npath = \"/vapi-token\"\nprovider = \"vapi\"\nsecrets = [\"{RAW}\"]\n"));
     let loaded = config::parse(&toml, &|_| None).unwrap();
     let now = SystemTime::now();
     let ts = now.duration_since(UNIX_EPOCH).unwrap().as_secs();
@@ -103,7 +162,15 @@ fn bench(c: &mut Criterion) {
             &body,
             |b, body| b.iter(|| mac(RAW.as_bytes(), &[body])),
         );
+        group.bench_with_input(
+            BenchmarkId::new("floor/hmac-sha1", size),
+            &body,
+            |b, body| b.iter(|| mac_sha1(RAW.as_bytes(), &[body])),
+        );
         for p in &providers {
+            if *p == "twilio" {
+                continue;
+            }
             let route = loaded.config.route(&format!("/{p}")).unwrap();
             let signed = sign(p, &body, ts);
             let fields: Vec<(&[u8], &[u8])> = signed
@@ -121,8 +188,77 @@ fn bench(c: &mut Criterion) {
                 b.iter(|| route.scheme.verify(&request, now))
             });
         }
+        twilio(&mut group, &loaded.config, &body, size, now);
+        vapi_token(&mut group, &loaded.config, &body, size, now);
     }
     group.finish();
+}
+
+type Group<'a> = criterion::BenchmarkGroup<'a, criterion::measurement::WallTime>;
+
+/// Twilio on a form of the size, and on the JSON body through its hash.
+fn twilio(
+    group: &mut Group<'_>,
+    config: &config::Config,
+    json: &[u8],
+    size: usize,
+    now: SystemTime,
+) {
+    let route = config.route("/twilio").unwrap();
+    let form = twilio_form(size);
+    let signed = sign("twilio", &form, 0);
+    let fields: Vec<(&[u8], &[u8])> = signed
+        .iter()
+        .map(|(k, v)| (k.as_bytes(), v.as_bytes()))
+        .collect();
+    let request = Request {
+        headers: Headers::new(&fields),
+        path: b"/twilio",
+        query: None,
+        body: &form,
+    };
+    assert!(route.scheme.verify(&request, now).is_ok(), "twilio form");
+    group.bench_function(BenchmarkId::new("twilio/form", size), |b| {
+        b.iter(|| route.scheme.verify(&request, now))
+    });
+
+    let query = format!("bodySHA256={}", hex::encode(Sha256::digest(json)));
+    let url = format!("{TWILIO_URL}?{query}");
+    let signature = base64::engine::general_purpose::STANDARD
+        .encode(mac_sha1(RAW.as_bytes(), &[url.as_bytes()]));
+    let fields: [(&[u8], &[u8]); 1] = [(b"x-twilio-signature", signature.as_bytes())];
+    let request = Request {
+        headers: Headers::new(&fields),
+        path: b"/twilio",
+        query: Some(query.as_bytes()),
+        body: json,
+    };
+    assert!(route.scheme.verify(&request, now).is_ok(), "twilio json");
+    group.bench_function(BenchmarkId::new("twilio/json", size), |b| {
+        b.iter(|| route.scheme.verify(&request, now))
+    });
+}
+
+/// Vapi's static token: independent of the body's size.
+fn vapi_token(
+    group: &mut Group<'_>,
+    config: &config::Config,
+    body: &[u8],
+    size: usize,
+    now: SystemTime,
+) {
+    let route = config.route("/vapi-token").unwrap();
+    let fields: [(&[u8], &[u8]); 1] = [(b"x-vapi-secret", RAW.as_bytes())];
+    let request = Request {
+        headers: Headers::new(&fields),
+        path: b"/vapi-token",
+        query: None,
+        body,
+    };
+    assert!(route.scheme.verify(&request, now).is_ok(), "vapi token");
+    group.bench_function(BenchmarkId::new("vapi-token", size), |b| {
+        b.iter(|| route.scheme.verify(&request, now))
+    });
 }
 
 criterion_group!(benches, bench);

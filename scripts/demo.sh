@@ -17,6 +17,8 @@ export AGNTIX_WEBHOOK_SECRET=whsec_ZGVtby1hZ250aXgtc2lnbmluZy1rZXk=
 export INBOUNDFLOW_WEBHOOK_SECRET=demo-inboundflow-secret
 export ALLO_WEBHOOK_SECRET=whsec_ZGVtby1hbGxvLXNpZ25pbmcta2V5IQ==
 export VOXAGENT_WEBHOOK_SECRET=demo-voxagent-secret
+export TWILIO_AUTH_TOKEN=demo-twilio-auth-token
+export VAPI_WEBHOOK_SECRET=demo-vapi-hmac-secret
 
 work=$(mktemp -d)
 pids=()
@@ -47,14 +49,22 @@ secret_of() {
   case "$1" in
     nixflex) echo "$NIXFLEX_WEBHOOK_SECRET" ;; agntix) echo "$AGNTIX_WEBHOOK_SECRET" ;;
     inboundflow) echo "$INBOUNDFLOW_WEBHOOK_SECRET" ;; allo) echo "$ALLO_WEBHOOK_SECRET" ;;
-    voxagent) echo "$VOXAGENT_WEBHOOK_SECRET" ;;
+    voxagent) echo "$VOXAGENT_WEBHOOK_SECRET" ;; twilio) echo "$TWILIO_AUTH_TOKEN" ;;
+    vapi) echo "$VAPI_WEBHOOK_SECRET" ;;
   esac
 }
 
 echo; echo "== accepted: every documented event of every provider"
-for p in nixflex agntix inboundflow allo voxagent; do
+for p in nixflex agntix inboundflow allo voxagent twilio vapi; do
+  # The route keys `send` signs with: Twilio signs the public URL the route
+  # names (not this local address), Vapi's route uses the HMAC credential.
+  opts=()
+  case "$p" in
+    twilio) opts=(--option public_url=https://hooks.example.com/webhooks/twilio) ;;
+    vapi) opts=(--option credential=hmac) ;;
+  esac
   for e in $("$bin" send "$p" --list); do
-    "$bin" send "$p" --to "$gateway/webhooks/$p" --secret "$(secret_of "$p")" --event "$e" | head -1 || true
+    "$bin" send "$p" --to "$gateway/webhooks/$p" --secret "$(secret_of "$p")" --event "$e" "${opts[@]}" | head -1 || true
   done
 done
 

@@ -302,7 +302,7 @@ fn send(provider: Option<&str>, to: &str, secret: &str, opts: &SendOptions<'_>) 
         };
         table.insert(key.to_owned(), toml::Value::String(value.to_owned()));
     }
-    let signed = match send::sign_event(p, event, &Secret::new(secret), &table) {
+    let signed = match send::sign_event(p, event, &Secret::new(secret), &table, to) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("hookgate send: {e}");

@@ -28,6 +28,8 @@ registry! {
     inboundflow::InboundFlow,
     allo::Allo,
     voxagent::Voxagent,
+    twilio::Twilio,
+    vapi::Vapi,
 }
 
 /// Every provider, in registry order.

@@ -13,6 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::http1;
 use crate::provider::{Outgoing, Provider};
 use crate::secret::Secret;
+use crate::verify::Format;
 
 /// A signed request, ready to send.
 pub struct SignedEvent {
@@ -45,13 +46,14 @@ pub enum SendError {
 }
 
 /// Builds a signed delivery of `event` (the provider's first documented event
-/// when `None`), with fresh ids and the current time. `options` are the
-/// provider's own settings (e.g. Voxagent's `signature_header`).
+/// when `None`) to `url`, with fresh ids and the current time. `options`
+/// are the provider's own settings (e.g. Voxagent's `signature_header`).
 pub fn sign_event(
     provider: &dyn Provider,
     event: Option<&str>,
     secret: &Secret,
     options: &toml::Table,
+    url: &str,
 ) -> Result<SignedEvent, SendError> {
     let all = provider.samples();
     let sample = match event {
@@ -65,13 +67,17 @@ pub fn sign_event(
                 known: all.iter().map(|s| s.event).collect::<Vec<_>>().join(", "),
             })?,
     };
-    let body = with_fresh_ids(sample.body, provider.sample_ids());
+    let body = match sample.format {
+        Format::Json => with_fresh_ids(sample.body, provider.sample_ids()),
+        Format::Form => form_with_fresh_ids(sample.body, provider.sample_ids()),
+    };
     let message_id = fresh_token("msg");
     let timestamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let delivery = Outgoing {
         id: &message_id,
+        url,
         timestamp,
         event: sample.event,
         options,
@@ -79,7 +85,7 @@ pub fn sign_event(
     let mut headers = provider
         .sign(secret, &body, &delivery)
         .map_err(SendError::Secret)?;
-    headers.push(("Content-Type".into(), "application/json".into()));
+    headers.push(("Content-Type".into(), sample.format.content_type().into()));
     Ok(SignedEvent {
         event: sample.event,
         headers,
@@ -99,19 +105,66 @@ fn with_fresh_ids(template: &str, pointers: &[&str]) -> Vec<u8> {
             if old.is_empty() {
                 continue;
             }
-            let fresh = if looks_like_uuid(old) {
-                uuid_v4()
-            } else {
-                format!("{old}_{}", &fresh_token("")[1..9])
-            };
+            let fresh = fresh_like(old);
             text = text.replace(&format!("\"{old}\""), &format!("\"{fresh}\""));
         }
     }
     text.into_bytes()
 }
 
+/// A form template with the value of each field the pointers name
+/// (`/CallSid`) replaced by a fresh one; every other byte kept.
+fn form_with_fresh_ids(template: &str, pointers: &[&str]) -> Vec<u8> {
+    let names: Vec<&str> = pointers.iter().map(|p| p.trim_start_matches('/')).collect();
+    // One fresh id per old one: fields that repeat an id (Twilio's SmsSid
+    // and MessageSid) keep repeating it.
+    let mut fresh: Vec<(&str, String)> = Vec::new();
+    template
+        .trim_end()
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, old)) if names.contains(&name) && !old.is_empty() => {
+                let new = match fresh.iter().find(|(o, _)| *o == old) {
+                    Some((_, new)) => new.clone(),
+                    None => {
+                        let new = fresh_like(old);
+                        fresh.push((old, new.clone()));
+                        new
+                    }
+                };
+                format!("{name}={new}")
+            }
+            _ => pair.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+        .into_bytes()
+}
+
+/// A fresh id of the same shape: a UUID, a Twilio-style SID (two letters
+/// and 32 hex digits), or the old id with a random suffix.
+fn fresh_like(old: &str) -> String {
+    if looks_like_uuid(old) {
+        uuid_v4()
+    } else if looks_like_sid(old) {
+        let mut b = [0u8; 16];
+        rand::thread_rng().fill_bytes(&mut b);
+        format!("{}{}", &old[..2], hex::encode(b))
+    } else {
+        format!("{old}_{}", &fresh_token("")[1..9])
+    }
+}
+
 fn looks_like_uuid(s: &str) -> bool {
     s.len() == 36 && s.bytes().filter(|b| *b == b'-').count() == 4
+}
+
+fn looks_like_sid(s: &str) -> bool {
+    s.len() == 34
+        && s.as_bytes()[..2].iter().all(u8::is_ascii_uppercase)
+        && s.as_bytes()[2..]
+            .iter()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
 }
 
 fn uuid_v4() -> String {
@@ -317,27 +370,31 @@ async fn read_more(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provider::test_support::{check, try_scheme, Fields};
+    use crate::provider::test_support::{
+        check, route_options, route_options_table, try_scheme, Fields, TEST_URL,
+    };
     use crate::provider::{self, Provider};
 
     fn secret(p: &dyn Provider) -> Secret {
         let whsec = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-        Secret::new(if try_scheme(p, &["raw-secret"], "").is_ok() {
-            "raw-secret"
-        } else {
-            whsec
-        })
+        Secret::new(
+            if try_scheme(p, &["raw-secret"], route_options(p)).is_ok() {
+                "raw-secret"
+            } else {
+                whsec
+            },
+        )
     }
 
     #[test]
     fn every_documented_event_signs_and_verifies_with_fresh_identity() {
-        let options = toml::Table::new();
         for p in provider::all() {
+            let options = route_options_table(*p);
             let s = secret(*p);
-            let scheme = try_scheme(*p, &[s.expose()], "").unwrap();
+            let scheme = try_scheme(*p, &[s.expose()], route_options(*p)).unwrap();
             for sample in p.samples() {
-                let a = sign_event(*p, Some(sample.event), &s, &options).unwrap();
-                let b = sign_event(*p, Some(sample.event), &s, &options).unwrap();
+                let a = sign_event(*p, Some(sample.event), &s, &options, TEST_URL).unwrap();
+                let b = sign_event(*p, Some(sample.event), &s, &options, TEST_URL).unwrap();
                 // Whatever the provider dedups on must be fresh: the body
                 // for those keyed on it, the signed message id for the rest.
                 assert!(
@@ -346,11 +403,23 @@ mod tests {
                     p.name(),
                     sample.event
                 );
-                let v: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
-                let t: serde_json::Value = serde_json::from_str(sample.body).unwrap();
+                let fields_of = |body: &[u8]| -> serde_json::Value {
+                    let mut scratch = Vec::new();
+                    let text = match sample.format {
+                        Format::Json => std::str::from_utf8(body).unwrap(),
+                        Format::Form => crate::verify::json::form_text(body, &mut scratch).unwrap(),
+                    };
+                    serde_json::from_str(text).unwrap()
+                };
+                let (v, t) = (fields_of(&a.body), fields_of(sample.body.as_bytes()));
                 assert_eq!(
                     v.as_object().map(|o| o.len()),
                     t.as_object().map(|o| o.len())
+                );
+                let content_type = a.headers.iter().find(|(k, _)| k == "Content-Type");
+                assert_eq!(
+                    content_type.map(|(_, v)| v.as_str()),
+                    Some(sample.format.content_type())
                 );
                 let fields = Fields::from_owned(a.headers.clone());
                 assert_eq!(
@@ -367,10 +436,35 @@ mod tests {
     #[test]
     fn unknown_events_list_the_known_ones() {
         let p = provider::find("nixflex").unwrap();
-        let err = sign_event(p, Some("call.exploded"), &secret(p), &toml::Table::new())
-            .err()
-            .unwrap();
+        let err = sign_event(
+            p,
+            Some("call.exploded"),
+            &secret(p),
+            &toml::Table::new(),
+            TEST_URL,
+        )
+        .err()
+        .unwrap();
         assert!(err.to_string().contains("call.ended"), "{err}");
+    }
+
+    #[test]
+    fn form_ids_are_refreshed_alike_and_keep_their_shape() {
+        let template = "SmsSid=SM7f3a9c2e1d0b4a5968e7f6d5c4b3a291&Body=Hi%21&MessageSid=SM7f3a9c2e1d0b4a5968e7f6d5c4b3a291&CallSid=";
+        let body = String::from_utf8(form_with_fresh_ids(
+            template,
+            &["/SmsSid", "/MessageSid", "/CallSid"],
+        ))
+        .unwrap();
+        let fields: Vec<(&str, &str)> = body
+            .split('&')
+            .map(|p| p.split_once('=').unwrap())
+            .collect();
+        assert_eq!(fields[0].1, fields[2].1, "one id, refreshed once");
+        assert_ne!(fields[0].1, "SM7f3a9c2e1d0b4a5968e7f6d5c4b3a291");
+        assert!(looks_like_sid(fields[0].1) && fields[0].1.starts_with("SM"));
+        assert_eq!(fields[1], ("Body", "Hi%21"));
+        assert_eq!(fields[3], ("CallSid", ""), "empty ids stay empty");
     }
 
     #[test]

@@ -91,6 +91,16 @@ pub enum Format {
     Form,
 }
 
+impl Format {
+    /// The media type a body of this syntax is sent with.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Json => "application/json",
+            Format::Form => "application/x-www-form-urlencoded",
+        }
+    }
+}
+
 /// A route's signature check, configured from its secrets and options.
 pub trait Scheme: Send + Sync {
     /// Header-only checks, run before the body is read: a request whose
@@ -101,7 +111,10 @@ pub trait Scheme: Send + Sync {
     /// Verifies the signature over the exact bytes.
     fn verify(&self, request: &Request<'_>, now: SystemTime) -> Result<Signed, Reject>;
 
-    fn format(&self) -> Format {
+    /// The payload's syntax. Per request: a sender may use both on one
+    /// route (Twilio: forms, and JSON bodies whose hash the signed URL
+    /// carries).
+    fn format(&self, _request: &Request<'_>) -> Format {
         Format::Json
     }
 }
@@ -132,7 +145,7 @@ pub fn verify<'a>(
     now: SystemTime,
 ) -> Result<Verified<'a>, Reject> {
     let signed = scheme.verify(&request, now)?;
-    let text = match scheme.format() {
+    let text = match scheme.format(&request) {
         Format::Json => json::text(request.body, scratch)?,
         Format::Form => json::form_text(request.body, scratch)?,
     };

@@ -164,15 +164,21 @@ fn scheme(
             Duration::from_secs(300),
         )
     });
+    let options = secret_options(check, at, raw, provider);
     if unknown || secrets.len() != raw.secrets.len() || secrets.is_empty() {
         return None;
     }
     match provider.scheme(SchemeSetup {
         secrets,
         tolerance,
-        options: &raw.options,
+        options: &options?,
     }) {
-        Ok(s) => Some(s),
+        Ok(s) => {
+            for warning in s.warnings() {
+                check.warn(format!("{at}: {warning}"));
+            }
+            Some(s)
+        }
         Err(errors) => {
             for e in errors {
                 check.error(format!("{at}.{}", e.key), e.message);
@@ -180,6 +186,46 @@ fn scheme(
             None
         }
     }
+}
+
+/// The route's provider keys with the secret-bearing ones resolved (a
+/// string, or a table of strings: `${NAME}` from the environment, as
+/// `secrets`). `None` when one does not resolve (the error is collected).
+fn secret_options(
+    check: &mut Check<'_>,
+    at: &str,
+    raw: &RawRoute,
+    provider: &dyn Provider,
+) -> Option<toml::Table> {
+    let mut options = raw.options.clone();
+    let mut resolved = true;
+    for key in provider.secret_options() {
+        let Some(value) = options.get_mut(*key) else {
+            continue;
+        };
+        let mut resolve = |location: String, value: &mut toml::Value| {
+            let secret = match value {
+                toml::Value::String(text) => check.secret(&location, text),
+                _ => {
+                    check.error(&location, "must be a string (a secret, or \"${NAME}\")");
+                    None
+                }
+            };
+            match secret {
+                Some(secret) => *value = toml::Value::String(secret.expose().to_owned()),
+                None => resolved = false,
+            }
+        };
+        match value {
+            toml::Value::Table(table) => {
+                for (name, value) in table.iter_mut() {
+                    resolve(format!("{at}.{key}.{name}"), value);
+                }
+            }
+            value => resolve(format!("{at}.{key}"), value),
+        }
+    }
+    resolved.then_some(options)
 }
 
 fn upstream(

@@ -387,3 +387,72 @@ fn a_redis_cluster_is_a_list_of_seed_nodes() {
         "cluster [rediss://hookgate:[redacted]@node1:6379, rediss://hookgate:[redacted]@node2:6379]"
     );
 }
+
+#[test]
+fn a_scheme_s_own_warnings_are_reported_with_the_route() {
+    let loaded = load(
+        r#"
+[[route]]
+name = "vapi-token"
+path = "/v"
+provider = "vapi"
+secrets = ["${NIXFLEX_SECRET}"]
+timeout = "5s"
+"#,
+    )
+    .unwrap();
+    assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+    assert!(
+        loaded.warnings[0].starts_with("route[0] (vapi-token): vapi credential \"token\""),
+        "{:?}",
+        loaded.warnings
+    );
+    let err = load(
+        r#"
+[[route]]
+name = "vapi"
+path = "/v"
+provider = "vapi"
+secrets = ["${NIXFLEX_SECRET}"]
+"#,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("vapi's delivery deadline of 7s 500ms"),
+        "{err}"
+    );
+}
+
+#[test]
+fn secret_options_resolve_from_the_environment_with_their_location() {
+    let env = |name: &str| match name {
+        "TWILIO_TOKEN" => Some("auth-token".to_string()),
+        "SHARED_KEY" => Some("shared-secret".to_string()),
+        _ => None,
+    };
+    let route = |shared: &str| {
+        format!(
+            "{BASE}[[route]]\nname = \"t\"\npath = \"/t\"\nprovider = \"twilio\"\n\
+             secrets = [\"${{TWILIO_TOKEN}}\"]\npublic_url = \"https://h.example/t\"\n\
+             shared_keys = {{ {shared} }}\n"
+        )
+    };
+    let loaded = parse(&route("k1 = \"${SHARED_KEY}\""), &env).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let err = parse(&route("k1 = \"${SHARED_KEY}\", k2 = \"${NOPE}\""), &env).unwrap_err();
+    assert_eq!(err.0.len(), 1, "{err}");
+    assert_eq!(err.0[0].location, "route[0] (t).shared_keys.k2");
+    assert!(err.0[0].message.contains("NOPE is not set"), "{err}");
+    let err = parse(&route("k1 = 5"), &env).unwrap_err();
+    assert_eq!(err.0[0].location, "route[0] (t).shared_keys.k1");
+    let loaded = parse(&route("k1 = \"literal-key\""), &env).unwrap();
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.contains("shared_keys.k1: a literal secret")),
+        "{:?}",
+        loaded.warnings
+    );
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::event::Event;
 use crate::secret::Secret;
-use crate::verify::{Request, Scalar, Scheme};
+use crate::verify::{Format, Request, Scalar, Scheme};
 
 /// One provider. Implementations live in `src/provider/<name>/` and are
 /// listed once, in the registry (`src/provider.rs`).
@@ -23,6 +23,14 @@ pub trait Provider: Sync + 'static {
     /// Route keys this provider takes besides the common ones (e.g.
     /// Voxagent's `signature_header`); any other key on the route is an error.
     fn options(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Those of [`Provider::options`] that hold secrets (a string, or a
+    /// table of strings, e.g. Twilio's `shared_keys`): the configuration
+    /// resolves their `${NAME}` values from the environment, as it does
+    /// `secrets`, before [`Provider::scheme`] sees them.
+    fn secret_options(&self) -> &'static [&'static str] {
         &[]
     }
 
@@ -70,6 +78,13 @@ pub trait RouteScheme: Scheme {
     /// Reads a verified payload's JSON text into the provider's typed,
     /// borrowing view (`crate::normalize`). Fails only on malformed JSON.
     fn read<'a>(&self, text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>>;
+
+    /// What an operator should know about this route's configuration,
+    /// e.g. that a credential protects neither the body nor against
+    /// replay: `hookgate check` and start-up print each line as a warning.
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// How a provider reads its payloads, for schemes shared between providers.
@@ -134,12 +149,16 @@ pub struct Identity<'v> {
 pub struct Sample {
     pub event: &'static str,
     pub body: &'static str,
+    /// JSON, or a form (`hookgate send` posts it with its media type).
+    pub format: Format,
 }
 
 /// What a provider's signer needs besides the secret and the body.
 pub struct Outgoing<'a> {
     /// A fresh delivery/message id for this attempt.
     pub id: &'a str,
+    /// The URL the delivery is posted to (Twilio signs it).
+    pub url: &'a str,
     /// Unix seconds.
     pub timestamp: u64,
     pub event: &'a str,
@@ -148,7 +167,9 @@ pub struct Outgoing<'a> {
     pub options: &'a toml::Table,
 }
 
-/// `samples![folder: "event", ...]`: the provider's fixtures, compiled in.
+/// `samples![folder: "event", ...]`: the provider's fixtures
+/// (`fixtures/<event>.json`), compiled in; `samples![folder form: ...]`
+/// for form bodies (`fixtures/<event>.form`).
 #[macro_export]
 macro_rules! samples {
     ($dir:literal: $($event:literal),+ $(,)?) => {
@@ -157,6 +178,16 @@ macro_rules! samples {
             body: include_str!(concat!(
                 env!("CARGO_MANIFEST_DIR"), "/src/provider/", $dir, "/fixtures/", $event, ".json"
             )),
+            format: $crate::verify::Format::Json,
+        }),+]
+    };
+    ($dir:literal form: $($event:literal),+ $(,)?) => {
+        &[$($crate::provider::Sample {
+            event: $event,
+            body: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"), "/src/provider/", $dir, "/fixtures/", $event, ".form"
+            )),
+            format: $crate::verify::Format::Form,
         }),+]
     };
 }

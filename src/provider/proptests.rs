@@ -4,10 +4,13 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use hmac::{Hmac, Mac};
 use proptest::prelude::*;
 
-use super::test_support::{check, hmac_hex, scheme, Fields};
-use super::{all, Provider};
+use super::test_support::{check, hmac_hex, route_options, scheme, Fields, TEST_URL};
+use super::{all, find, Provider};
 use crate::reject::Reject;
 
 const STANDARD_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -26,6 +29,15 @@ fn secret(p: &dyn Provider) -> &'static str {
 
 fn kind_strategy() -> impl Strategy<Value = &'static dyn Provider> {
     prop::sample::select(all().to_vec())
+}
+
+/// A form's parameters as Twilio signs them, read by the `url` crate:
+/// sorted by name then value, identical pairs once.
+fn twilio_params(body: &[u8]) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
+    pairs.sort();
+    pairs.dedup();
+    pairs
 }
 
 /// Signs `body` (UTF-8, as the reference crates require) with reference code that shares nothing with the verifiers:
@@ -73,13 +85,49 @@ fn reference_headers(p: &dyn Provider, body: &[u8], ts: u64) -> Fields {
             put("webhook-timestamp", ts.to_string());
             put("webhook-signature", sig);
         }
+        "twilio" => {
+            // The URL the test routes name, then each parameter.
+            let mut content = TEST_URL.to_owned();
+            for (name, value) in twilio_params(body) {
+                content.push_str(&name);
+                content.push_str(&value);
+            }
+            let mut mac = Hmac::<sha1::Sha1>::new_from_slice(RAW_SECRET.as_bytes()).unwrap();
+            mac.update(content.as_bytes());
+            put(
+                "x-twilio-signature",
+                BASE64.encode(mac.finalize().into_bytes()),
+            );
+        }
+        "vapi" => {
+            // The HMAC credential's defaults: hex HMAC-SHA256 of `<t>.<body>`.
+            let mut msg = format!("{ts}.").into_bytes();
+            msg.extend_from_slice(body);
+            put("x-signature", hmac_hex(RAW_SECRET.as_bytes(), &msg));
+            put("x-timestamp", ts.to_string());
+        }
         other => panic!("no reference signer for {other}: add one here"),
     }
     h
 }
 
 fn verify(p: &dyn Provider, headers: &Fields, body: &[u8]) -> Result<(), Reject> {
-    check(&*scheme(p, &[secret(p)], ""), headers, body, now())
+    check(
+        &*scheme(p, &[secret(p)], route_options(p)),
+        headers,
+        body,
+        now(),
+    )
+}
+
+/// Whether `tampered` differs from `body` in what the scheme signs. Twilio
+/// signs a form's decoded parameters, so a byte may change and the
+/// parameters stay (`+` for a space, `%4a` for `%4A`): that is no tamper.
+fn signed_content_differs(p: &dyn Provider, body: &[u8], tampered: &[u8]) -> bool {
+    match p.name() {
+        "twilio" => twilio_params(body) != twilio_params(tampered),
+        _ => body != tampered,
+    }
 }
 
 /// Header names every scheme reads.
@@ -94,6 +142,12 @@ const SIGNATURE_HEADERS: &[&str] = &[
     "webhook-id",
     "webhook-timestamp",
     "webhook-signature",
+    "x-twilio-signature",
+    "x-twilio-webhooks-signature-settings",
+    "x-signature",
+    "x-timestamp",
+    "x-vapi-secret",
+    "authorization",
 ];
 
 proptest! {
@@ -114,6 +168,7 @@ proptest! {
         let mut tampered = body.clone();
         let i = at.index(tampered.len());
         tampered[i] ^= flip;
+        prop_assume!(signed_content_differs(kind, &body, &tampered));
         // InboundFlow's fallback only removes whitespace outside strings, so a
         // change can verify only if it turns the body into the signed bytes
         // plus insignificant whitespace, which a one-byte flip of non-JSON
@@ -155,7 +210,33 @@ proptest! {
         put("webhook-id", "msg_1");
         put("webhook-timestamp", &ts);
         put("webhook-signature", &sig);
+        put("x-twilio-signature", &sig);
+        put("x-twilio-webhooks-signature-settings", &format!("key={ts},algorithm={sig}"));
+        put("x-signature", &sig);
+        put("x-timestamp", &ts);
         prop_assert!(verify(kind, &headers, body.as_bytes()).is_err());
+    }
+
+    /// Vapi's token credential: nothing but the exact token verifies,
+    /// in either header.
+    #[test]
+    fn only_the_exact_vapi_token_verifies(
+        token in "[!-~]{1,64}",
+        presented in "[ -~]{0,80}",
+        bearer in any::<bool>(),
+        body in "\\PC{0,200}",
+    ) {
+        let vapi = find("vapi").unwrap();
+        let s = scheme(vapi, &[&token], "");
+        let headers = if bearer {
+            Fields::new(&[("Authorization", &format!("Bearer {presented}"))])
+        } else {
+            Fields::new(&[("X-Vapi-Secret", &presented)])
+        };
+        let got = check(&*s, &headers, body.as_bytes(), now());
+        prop_assert_eq!(got.is_ok(), presented.trim() == token, "{:?}", got);
+        let exact = Fields::new(&[("X-Vapi-Secret", &token)]);
+        prop_assert_eq!(check(&*s, &exact, body.as_bytes(), now()), Ok(()));
     }
 
     #[test]

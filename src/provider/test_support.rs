@@ -24,6 +24,26 @@ pub fn hmac_hex(secret: &[u8], message: &[u8]) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// The public URL the tests' Twilio routes name (their requests' target is
+/// `/hook`).
+pub const TEST_URL: &str = "https://hooks.example.test/hook";
+
+/// The provider keys a working route of `provider` needs here besides its
+/// secrets (TOML): Twilio's `public_url`; Vapi's HMAC credential, whose
+/// signature covers the body (its default static token does not).
+pub fn route_options(provider: &dyn Provider) -> &'static str {
+    match provider.name() {
+        "twilio" => "public_url = \"https://hooks.example.test/hook\"",
+        "vapi" => "credential = \"hmac\"",
+        _ => "",
+    }
+}
+
+/// [`route_options`] as a table, for a signer (`Outgoing::options`).
+pub fn route_options_table(provider: &dyn Provider) -> toml::Table {
+    toml::from_str(route_options(provider)).unwrap()
+}
+
 /// A route's scheme for `provider` with `secrets` and provider options
 /// given as TOML (`""` for none).
 pub fn scheme(provider: &dyn Provider, secrets: &[&str], options: &str) -> Box<dyn RouteScheme> {
@@ -158,17 +178,39 @@ impl Scheme for Unchecked {
 pub fn any_scheme(provider: &dyn Provider) -> Box<dyn RouteScheme> {
     ["a-raw-secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
         .iter()
-        .find_map(|s| try_scheme(provider, &[s], "").ok())
+        .find_map(|s| try_scheme(provider, &[s], route_options(provider)).ok())
         .unwrap_or_else(|| panic!("{}: no sample secret fits", provider.name()))
 }
 
-/// A fixture of `provider` (`src/provider/<name>/fixtures/<event>.json`).
+/// A fixture of `provider` (`src/provider/<name>/fixtures/<event>.json`,
+/// or `.form` for a form body).
 pub fn fixture(provider: &str, event: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/src/provider/{provider}/fixtures/{event}.json",
+    let dir = format!(
+        "{}/src/provider/{provider}/fixtures",
         env!("CARGO_MANIFEST_DIR")
     );
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    let json = format!("{dir}/{event}.json");
+    let form = format!("{dir}/{event}.form");
+    std::fs::read(&json)
+        .or_else(|_| std::fs::read(&form))
+        .unwrap_or_else(|e| panic!("{json} (or .form): {e}"))
+}
+
+/// A fixture as the JSON text the gateway reads it as (a form as an object
+/// of strings).
+pub fn fixture_json(provider: &str, event: &str) -> Vec<u8> {
+    let bytes = fixture(provider, event);
+    let form = format!(
+        "{}/src/provider/{provider}/fixtures/{event}.form",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    if std::path::Path::new(&form).exists() {
+        let mut scratch = Vec::new();
+        crate::verify::json::form_text(&bytes, &mut scratch).expect("a fixture form reads");
+        scratch
+    } else {
+        bytes
+    }
 }
 
 /// Every provider's fixtures, as (provider, event).
@@ -182,7 +224,11 @@ pub fn all_fixtures() -> Vec<(&'static str, String)> {
         );
         for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{dir}: {e}")) {
             let name = entry.unwrap().file_name().into_string().unwrap();
-            out.push((p.name(), name.trim_end_matches(".json").to_owned()));
+            let event = name
+                .strip_suffix(".json")
+                .or_else(|| name.strip_suffix(".form"))
+                .unwrap_or_else(|| panic!("{dir}/{name}: a fixture is .json or .form"));
+            out.push((p.name(), event.to_owned()));
         }
     }
     out.sort();
@@ -243,7 +289,7 @@ pub fn normalize_body(
 /// A fixture normalized (with `raw`).
 pub fn norm(provider: &str, event: &str) -> Normalized {
     let p = super::find(provider).unwrap();
-    normalize_body(p, &fixture(provider, event), true, true)
+    normalize_body(p, &fixture_json(provider, event), true, true)
 }
 
 pub use crate::verify::arbitrary::arbitrary_json;

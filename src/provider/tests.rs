@@ -19,7 +19,7 @@ const SCHEMA: &str = include_str!("../../schema/event.schema.json");
 fn sample_secret(p: &dyn Provider) -> &'static str {
     const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     for candidate in ["a-raw-secret", WHSEC] {
-        if try_scheme(p, &[candidate], "").is_ok() {
+        if try_scheme(p, &[candidate], route_options(p)).is_ok() {
             return candidate;
         }
     }
@@ -28,15 +28,16 @@ fn sample_secret(p: &dyn Provider) -> &'static str {
 
 #[test]
 fn every_signer_round_trips_through_its_verifier_for_every_sample() {
-    let options = toml::Table::new();
     for p in all() {
+        let options = route_options_table(*p);
         let secret = Secret::new(sample_secret(*p));
-        let s = scheme(*p, &[secret.expose()], "");
+        let s = scheme(*p, &[secret.expose()], route_options(*p));
         assert!(!p.samples().is_empty(), "{}: no samples", p.name());
         for sample in p.samples() {
             let body = sample.body.as_bytes();
             let delivery = Outgoing {
                 id: "msg_1",
+                url: TEST_URL,
                 timestamp: unix(now()),
                 event: sample.event,
                 options: &options,
@@ -147,7 +148,7 @@ fn every_fixture_validates_against_the_schema_and_keeps_raw_intact() {
             "{provider}/{event}: {errors:?}\n{}",
             n.doc
         );
-        let raw: Value = serde_json::from_slice(&fixture(provider, &event)).unwrap();
+        let raw: Value = serde_json::from_slice(&fixture_json(provider, &event)).unwrap();
         assert_eq!(n.doc["data"]["raw"], raw, "{provider}/{event}");
         assert_eq!(n.doc["id"], "dlv-1");
         assert_eq!(n.doc["source"], "/route-1");
@@ -202,6 +203,14 @@ fn unknown_events_are_forwarded_as_unknown_never_dropped() {
             "voxagent",
             r#"{"event":"AgentHandoff","data":{"session_id":"s"}}"#,
         ),
+        (
+            "twilio",
+            r#"{"CallSid":"CA1","CallStatus":"queued","Direction":"outbound-api"}"#,
+        ),
+        (
+            "twilio",
+            r#"{"MessageSid":"SM1","MessageStatus":"undelivered","ErrorCode":"30003"}"#,
+        ),
     ] {
         let n = normalize_body(find(kind).unwrap(), body.as_bytes(), true, true);
         assert_eq!(n.doc["type"], "unknown", "{body}");
@@ -241,7 +250,7 @@ fn original_mode_attributes_match(p: &dyn Provider, body: &[u8]) -> Result<(), S
 #[test]
 fn original_mode_attributes_do_not_need_arrays() {
     for (provider, event) in all_fixtures() {
-        original_mode_attributes_match(find(provider).unwrap(), &fixture(provider, &event))
+        original_mode_attributes_match(find(provider).unwrap(), &fixture_json(provider, &event))
             .unwrap();
     }
 }

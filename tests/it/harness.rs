@@ -196,6 +196,16 @@ pub const INBOUNDFLOW_SECRET: &str = "ibf-test-secret";
 pub const ALLO_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
 pub const VOXAGENT_SECRET: &str = "vox-test-secret";
 pub const REDIS_PASSWORD_VAR: &str = "HOOKGATE_TEST_REDIS_PASSWORD";
+/// Twilio's Auth Token on the test routes, and a Webhook SharedKey.
+pub const TWILIO_SECRET: &str = "twilio-test-auth-token";
+pub const TWILIO_SHARED_KEY_ID: &str = "webhooks_sharedkey_test1";
+pub const TWILIO_SHARED_KEY: &str = "twilio-test-shared-key";
+/// The URL Twilio is configured to call: what it signs. The test routes'
+/// `public_url` is this plus the route's path.
+pub const TWILIO_PUBLIC_BASE: &str = "https://hooks.example.test";
+/// Vapi's HMAC credential secret, and a static token for token routes.
+pub const VAPI_SECRET: &str = "vapi-test-hmac-secret";
+pub const VAPI_TOKEN: &str = "vapi-test-static-token";
 
 /// A running `hookgate run` process.
 pub struct Gateway {
@@ -215,6 +225,8 @@ pub fn secret_var(provider: &str) -> &'static str {
         "inboundflow" => "INBOUNDFLOW_SECRET",
         "allo" => "ALLO_SECRET",
         "voxagent" => "VOXAGENT_SECRET",
+        "twilio" => "TWILIO_SECRET",
+        "vapi" => "VAPI_SECRET",
         other => panic!("no test secret for provider {other}: add one here"),
     }
 }
@@ -223,7 +235,8 @@ pub fn secret_var(provider: &str) -> &'static str {
 /// secret; `extra` adds keys.
 pub fn route(provider: &str, extra: &str) -> String {
     let secrets = format!("\"${{{}}}\"", secret_var(provider));
-    named_route(provider, provider, &secrets, extra)
+    let extra = format!("{}{extra}", route_keys(provider));
+    named_route(provider, provider, &secrets, &extra)
 }
 
 /// A `[[route]]` named `name` at `/webhooks/<name>`, with `secrets` as the
@@ -233,6 +246,20 @@ pub fn named_route(name: &str, provider: &str, secrets: &str, extra: &str) -> St
         "[[route]]\nname = \"{name}\"\npath = \"/webhooks/{name}\"\nprovider = \"{provider}\"\n\
          secrets = [{secrets}]\n{extra}\n"
     )
+}
+
+/// The provider keys a test route of `provider` needs (TOML): Twilio's
+/// public URL, Vapi's HMAC credential (its default static token covers no
+/// body, which most tests here tamper with).
+pub fn route_keys(provider: &str) -> String {
+    match provider {
+        "twilio" => format!(
+            "public_url = \"{TWILIO_PUBLIC_BASE}/webhooks/twilio\"\n\
+             shared_keys = {{ \"{TWILIO_SHARED_KEY_ID}\" = \"${{TWILIO_SHARED_KEY}}\" }}\n"
+        ),
+        "vapi" => "credential = \"hmac\"\n".to_owned(),
+        _ => String::new(),
+    }
 }
 
 /// `[[route]]` blocks for every provider in front of `upstream`.
@@ -473,6 +500,10 @@ pub fn secret_env() -> HashMap<&'static str, &'static str> {
         ("VOXAGENT_SECRET", VOXAGENT_SECRET),
         // The TLS test servers' ACL password, for `user:${NAME}@` URLs.
         (REDIS_PASSWORD_VAR, crate::redis_server::ACL_PASSWORD),
+        ("TWILIO_SECRET", TWILIO_SECRET),
+        ("TWILIO_SHARED_KEY", TWILIO_SHARED_KEY),
+        ("VAPI_SECRET", VAPI_SECRET),
+        ("VAPI_TOKEN", VAPI_TOKEN),
     ])
 }
 

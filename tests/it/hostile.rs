@@ -26,7 +26,10 @@ fn scheme_headers(provider: &str) -> &'static [&'static str] {
         "agntix" => &["svix-signature", "svix-timestamp", "svix-id"],
         "inboundflow" => &["X-InboundFlow-Signature", "X-InboundFlow-Timestamp"],
         "allo" => &["webhook-signature", "webhook-timestamp", "webhook-id"],
-        _ => &["X-Voxagent-Signature"],
+        "voxagent" => &["X-Voxagent-Signature"],
+        "twilio" => &["X-Twilio-Signature", "X-Twilio-Webhooks-Signature-Settings"],
+        "vapi" => &["x-signature", "x-timestamp"],
+        other => panic!("no signature headers for {other}: add them here"),
     }
 }
 
@@ -106,6 +109,46 @@ fn cases() -> Vec<Case> {
                 );
             }
         }
+        if provider == "twilio" {
+            // The settings header picks the key and algorithm: every shape of
+            // it that names no configured key, or a key with the wrong
+            // algorithm's length, is refused.
+            let settings = scheme_headers(provider)[1];
+            for (label, value) in [
+                (
+                    "unknown key",
+                    "key=webhooks_sharedkey_nope,algorithm=HMAC_SHA256",
+                ),
+                (
+                    "unknown algorithm",
+                    "key=webhooks_sharedkey_test1,algorithm=HMAC_MD5",
+                ),
+                ("empty key", "key=,algorithm=HMAC_SHA256"),
+                ("SHA-256 for a SHA-1 signature", "algorithm=HMAC_SHA256"),
+                (
+                    "the right key, the Auth Token's signature",
+                    "key=webhooks_sharedkey_test1",
+                ),
+            ] {
+                add(
+                    format!("twilio: settings {label}"),
+                    raw("POST", &path, &replace(settings, value), &body),
+                    Some(401),
+                );
+            }
+            // Twilio signs the URL: another query is refused, and so is a
+            // body hash the body does not have.
+            for target in [
+                format!("{path}?x=1"),
+                format!("{path}?bodySHA256={}", "0".repeat(64)),
+            ] {
+                add(
+                    format!("twilio: target {target}"),
+                    raw("POST", &target, &headers, &body),
+                    Some(401),
+                );
+            }
+        }
         if provider == "nixflex" {
             for (label, value) in [
                 (
@@ -136,16 +179,29 @@ fn cases() -> Vec<Case> {
             }
         }
 
-        // Bodies that verify but are not (acceptable) JSON.
-        for (label, bad) in [
-            ("invalid UTF-8", b"{\"event\":\"\xff\xfe\"}".to_vec()),
-            ("not JSON", b"event=call.ended&id=1".to_vec()),
-            (
-                "deeply nested",
-                [vec![b'['; 100_000], vec![b']'; 100_000]].concat(),
-            ),
-            ("truncated JSON", b"{\"event\":\"call.ended\",".to_vec()),
-        ] {
+        // Bodies that verify but are not (acceptable) JSON, or for Twilio
+        // not a readable form.
+        let unreadable: Vec<(&str, Vec<u8>)> = match provider {
+            "twilio" => vec![
+                ("invalid UTF-8", b"CallSid=CA1&Body=\xff\xfe".to_vec()),
+                (
+                    "invalid UTF-8, escaped",
+                    b"CallSid=CA1&Body=%ff%fe".to_vec(),
+                ),
+                ("an invalid escape", b"CallSid=CA1&Body=100%zz".to_vec()),
+                ("a cut escape", b"CallSid=CA1&Body=%4".to_vec()),
+            ],
+            _ => vec![
+                ("invalid UTF-8", b"{\"event\":\"\xff\xfe\"}".to_vec()),
+                ("not JSON", b"event=call.ended&id=1".to_vec()),
+                (
+                    "deeply nested",
+                    [vec![b'['; 100_000], vec![b']'; 100_000]].concat(),
+                ),
+                ("truncated JSON", b"{\"event\":\"call.ended\",".to_vec()),
+            ],
+        };
+        for (label, bad) in unreadable {
             let h: Vec<(String, String)> = match provider {
                 "nixflex" => signing::nixflex(NIXFLEX_SECRET, now(), &bad),
                 "agntix" => {
@@ -153,6 +209,8 @@ fn cases() -> Vec<Case> {
                 }
                 "inboundflow" => signing::inboundflow(INBOUNDFLOW_SECRET, now(), &bad),
                 "allo" => signing::allo(ALLO_SECRET, &format!("msg_{}", unique()), now(), b"x"),
+                "twilio" => signing::twilio(TWILIO_SECRET, &signing::twilio_url(&path), &bad),
+                "vapi" => signing::vapi(VAPI_SECRET, now(), &bad),
                 _ => signing::voxagent(VOXAGENT_SECRET, "X-Voxagent-Signature", &bad),
             };
             // The svix and standardwebhooks crates only sign UTF-8; for them

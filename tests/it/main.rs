@@ -14,3 +14,4 @@ mod redis_server;
 mod sdk;
 mod signing;
 mod soak;
+mod twilio_vapi;

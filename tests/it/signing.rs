@@ -1,15 +1,20 @@
 //! Test-side signers, written from PROVIDERS.md and independent of the
 //! gateway's code: Agntix with the `svix` crate, Allo with the
-//! `standardwebhooks` crate, the others with HMAC written out here (those
-//! schemes have no independent implementation).
+//! `standardwebhooks` crate, Twilio's forms read by the `url` crate, the
+//! others with HMAC written out here (those schemes have no independent
+//! implementation in Rust; Twilio's official SDK checks these in `sdk.rs`).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
 use hmac::{Hmac, Mac};
+use serde_json::Value;
 use sha2::Sha256;
 
 use crate::harness::{
-    AGNTIX_SECRET, ALLO_SECRET, INBOUNDFLOW_SECRET, NIXFLEX_SECRET, VOXAGENT_SECRET,
+    AGNTIX_SECRET, ALLO_SECRET, INBOUNDFLOW_SECRET, NIXFLEX_SECRET, TWILIO_PUBLIC_BASE,
+    TWILIO_SECRET, VAPI_SECRET, VOXAGENT_SECRET,
 };
 
 pub type Headers = Vec<(String, String)>;
@@ -90,9 +95,74 @@ pub fn voxagent(secret: &str, header: &str, body: &[u8]) -> Headers {
     ]
 }
 
+/// The URL Twilio signs for a request to `target` (`/path?query`) on the
+/// test routes.
+pub fn twilio_url(target: &str) -> String {
+    format!("{TWILIO_PUBLIC_BASE}{target}")
+}
+
+/// Twilio's content: the URL, then each form parameter (read by the `url`
+/// crate) as name and value, sorted, identical pairs once.
+pub fn twilio_content(url: &str, form: &[u8]) -> Vec<u8> {
+    let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(form).into_owned().collect();
+    pairs.sort();
+    pairs.dedup();
+    let mut content = url.as_bytes().to_vec();
+    for (name, value) in pairs {
+        content.extend_from_slice(name.as_bytes());
+        content.extend_from_slice(value.as_bytes());
+    }
+    content
+}
+
+/// `X-Twilio-Signature` for a form posted to `url`: base64 HMAC-SHA1 with
+/// the Auth Token.
+pub fn twilio(token: &str, url: &str, form: &[u8]) -> Headers {
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(token.as_bytes()).unwrap();
+    mac.update(&twilio_content(url, form));
+    vec![
+        h(
+            "X-Twilio-Signature",
+            BASE64.encode(mac.finalize().into_bytes()),
+        ),
+        h("Content-Type", "application/x-www-form-urlencoded"),
+    ]
+}
+
+/// Vapi's HMAC credential with its defaults: hex HMAC-SHA256 of
+/// `<timestamp>.<body>` in `x-signature`, the time in `x-timestamp`.
+pub fn vapi(secret: &str, ts: i64, body: &[u8]) -> Headers {
+    let mut msg = format!("{ts}.").into_bytes();
+    msg.extend_from_slice(body);
+    vec![
+        h("x-signature", hmac_hex(secret, &msg)),
+        h("x-timestamp", ts.to_string()),
+        h("Content-Type", "application/json"),
+    ]
+}
+
+/// What the gateway reads a body as: JSON, or a Twilio form as an object of
+/// strings (read here by the `url` crate).
+pub fn as_json(provider: &str, body: &[u8]) -> Value {
+    if provider == "twilio" && !body.starts_with(b"{") {
+        let map = url::form_urlencoded::parse(body)
+            .into_owned()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect();
+        return Value::Object(map);
+    }
+    serde_json::from_slice(body).unwrap()
+}
+
 /// A realistic body of each provider with a unique id, and headers signing
 /// it with the route's secret now.
 pub fn signed(provider: &str, unique: &str) -> (Headers, Vec<u8>) {
+    signed_at(provider, unique, &format!("/webhooks/{provider}"))
+}
+
+/// [`signed`] for a request to `target` (`/path?query`): Twilio signs the
+/// URL it requests, query included.
+pub fn signed_at(provider: &str, unique: &str, target: &str) -> (Headers, Vec<u8>) {
     let ts = now();
     match provider {
         "nixflex" => {
@@ -135,6 +205,20 @@ pub fn signed(provider: &str, unique: &str) -> (Headers, Vec<u8>) {
                 voxagent(VOXAGENT_SECRET, "X-Voxagent-Signature", &body),
                 body,
             )
+        }
+        "twilio" => {
+            let body = format!(
+                "AccountSid=AC3f2b6a1c9d8e7f60514a3b2c1d0e9f8a&ApiVersion=2010-04-01&CallDuration=146&CallSid=CA{unique}&CallStatus=completed&CallbackSource=call-progress-events&Direction=inbound&From=%2B14155550123&SequenceNumber=3&Timestamp=Sun%2C+17+May+2026+03%3A47%3A38+%2B0000&To=%2B14155550100"
+            )
+            .into_bytes();
+            (twilio(TWILIO_SECRET, &twilio_url(target), &body), body)
+        }
+        "vapi" => {
+            let body = format!(
+                r#"{{"message":{{"timestamp":1779000458910,"type":"end-of-call-report","endedReason":"customer-ended-call","call":{{"id":"call-{unique}","type":"inboundPhoneCall","customer":{{"number":"+14155550123"}}}},"phoneNumber":{{"number":"+14155550100"}},"durationSeconds":146.2,"cost":0.14}}}}"#
+            )
+            .into_bytes();
+            (vapi(VAPI_SECRET, ts, &body), body)
         }
         other => panic!("no test signer for provider {other}: add one here"),
     }

@@ -1,4 +1,4 @@
-//! Provider-simulator soak: the five providers send thousands of events
+//! Provider-simulator soak: the providers that retry for hours send thousands of events
 //! through the real gateway (Redis dedup) with at-least-once retries on their
 //! retry schedules, time-compressed, while the receiver fails ~20 % of the
 //! requests and answers ~2 % too late, the configuration is reloaded five
@@ -29,7 +29,28 @@ use crate::harness::{
     AGNTIX_SECRET, ALLO_SECRET, STEP,
 };
 use crate::redis_server::RedisServer;
-use crate::signing::{providers, signed, Headers};
+use crate::signing::{signed, Headers};
+
+/// The providers simulated: those whose last retry comes an hour or more
+/// after the first attempt. Twilio retries once, at once, and Vapi (as far
+/// as it documents) not at all: an event they send while the gateway
+/// restarts is lost by their own design, which this soak could not tell
+/// from a loss of hookgate's, so they are left out.
+fn providers() -> &'static [&'static str] {
+    static SOAKED: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    SOAKED.get_or_init(|| {
+        crate::signing::providers()
+            .iter()
+            .copied()
+            .filter(|name| {
+                let p = hookgate::provider::find(name).expect("a registered provider");
+                p.retry_schedule()
+                    .last()
+                    .is_some_and(|d| *d >= Duration::from_secs(3600))
+            })
+            .collect()
+    })
+}
 
 /// A provider's delays before its retries, in the provider's seconds
 /// (documented, or assumed where it publishes none: see each provider's
@@ -320,7 +341,8 @@ fn answer(sim: &Sim, arrived: &Recorded) -> Answering {
     })
 }
 
-/// The five routes; `variant` changes what a reload can change live.
+/// The simulated providers' routes; `variant` changes what a reload can
+/// change live.
 fn routes(variant: usize) -> String {
     // A secret the route once had, of the scheme's kind.
     let rotated_out = |name: &str| match name {
@@ -657,7 +679,7 @@ impl Report {
             reloads_refused: 0,
         };
         let n = sim.events.len();
-        let mut per_provider = [0usize; 5];
+        let mut per_provider = vec![0usize; providers().len()];
         let (mut requests, mut retries, mut resend_requests) = (0, 0, 0);
         let (mut delivered, mut duplicate, mut receiver_500, mut timeouts) = (0, 0, 0, 0);
         let (mut unreachable, mut in_flight, mut unavailable, mut refused, mut dropped) =
@@ -769,8 +791,13 @@ impl Report {
         let _ = writeln!(t, "\n==== hookgate soak (seed {:#x}) ====", sim.seed);
         let _ = writeln!(
             t,
-            "events sent            {n} (nixflex {}, agntix {}, inboundflow {}, allo {}, voxagent {}), {CONCURRENCY} requests in flight at most",
-            per_provider[0], per_provider[1], per_provider[2], per_provider[3], per_provider[4]
+            "events sent            {n} ({}), {CONCURRENCY} requests in flight at most",
+            providers()
+                .iter()
+                .zip(&per_provider)
+                .map(|(name, count)| format!("{name} {count}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         let _ = writeln!(
             t,
