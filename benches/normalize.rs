@@ -58,7 +58,7 @@ fn body(kind: &str, size: usize) -> Vec<u8> {
                 json!({"role": "Assistant", "content": "I would like to book a check-up next Tuesday afternoon if possible.", "kind": "Message", "created_at": "2026-08-24T14:15:24Z"})
             }
             "vapi" => {
-                json!({"role": if i % 2 == 0 { "bot" } else { "user" }, "message": "I would like to book a check-up next Tuesday afternoon if possible.", "time": 1779000313545u64 + i as u64 * 1500, "secondsFromStart": i as f64 * 1.5, "duration": 1400})
+                json!({"role": if i.is_multiple_of(2) { "bot" } else { "user" }, "message": "I would like to book a check-up next Tuesday afternoon if possible.", "time": 1779000313545u64 + i as u64 * 1500, "secondsFromStart": i as f64 * 1.5, "duration": 1400})
             }
             _ => json!("I would like to book a check-up next Tuesday afternoon if possible."),
         }
