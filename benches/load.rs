@@ -20,6 +20,9 @@
 //! stalled server cannot hide its queueing. Prints one line of `key=value`
 //! pairs: requests, errors, non2xx, rps, p50_us, p99_us, p999_us, max_us,
 //! and statuses (`200:1234,401:5`: the measured responses per status).
+//!
+//! `--hmac-only FILE SECRET` instead times the raw HMAC-SHA256 of the body
+//! as the load client signs it (the floor a verifying proxy adds).
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -356,7 +359,42 @@ fn percentile(sorted: &[u32], p: f64) -> u32 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+/// `--hmac-only FILE SECRET`: the floor a verifying proxy cannot go
+/// below, measured in the same run: HMAC-SHA256 over `<t>.<body>` of the
+/// whole body, from a fresh key each time, for about a second. Prints
+/// `hmac_us=`.
+fn hmac_only(body_file: &str, secret: &str) {
+    let body = std::fs::read(body_file).unwrap_or_else(|e| usage(&format!("{body_file}: {e}")));
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let started = Instant::now();
+    let mut rounds = 0u64;
+    let mut sink = 0u8;
+    while started.elapsed() < Duration::from_secs(1) {
+        for _ in 0..100 {
+            let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key");
+            mac.update(t.as_bytes());
+            mac.update(b".");
+            mac.update(&body);
+            sink ^= mac.finalize().into_bytes()[0];
+        }
+        rounds += 100;
+    }
+    let us = started.elapsed().as_secs_f64() * 1e6 / rounds as f64;
+    println!("hmac_us={us:.2} rounds={rounds} sink={sink}");
+}
+
 fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    if let Some(i) = argv.iter().position(|a| a == "--hmac-only") {
+        match (argv.get(i + 1), argv.get(i + 2)) {
+            (Some(body), Some(secret)) => return hmac_only(body, secret),
+            _ => usage("--hmac-only needs a body file and a secret"),
+        }
+    }
     let args = parse_args();
     let (prefix, suffix) = args
         .body

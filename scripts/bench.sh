@@ -9,8 +9,11 @@
 #   hookgate-normalized  hookgate, forward = "normalized", dedup on (memory)
 #   hookgate-redis       hookgate, forward = "original", dedup on a local
 #                        redis-server (its CPU per request reported too)
+#   hookgate-2threads    hookgate-original with `threads = 2`
 #
-# Every proxy runs one worker thread/process. The client (benches/load.rs)
+# Every proxy runs one worker thread/process (but hookgate-2threads). Beside
+# them, the raw HMAC-SHA256 of each body (benches/load.rs --hmac-only): the
+# floor a verifying proxy adds to nginx's work. The client (benches/load.rs)
 # signs every request afresh with a unique call id, so dedup sees first-seen
 # deliveries only. Per body size: ROUNDS interleaved closed-loop rounds of
 # BENCH_DURATION seconds (median: req/s, p50, p99, the proxy's CPU time per
@@ -68,7 +71,7 @@ cleanup() {
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 recv_port=$(port); nginx_port=$(port); njs_port=$(port); pingora_port=$(port)
-orig_port=$(port); norm_port=$(port); redis_gw_port=$(port); redis_port=$(port)
+orig_port=$(port); norm_port=$(port); redis_gw_port=$(port); redis_port=$(port); two_port=$(port)
 
 # One nginx per role, each with one worker, so each one's CPU is its own.
 nginx_conf() { # name, server block
@@ -103,17 +106,19 @@ redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
   --dir "$work" >"$work/redis.log" 2>&1 &
 pids+=($!)
 redis_pid=$!
-for mode in original normalized redis; do
+for mode in original normalized redis twothreads; do
   p=$orig_port; [ "$mode" = normalized ] && p=$norm_port; [ "$mode" = redis ] && p=$redis_gw_port
+  [ "$mode" = twothreads ] && p=$two_port
+  threads=1; [ "$mode" = twothreads ] && threads=2
   backend="backend = \"memory\"
 max_entries = 2000000"
   [ "$mode" = redis ] && backend="backend = \"redis\"
 redis_url = \"redis://127.0.0.1:$redis_port/0\""
-  forward=$mode; [ "$mode" = redis ] && forward=original
+  case $mode in redis | twothreads) forward=original ;; *) forward=$mode ;; esac
   cat >"$work/$mode.toml" <<TOML
 [server]
 listen = "127.0.0.1:$p"
-threads = 1
+threads = $threads
 max_body_bytes = 1048576
 [upstream]
 url = "http://127.0.0.1:$recv_port"
@@ -142,7 +147,8 @@ pid[pingora]=$(pgrep -f "$passthrough 127.0.0.1:$pingora_port" | head -1); url[p
 pid[hookgate-original]=$(pgrep -f "$work/original.toml"); url[hookgate-original]="http://127.0.0.1:$orig_port/webhooks/nixflex"
 pid[hookgate-normalized]=$(pgrep -f "$work/normalized.toml"); url[hookgate-normalized]="http://127.0.0.1:$norm_port/webhooks/nixflex"
 pid[hookgate-redis]=$(pgrep -f "$work/redis.toml"); url[hookgate-redis]="http://127.0.0.1:$redis_gw_port/webhooks/nixflex"
-cases=(direct nginx nginx-njs pingora hookgate-original hookgate-normalized hookgate-redis)
+pid[hookgate-2threads]=$(pgrep -f "$work/twothreads.toml"); url[hookgate-2threads]="http://127.0.0.1:$two_port/webhooks/nixflex"
+cases=(direct nginx nginx-njs pingora hookgate-original hookgate-normalized hookgate-redis hookgate-2threads)
 for c in "${cases[@]:1}"; do
   [ -n "${pid[$c]}" ] || { echo "bench: $c did not start" >&2; cat "$work"/*.err >&2; exit 1; }
 done
@@ -185,10 +191,11 @@ for c in nginx-njs hookgate-original hookgate-normalized hookgate-redis; do
   fi
 done
 
-declare -A res redis_cpu
+declare -A res redis_cpu hmac
 sizes=(2048 32768)
 for size in "${sizes[@]}"; do
   body "$size" >"$work/body-$size.json"
+  hmac[$size]=$("$load" --hmac-only "$work/body-$size.json" "$secret" | field hmac_us)
   for round in $(seq "$rounds"); do
     for c in "${cases[@]}"; do
       before=$(cpu_ticks "${pid[$c]}"); redis_before=$(cpu_ticks "$redis_pid")
@@ -249,6 +256,40 @@ done
       fi
       echo "| $((size / 1024)) KiB | $c | ${rps%.*} | $(python3 -c "print(f'{$p50/1000:.2f} ms')") | $(python3 -c "print(f'{$p99/1000:.2f} ms')") | $cpu | $ratio | $cpu_ratio | $halfload | $failed |"
     done
+  done
+  echo
+  # The targets (issue: "Faster than nginx per webhook"), from this run.
+  echo "| target | measured | bound | met |"
+  echo "|---|---|---|---|"
+  target() { # label, measured, bound, unit, comparison (le|ge)
+    python3 -c "import sys
+label, m, b, unit, cmp = sys.argv[1:6]
+m, b = float(m), float(b)
+ok = m <= b if cmp == 'le' else m >= b
+sign = '≤' if cmp == 'le' else '≥'
+print(f'| {label} | {m:.2f}{unit} | {sign} {b:.2f}{unit} | {\"yes\" if ok else \"no\"} |')" "$@"
+  }
+  for size in "${sizes[@]}"; do
+    kib=$((size / 1024))
+    floor=$(python3 -c "print($(median $(pick "$size" 4 nginx)) + ${hmac[$size]})")
+    echo "| $kib KiB: raw HMAC-SHA256 of the body | ${hmac[$size]} µs | – | – |"
+    o=$(median $(pick "$size" 4 hookgate-original)); n=$(median $(pick "$size" 4 hookgate-normalized))
+    if [ "$size" = 2048 ]; then
+      target "2 KiB original: CPU ≤ nginx + HMAC" "$o" "$floor" " µs" le
+      target "2 KiB original: req/s vs nginx" "$(python3 -c "print($(median $(pick 2048 1 hookgate-original)) / $(median $(pick 2048 1 nginx)))")" 1 "×" ge
+      target "2 KiB normalized: CPU ≤ 1.3 × (nginx + HMAC)" "$n" "$(python3 -c "print(1.3 * $floor)")" " µs" le
+      target "2 KiB original: req/s vs nginx + njs" "$(python3 -c "print($(median $(pick 2048 1 hookgate-original)) / $(median $(pick 2048 1 nginx-njs)))")" 3 "×" ge
+    else
+      target "$kib KiB original: CPU ≤ 1.1 × (nginx + HMAC)" "$o" "$(python3 -c "print(1.1 * $floor)")" " µs" le
+      target "$kib KiB normalized: CPU ≤ 2 × (nginx + HMAC)" "$n" "$(python3 -c "print(2 * $floor)")" " µs" le
+    fi
+    for c in hookgate-original pingora; do
+      read -r _ hp dp <<<"${half[$size,$c]}"
+      target "$kib KiB $c: added p99 at half load" "$(python3 -c "print(($hp - $dp) / 1000)")" 1 " ms" le
+    done
+    one=$(median $(pick "$size" 1 hookgate-original)); two=$(median $(pick "$size" 1 hookgate-2threads))
+    target "$kib KiB threads 1 → 2: req/s" "$(python3 -c "print($two / $one)")" 1.7 "×" ge
+    target "$kib KiB threads 1 → 2: CPU per request" "$(python3 -c "print($(median $(pick "$size" 4 hookgate-2threads)) / $o)")" 1.1 "×" le
   done
   echo
   for size in "${sizes[@]}"; do
