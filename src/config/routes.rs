@@ -172,7 +172,12 @@ fn scheme(
         tolerance,
         options: &raw.options,
     }) {
-        Ok(s) => Some(s),
+        Ok(s) => {
+            for warning in s.warnings() {
+                check.warn(format!("{at}: {warning}"));
+            }
+            Some(s)
+        }
         Err(errors) => {
             for e in errors {
                 check.error(format!("{at}.{}", e.key), e.message);

@@ -70,6 +70,14 @@ pub trait RouteScheme: Scheme {
     /// Reads a verified payload's JSON text into the provider's typed,
     /// borrowing view (`crate::normalize`). Fails only on malformed JSON.
     fn read<'a>(&self, text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>>;
+
+    /// What this route's configuration leaves unprotected (e.g. a static
+    /// token: no body integrity, no replay window). `hookgate check` and
+    /// start-up print each, prefixed with the route's location; the route
+    /// still loads.
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// How a provider reads its payloads, for schemes shared between providers.
