@@ -28,6 +28,11 @@ registry! {
     inboundflow::InboundFlow,
     allo::Allo,
     voxagent::Voxagent,
+    retell::Retell,
+    elevenlabs::ElevenLabs,
+    telnyx::Telnyx,
+    hmac::Hmac,
+    r#static::Static,
 }
 
 /// Every provider, in registry order.

@@ -243,24 +243,20 @@ async fn request(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provider::test_support::{check, try_scheme, Fields};
+    use crate::provider::test_support::{check, test_options, test_route, try_scheme, Fields};
     use crate::provider::{self, Provider};
 
     fn secret(p: &dyn Provider) -> Secret {
-        let whsec = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-        Secret::new(if try_scheme(p, &["raw-secret"], "").is_ok() {
-            "raw-secret"
-        } else {
-            whsec
-        })
+        Secret::new(test_route(p).signing_secret)
     }
 
     #[test]
     fn every_documented_event_signs_and_verifies_with_fresh_identity() {
-        let options = toml::Table::new();
         for p in provider::all() {
             let s = secret(*p);
-            let scheme = try_scheme(*p, &[s.expose()], "").unwrap();
+            let route = test_route(*p);
+            let options = test_options(*p);
+            let scheme = try_scheme(*p, &[route.secret], route.options).unwrap();
             for sample in p.samples() {
                 let a = sign_event(*p, Some(sample.event), &s, &options).unwrap();
                 let b = sign_event(*p, Some(sample.event), &s, &options).unwrap();
