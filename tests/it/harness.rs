@@ -163,6 +163,33 @@ pub const AGNTIX_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 pub const INBOUNDFLOW_SECRET: &str = "ibf-test-secret";
 pub const ALLO_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
 pub const VOXAGENT_SECRET: &str = "vox-test-secret";
+pub const RETELL_SECRET: &str = "key_retell_test_5c1e";
+pub const ELEVENLABS_SECRET: &str = "wsec_elevenlabs_test_9a0f";
+/// Telnyx routes take a public key; the test signs with its seed (a pair
+/// derived with Python's `cryptography`).
+pub const TELNYX_PUBLIC_KEY: &str = "sG3MRU54tm5D0z5KKnMlwfIbhtI0iNhA8S7UseD2W5I=";
+pub const TELNYX_SEED: &str = "LBwQTNroPxutpoBX0OMffNAqq+e0nGOXBA2ThRbHwK0=";
+pub const HMAC_SECRET: &str = "hmac-test-secret";
+pub const STATIC_TOKEN: &str = "static-test-token";
+
+/// The generic schemes' test routes: HMAC-SHA512 in base64 as
+/// `t=<s>,v1=<sig>` over `<t>.<body>`, and a bearer token; both read the
+/// event type at `/type` and the delivery id at `/id`.
+pub const HMAC_OPTIONS: &str =
+    "algorithm = \"sha512\"\nencoding = \"base64\"\nsignature_header = \"X-Webhook-Signature\"\n\
+    signature_format = \"list\"\ntimestamp_key = \"t\"\nsigned_content = \"{timestamp}.{body}\"\n\
+    delivery_id = \"json:/id\"\nevent_pointer = \"/type\"\n";
+pub const STATIC_OPTIONS: &str =
+    "bearer = true\ndelivery_id = \"json:/id\"\nevent_pointer = \"/type\"\n";
+
+/// A provider's own route keys in the test routes.
+pub fn route_options(provider: &str) -> &'static str {
+    match provider {
+        "hmac" => HMAC_OPTIONS,
+        "static" => STATIC_OPTIONS,
+        _ => "",
+    }
+}
 
 /// A running `hookgate run` process.
 pub struct Gateway {
@@ -182,6 +209,11 @@ pub fn secret_var(provider: &str) -> &'static str {
         "inboundflow" => "INBOUNDFLOW_SECRET",
         "allo" => "ALLO_SECRET",
         "voxagent" => "VOXAGENT_SECRET",
+        "retell" => "RETELL_SECRET",
+        "elevenlabs" => "ELEVENLABS_SECRET",
+        "telnyx" => "TELNYX_PUBLIC_KEY",
+        "hmac" => "HMAC_SECRET",
+        "static" => "STATIC_TOKEN",
         other => panic!("no test secret for provider {other}: add one here"),
     }
 }
@@ -191,9 +223,10 @@ pub fn all_routes(extra: &str) -> String {
     let mut out = String::new();
     for name in crate::signing::providers() {
         let secret_var = secret_var(name);
+        let options = route_options(name);
         out.push_str(&format!(
             "[[route]]\nname = \"{name}\"\npath = \"/webhooks/{name}\"\nprovider = \"{name}\"\n\
-             secrets = [\"${{{secret_var}}}\"]\n{extra}\n"
+             secrets = [\"${{{secret_var}}}\"]\n{options}{extra}\n"
         ));
     }
     out
@@ -362,6 +395,11 @@ pub fn secret_env() -> HashMap<&'static str, &'static str> {
         ("INBOUNDFLOW_SECRET", INBOUNDFLOW_SECRET),
         ("ALLO_SECRET", ALLO_SECRET),
         ("VOXAGENT_SECRET", VOXAGENT_SECRET),
+        ("RETELL_SECRET", RETELL_SECRET),
+        ("ELEVENLABS_SECRET", ELEVENLABS_SECRET),
+        ("TELNYX_PUBLIC_KEY", TELNYX_PUBLIC_KEY),
+        ("HMAC_SECRET", HMAC_SECRET),
+        ("STATIC_TOKEN", STATIC_TOKEN),
     ])
 }
 

@@ -28,7 +28,13 @@ fn scheme_headers(provider: &str) -> &'static [&'static str] {
         "agntix" => &["svix-signature", "svix-timestamp", "svix-id"],
         "inboundflow" => &["X-InboundFlow-Signature", "X-InboundFlow-Timestamp"],
         "allo" => &["webhook-signature", "webhook-timestamp", "webhook-id"],
-        _ => &["X-Voxagent-Signature"],
+        "voxagent" => &["X-Voxagent-Signature"],
+        "retell" => &["X-Retell-Signature"],
+        "elevenlabs" => &["ElevenLabs-Signature"],
+        "telnyx" => &["telnyx-signature-ed25519", "telnyx-timestamp"],
+        "hmac" => &["X-Webhook-Signature"],
+        "static" => &["Authorization"],
+        other => panic!("no signature headers for {other}: add them here"),
     }
 }
 
@@ -155,7 +161,7 @@ fn cases() -> Vec<Case> {
                 }
                 "inboundflow" => signing::inboundflow(INBOUNDFLOW_SECRET, now(), &bad),
                 "allo" => signing::allo(ALLO_SECRET, &format!("msg_{}", unique()), now(), b"x"),
-                _ => signing::voxagent(VOXAGENT_SECRET, "X-Voxagent-Signature", &bad),
+                other => signing::sign_as(other, signing::signing_secret(other), now(), &bad),
             };
             // The svix and standardwebhooks crates only sign UTF-8; for them
             // the body does not match what was signed, which is 401 as well.

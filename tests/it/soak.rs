@@ -1,4 +1,4 @@
-//! Provider-simulator soak: the five providers send thousands of events
+//! Provider-simulator soak: every registered provider sends thousands of events
 //! through the real gateway (Redis dedup) with at-least-once retries on their
 //! retry schedules, time-compressed, while the receiver fails ~20 % of the
 //! requests and answers ~2 % too late, the configuration is reloaded five
@@ -32,7 +32,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 use crate::harness::{
-    read_response, request_bytes, secret_var, Gateway, AGNTIX_SECRET, ALLO_SECRET, STEP,
+    read_response, request_bytes, route_options, secret_var, Gateway, AGNTIX_SECRET, ALLO_SECRET,
+    STEP,
 };
 use crate::redis_server::RedisServer;
 use crate::signing::{providers, signed, Headers};
@@ -52,6 +53,20 @@ fn schedule(provider: usize) -> Vec<u64> {
 /// Time compression: one provider minute is 5 ms here.
 fn compressed(provider_seconds: u64) -> Duration {
     Duration::from_micros(provider_seconds * 5_000 / 60)
+}
+
+/// A provider's last retry comes at least this long (real time) after its
+/// previous one. The restart is not compressed: Retell's one minute of
+/// retries outlasts a sub-second restart in real time, not at 5 ms a
+/// minute.
+const LAST_RETRY_FLOOR: Duration = Duration::from_secs(3);
+
+/// The delay before a retry of `provider`: compressed, or stretched
+/// evenly where the schedule would end before `LAST_RETRY_FLOOR`.
+fn retry_delay(provider: usize, provider_seconds: u64) -> Duration {
+    let last = schedule(provider).last().copied().unwrap_or(1).max(1);
+    let floor = LAST_RETRY_FLOOR.as_micros() as u64 / last;
+    compressed(provider_seconds).max(Duration::from_micros(provider_seconds * floor))
 }
 
 /// The routes' upstream deadline; slow answers take `SLOW` (well past it).
@@ -192,7 +207,7 @@ impl Sim {
         let mut last = Answer::Refused;
         for attempt in 1..=schedule.len() + 1 {
             if attempt > 1 {
-                tokio::time::sleep(compressed(schedule[attempt - 2])).await;
+                tokio::time::sleep(retry_delay(event.provider, schedule[attempt - 2])).await;
             }
             let permit = self.in_flight.acquire().await.unwrap();
             event.attempt.store(attempt as u32, SeqCst);
@@ -350,7 +365,7 @@ fn serve_receiver(listener: TcpListener, sim: Arc<Sim>) -> tokio::task::JoinHand
     })
 }
 
-/// The five routes; `variant` changes what a reload can change live.
+/// One route per provider; `variant` changes what a reload can change live.
 fn routes(variant: usize) -> String {
     // A secret the route once had, of the scheme's kind.
     let rotated_out = |name: &str| match name {
@@ -359,6 +374,11 @@ fn routes(variant: usize) -> String {
         "nixflex" => "nfx-rotated-out",
         "inboundflow" => "ibf-rotated-out",
         "voxagent" => "vox-rotated-out",
+        "retell" => "key_rotated_out",
+        "elevenlabs" => "wsec_rotated_out",
+        "telnyx" => "FxoAIW9r9durnyqAgKanTGij+33BhNRaI8VhVJnuweE=",
+        "hmac" => "hmac-rotated-out",
+        "static" => "static-rotated-out",
         other => panic!("no rotated-out secret for {other}: add one here"),
     };
     let mut out = String::new();
@@ -371,6 +391,13 @@ fn routes(variant: usize) -> String {
             format!("\"${{{var}}}\"")
         };
         let tolerance = if variant % 2 == 1 { "10m" } else { "5m" };
+        // A static token has no timestamp, so no tolerance to set.
+        let tolerance = if *name == "static" {
+            String::new()
+        } else {
+            format!("tolerance = \"{tolerance}\"\n")
+        };
+        let options = route_options(name);
         let forward = if (variant + i) % 2 == 0 {
             "normalized"
         } else {
@@ -379,7 +406,7 @@ fn routes(variant: usize) -> String {
         let _ = write!(
             out,
             "[[route]]\nname = \"{name}\"\npath = \"/webhooks/{name}\"\nprovider = \"{name}\"\n\
-             secrets = [{secrets}]\ntimeout = \"{ROUTE_TIMEOUT}\"\ntolerance = \"{tolerance}\"\n\
+             secrets = [{secrets}]\ntimeout = \"{ROUTE_TIMEOUT}\"\n{tolerance}{options}\
              forward = \"{forward}\"\n\n"
         );
     }
@@ -714,7 +741,7 @@ impl Report {
             reloads_refused: 0,
         };
         let n = sim.events.len();
-        let mut per_provider = [0usize; 5];
+        let mut per_provider = vec![0usize; providers().len()];
         let (mut requests, mut retries, mut resend_requests) = (0, 0, 0);
         let (mut delivered, mut duplicate, mut receiver_500, mut timeouts) = (0, 0, 0, 0);
         let (mut unreachable, mut in_flight, mut unavailable, mut refused, mut dropped) =
@@ -824,10 +851,15 @@ impl Report {
         let pct = |a: usize, b: usize| 100.0 * a as f64 / b.max(1) as f64;
         let t = &mut r.text;
         let _ = writeln!(t, "\n==== hookgate soak (seed {:#x}) ====", sim.seed);
+        let split: Vec<String> = providers()
+            .iter()
+            .zip(&per_provider)
+            .map(|(name, count)| format!("{name} {count}"))
+            .collect();
         let _ = writeln!(
             t,
-            "events sent            {n} (nixflex {}, agntix {}, inboundflow {}, allo {}, voxagent {}), {CONCURRENCY} requests in flight at most",
-            per_provider[0], per_provider[1], per_provider[2], per_provider[3], per_provider[4]
+            "events sent            {n} ({}), {CONCURRENCY} requests in flight at most",
+            split.join(", ")
         );
         let _ = writeln!(
             t,
