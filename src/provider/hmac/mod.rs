@@ -476,6 +476,12 @@ impl Provider for Hmac {
 
     fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
         let config = Config::parse(setup.options, setup.tolerance)?;
+        if setup.secrets.is_empty() {
+            return Err(vec![SetupError::new(
+                "secrets",
+                "at least one secret is required",
+            )]);
+        }
         let mut keys = Vec::with_capacity(setup.secrets.len());
         let mut errors = Vec::new();
         for (i, s) in setup.secrets.iter().enumerate() {
