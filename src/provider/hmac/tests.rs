@@ -486,6 +486,8 @@ fn refused_combinations_name_their_key() {
             "{options}: {errors:?}"
         );
     }
+    let errors = try_build(&[], sig, None).err().unwrap();
+    assert_eq!(errors[0].key, "secrets");
     let errors = try_build(&["azN5", "!!"], &format!("{sig}secret_encoding = \"base64\"\n"), None)
         .err()
         .unwrap();
