@@ -17,6 +17,7 @@ mod tests;
 
 use std::time::Duration;
 
+use base64::Engine as _;
 use normalize::{DeliveryId, Reading};
 use scheme::{Algorithm, Encoding, Format, HmacScheme, MacKey, Timestamp, TimestampSource, Unit};
 use template::{is_header_name, leak, Piece};
@@ -463,7 +464,6 @@ impl Config {
     }
 }
 
-use base64::Engine as _;
 
 impl Provider for Hmac {
     fn name(&self) -> &'static str {

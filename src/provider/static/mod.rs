@@ -80,6 +80,8 @@ struct StaticScheme {
     /// SHA-256 of each accepted token.
     tokens: Vec<[u8; 32]>,
     header: &'static str,
+    /// As written, for the warning.
+    label: String,
     bearer: bool,
     reading: Reading,
 }
@@ -128,7 +130,7 @@ impl RouteScheme for StaticScheme {
     fn warnings(&self) -> Vec<String> {
         vec![format!(
             "static token in {}: no body integrity, no replay window (a request seen once can be sent again with any body); use the sender's signing where it offers one",
-            self.header
+            self.label
         )]
     }
 }
@@ -163,6 +165,7 @@ impl Provider for Static {
         Ok(Box::new(StaticScheme {
             tokens,
             header: config.header,
+            label: config.label,
             bearer: config.bearer,
             reading: config.reading,
         }))
