@@ -36,17 +36,39 @@ pub(crate) struct Envelope<'a> {
     delivery_id: Option<DeliveryId>,
 }
 
+/// A JSON object's members, read one level deep.
+type Members<'a> = BTreeMap<Cow<'a, str>, &'a RawValue>;
+
 impl Reading {
     pub(crate) fn read<'a>(&self, text: &'a str) -> serde_json::Result<Envelope<'a>> {
-        // Malformed JSON is refused here, as every provider's reading does.
-        let root: &'a RawValue = serde_json::from_str(text)?;
-        let at = |pointer: &Option<String>| {
-            pointer
-                .as_deref()
-                .and_then(|p| lookup(root, p))
-                .and_then(|raw| serde_json::from_str::<Field<'a>>(raw.get()).ok())
-                .unwrap_or_default()
+        // One pass reads (and checks) the top level of an object, which
+        // every pointer starts from; anything else is only checked.
+        // Malformed JSON is refused, as every provider's reading does.
+        let top: Result<Members<'a>, &'a RawValue> = match serde_json::from_str(text) {
+            Ok(members) => Ok(members),
+            Err(_) => Err(serde_json::from_str::<&'a RawValue>(text)?),
         };
+        let at = |pointer: &Option<String>| {
+            let pointer = pointer.as_deref()?;
+            let value = match &top {
+                Err(root) => lookup(root, pointer)?,
+                Ok(members) => {
+                    let tokens = pointer.strip_prefix('/')?;
+                    let (first, rest) = match tokens.split_once('/') {
+                        Some((first, rest)) => (first, Some(rest)),
+                        None => (tokens, None),
+                    };
+                    let first = first.replace("~1", "/").replace("~0", "~");
+                    let value = *members.get(first.as_str())?;
+                    match rest {
+                        None => value,
+                        Some(rest) => lookup(value, &format!("/{rest}"))?,
+                    }
+                }
+            };
+            serde_json::from_str::<Field<'a>>(value.get()).ok()
+        };
+        let at = |pointer: &Option<String>| at(pointer).unwrap_or_default();
         let id_pointer = match &self.delivery_id {
             Some(DeliveryId::Json { pointer, .. }) => Some(pointer.clone()),
             _ => None,
@@ -70,8 +92,7 @@ pub(crate) fn lookup<'a>(root: &'a RawValue, pointer: &str) -> Option<&'a RawVal
         let token = token.replace("~1", "/").replace("~0", "~");
         at = match at.get().as_bytes().first()? {
             b'{' => {
-                let mut map: BTreeMap<Cow<'a, str>, &'a RawValue> =
-                    serde_json::from_str(at.get()).ok()?;
+                let mut map: Members<'a> = serde_json::from_str(at.get()).ok()?;
                 map.remove(token.as_str())?
             }
             b'[' => {
@@ -132,6 +153,33 @@ mod tests {
     fn at<'a>(text: &'a str, pointer: &str) -> Option<&'a str> {
         let root: &RawValue = serde_json::from_str(text).unwrap();
         lookup(root, pointer).map(|r| r.get())
+    }
+
+    #[test]
+    fn a_reading_finds_what_lookup_finds() {
+        let doc = r#"{"a":{"b":[10,{"c":"d"}]},"x/y":"1","":"e","t":"call.ended"}"#;
+        let root: &RawValue = serde_json::from_str(doc).unwrap();
+        for pointer in ["/a/b/0", "/a/b/1/c", "/x~1y", "/", "/t", "/a/b/9", "/a/", "/zz"] {
+            let reading = Reading {
+                event_pointer: Some(pointer.to_owned()),
+                delivery_id: None,
+            };
+            let found = reading.read(doc).unwrap().event;
+            let expected: Field = lookup(root, pointer)
+                .and_then(|r| serde_json::from_str(r.get()).ok())
+                .unwrap_or_default();
+            assert_eq!(found, expected, "{pointer}");
+        }
+        let list = Reading {
+            event_pointer: Some("/1/t".into()),
+            delivery_id: None,
+        };
+        assert_eq!(
+            list.read(r#"[{}, {"t": "ping"}]"#).unwrap().event.text().as_deref(),
+            Some("ping")
+        );
+        assert!(list.read("{").is_err());
+        assert!(list.read("[1,").is_err());
     }
 
     #[test]
