@@ -3,6 +3,9 @@
 //! bytes. Twilio is measured on a form (HMAC-SHA1 over the URL and the
 //! sorted, decoded parameters) and on a JSON body (SHA-256 of the body, then
 //! HMAC-SHA1 over the URL); Vapi with its HMAC credential and its token.
+//! the physical floor: a raw SHA-256, HMAC-SHA1/-SHA256/-SHA512 and an
+//! Ed25519 verification (ring, as the gateway) of the same bytes. The
+//! generic `hmac` scheme runs once per algorithm.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -17,6 +20,33 @@ const RAW: &str = "bench-secret";
 const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 /// The public URL the Twilio route names.
 const TWILIO_URL: &str = "https://hooks.example.test/twilio";
+/// A Telnyx key pair: the seed signs, the public key is the route's.
+const TELNYX_SEED: &str = "LBwQTNroPxutpoBX0OMffNAqq+e0nGOXBA2ThRbHwK0=";
+const TELNYX_PUBLIC: &str = "sG3MRU54tm5D0z5KKnMlwfIbhtI0iNhA8S7UseD2W5I=";
+
+/// The generic scheme's bench route for one algorithm: Stripe-like,
+/// `t=<s>,v1=<hex>` over `<t>.<body>`.
+fn hmac_options(algorithm: &str) -> String {
+    format!(
+        "algorithm = \"{algorithm}\"\nsignature_header = \"X-Signature\"\nsignature_format = \"list\"\n\
+         timestamp_key = \"t\"\nsigned_content = \"{{timestamp}}.{{body}}\"\n"
+    )
+}
+
+fn generic_mac(algorithm: &str, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    fn run<M: Mac + hmac::digest::KeyInit>(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+        let mut m = <M as Mac>::new_from_slice(key).unwrap();
+        for p in parts {
+            m.update(p);
+        }
+        m.finalize().into_bytes().to_vec()
+    }
+    match algorithm {
+        "sha1" => run::<Hmac<sha1::Sha1>>(key, parts),
+        "sha256" => run::<Hmac<Sha256>>(key, parts),
+        _ => run::<Hmac<sha2::Sha512>>(key, parts),
+    }
+}
 
 fn mac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     let mut m = Hmac::<Sha256>::new_from_slice(key).unwrap();
@@ -61,6 +91,7 @@ fn sign(provider: &str, body: &[u8], ts: u64) -> Vec<(&'static str, String)> {
         .decode(WHSEC.trim_start_matches("whsec_"))
         .unwrap();
     let b64 = |m: [u8; 32]| base64::engine::general_purpose::STANDARD.encode(m);
+    let b64_any = |m: &[u8]| base64::engine::general_purpose::STANDARD.encode(m);
     let mut h = Vec::new();
     let mut put = |k: &'static str, v: String| h.push((k, v));
     match provider {
@@ -120,24 +151,74 @@ fn sign(provider: &str, body: &[u8], ts: u64) -> Vec<(&'static str, String)> {
             );
             put("x-timestamp", t.clone());
         }
+        "retell" => {
+            let ms = format!("{t}000");
+            put(
+                "x-retell-signature",
+                format!(
+                    "v={ms},d={}",
+                    hex::encode(mac(RAW.as_bytes(), &[body, ms.as_bytes()]))
+                ),
+            );
+        }
+        "elevenlabs" => put(
+            "elevenlabs-signature",
+            format!(
+                "t={t},v0={}",
+                hex::encode(mac(RAW.as_bytes(), &[t.as_bytes(), b".", body]))
+            ),
+        ),
+        "telnyx" => {
+            use ed25519_dalek::Signer;
+            let seed: [u8; 32] = base64::engine::general_purpose::STANDARD
+                .decode(TELNYX_SEED)
+                .unwrap()
+                .try_into()
+                .unwrap();
+            let msg = [t.as_bytes(), b"|", body].concat();
+            let sig = ed25519_dalek::SigningKey::from_bytes(&seed).sign(&msg);
+            put("telnyx-signature-ed25519", b64_any(&sig.to_bytes()));
+            put("telnyx-timestamp", t.clone());
+        }
+        p if p.starts_with("hmac-") => {
+            let sig = generic_mac(&p[5..], RAW.as_bytes(), &[t.as_bytes(), b".", body]);
+            put("x-signature", format!("t={t},v1={}", hex::encode(sig)));
+        }
+        "static" => put("x-token", RAW.into()),
         other => panic!("no bench signer for {other}"),
     }
     h
 }
 
 fn bench(c: &mut Criterion) {
-    let providers: Vec<&str> = hookgate::provider::all().iter().map(|p| p.name()).collect();
-    let mut toml = String::from("[server]\nlisten = \"127.0.0.1:1\"\n[upstream]\nurl = \"http://127.0.0.1:2\"\ntimeout = \"2s\"\n");
-    for p in &providers {
-        let secret = if *p == "agntix" || *p == "allo" {
-            WHSEC
-        } else {
-            RAW
-        };
-        let keys = route_keys(p);
-        toml.push_str(&format!("[[route]]\nname = \"{p}\"\npath = \"/{p}\"\nprovider = \"{p}\"\nsecrets = [\"{secret}\"]\n{keys}"));
+    // One route per provider; the generic hmac scheme once per algorithm.
+    let mut routes: Vec<(String, &str, &str, String)> = Vec::new();
+    for p in hookgate::provider::all() {
+        let name = p.name();
+        match name {
+            "hmac" => {
+                for algorithm in ["sha1", "sha256", "sha512"] {
+                    let options = hmac_options(algorithm);
+                    routes.push((format!("hmac-{algorithm}"), name, RAW, options));
+                }
+            }
+            "static" => routes.push((
+                name.into(),
+                name,
+                RAW,
+                "token_header = \"X-Token\"\n".into(),
+            )),
+            "agntix" | "allo" => routes.push((name.into(), name, WHSEC, String::new())),
+            "telnyx" => routes.push((name.into(), name, TELNYX_PUBLIC, String::new())),
+            _ => routes.push((name.into(), name, RAW, route_keys(name))),
+        }
     }
+    let mut toml = String::from("[server]\nlisten = \"127.0.0.1:1\"\n[upstream]\nurl = \"http://127.0.0.1:2\"\ntimeout = \"2s\"\n");
     toml.push_str(&format!("[[route]]\nname = \"vapi-token\"\npath = \"/vapi-token\"\nprovider = \"vapi\"\nsecrets = [\"{RAW}\"]\n"));
+    for (route, provider, secret, options) in &routes {
+        toml.push_str(&format!("[[route]]\nname = \"{route}\"\npath = \"/{route}\"\nprovider = \"{provider}\"\nsecrets = [\"{secret}\"]\n{options}"));
+    }
+    let providers: Vec<&str> = routes.iter().map(|r| r.0.as_str()).collect();
     let loaded = config::parse(&toml, &|_| None).unwrap();
     let now = SystemTime::now();
     let ts = now.duration_since(UNIX_EPOCH).unwrap().as_secs();
@@ -167,6 +248,32 @@ fn bench(c: &mut Criterion) {
             &body,
             |b, body| b.iter(|| mac_sha1(RAW.as_bytes(), &[body])),
         );
+        for algorithm in ["sha1", "sha256", "sha512"] {
+            group.bench_with_input(
+                BenchmarkId::new(format!("floor/hmac-{algorithm}"), size),
+                &body,
+                |b, body| b.iter(|| generic_mac(algorithm, RAW.as_bytes(), &[body])),
+            );
+        }
+        {
+            use ed25519_dalek::Signer;
+            let seed: [u8; 32] = base64::engine::general_purpose::STANDARD
+                .decode(TELNYX_SEED)
+                .unwrap()
+                .try_into()
+                .unwrap();
+            let sig = ed25519_dalek::SigningKey::from_bytes(&seed).sign(&body);
+            let public = base64::engine::general_purpose::STANDARD
+                .decode(TELNYX_PUBLIC)
+                .unwrap();
+            let key = ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, public);
+            assert!(key.verify(&body, &sig.to_bytes()).is_ok());
+            group.bench_with_input(
+                BenchmarkId::new("floor/ed25519-verify", size),
+                &body,
+                |b, body| b.iter(|| key.verify(body, &sig.to_bytes())),
+            );
+        }
         for p in &providers {
             if *p == "twilio" {
                 continue;

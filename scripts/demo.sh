@@ -19,6 +19,14 @@ export ALLO_WEBHOOK_SECRET=whsec_ZGVtby1hbGxvLXNpZ25pbmcta2V5IQ==
 export VOXAGENT_WEBHOOK_SECRET=demo-voxagent-secret
 export TWILIO_AUTH_TOKEN=demo-twilio-auth-token
 export VAPI_WEBHOOK_SECRET=demo-vapi-hmac-secret
+export RETELL_API_KEY=demo-retell-api-key
+export ELEVENLABS_WEBHOOK_SECRET=demo-elevenlabs-secret
+export TELNYX_PUBLIC_KEY=sG3MRU54tm5D0z5KKnMlwfIbhtI0iNhA8S7UseD2W5I=
+export BILLING_WEBHOOK_SECRET=whsec_demo-billing-secret
+export CALLBACK_TOKEN=demo-callback-token
+# Telnyx signs with a private key; the route holds its public key (above).
+# A demo pair: this is the seed of TELNYX_PUBLIC_KEY.
+telnyx_private_key=LBwQTNroPxutpoBX0OMffNAqq+e0nGOXBA2ThRbHwK0=
 
 work=$(mktemp -d)
 pids=()
@@ -49,24 +57,33 @@ secret_of() {
   case "$1" in
     nixflex) echo "$NIXFLEX_WEBHOOK_SECRET" ;; agntix) echo "$AGNTIX_WEBHOOK_SECRET" ;;
     inboundflow) echo "$INBOUNDFLOW_WEBHOOK_SECRET" ;; allo) echo "$ALLO_WEBHOOK_SECRET" ;;
-    voxagent) echo "$VOXAGENT_WEBHOOK_SECRET" ;; twilio) echo "$TWILIO_AUTH_TOKEN" ;;
-    vapi) echo "$VAPI_WEBHOOK_SECRET" ;;
+    voxagent) echo "$VOXAGENT_WEBHOOK_SECRET" ;; retell) echo "$RETELL_API_KEY" ;;
+    elevenlabs) echo "$ELEVENLABS_WEBHOOK_SECRET" ;; telnyx) echo "$telnyx_private_key" ;;
+    twilio) echo "$TWILIO_AUTH_TOKEN" ;; vapi) echo "$VAPI_WEBHOOK_SECRET" ;;
   esac
 }
 
-echo; echo "== accepted: every documented event of every provider"
-for p in nixflex agntix inboundflow allo voxagent twilio vapi; do
-  # The route keys `send` signs with: Twilio signs the public URL the route
-  # names (not this local address), Vapi's route uses the HMAC credential.
-  opts=()
-  case "$p" in
-    twilio) opts=(--option public_url=https://hooks.example.com/webhooks/twilio) ;;
-    vapi) opts=(--option credential=hmac) ;;
-  esac
+send_all() { # provider route secret [send options: the route's own keys]
+  local p=$1 route=$2 secret=$3
+  shift 3
   for e in $("$bin" send "$p" --list); do
-    "$bin" send "$p" --to "$gateway/webhooks/$p" --secret "$(secret_of "$p")" --event "$e" "${opts[@]}" | head -1 || true
+    "$bin" send "$p" --to "$gateway/webhooks/$route" --secret "$secret" --event "$e" "$@" | head -1 || true
   done
+}
+
+echo; echo "== accepted: every documented event of every provider"
+for p in nixflex agntix inboundflow allo voxagent retell elevenlabs telnyx; do
+  send_all "$p" "$p" "$(secret_of "$p")"
 done
+# Twilio signs the public URL its route names (not this local address);
+# Vapi's route uses the HMAC credential.
+send_all twilio twilio "$TWILIO_AUTH_TOKEN" --option public_url=https://hooks.example.com/webhooks/twilio
+send_all vapi vapi "$VAPI_WEBHOOK_SECRET" --option credential=hmac
+# The generic routes of config.example.toml, signed as their keys say.
+send_all hmac billing "$BILLING_WEBHOOK_SECRET" --option signature_header=Stripe-Signature \
+  --option signature_format=list --option timestamp_key=t --option 'signed_content={timestamp}.{body}' \
+  --option delivery_id=json:/id --option event_pointer=/type
+send_all static callbacks "$CALLBACK_TOKEN" --option token_header=X-Callback-Token
 
 echo; echo "== a provider retry of the same delivery: forwarded once, then 200 duplicate"
 "$bin" send nixflex --to "$gateway/webhooks/nixflex" --secret "$NIXFLEX_WEBHOOK_SECRET" --repeat 2 || true

@@ -30,6 +30,11 @@ registry! {
     voxagent::Voxagent,
     twilio::Twilio,
     vapi::Vapi,
+    retell::Retell,
+    elevenlabs::ElevenLabs,
+    telnyx::Telnyx,
+    hmac::Hmac,
+    r#static::Static,
 }
 
 /// Every provider, in registry order.

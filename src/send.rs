@@ -371,27 +371,21 @@ async fn read_more(
 mod tests {
     use super::*;
     use crate::provider::test_support::{
-        check, route_options, route_options_table, try_scheme, Fields, TEST_URL,
+        check, test_options, test_route, try_scheme, Fields, TEST_URL,
     };
     use crate::provider::{self, Provider};
 
     fn secret(p: &dyn Provider) -> Secret {
-        let whsec = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-        Secret::new(
-            if try_scheme(p, &["raw-secret"], route_options(p)).is_ok() {
-                "raw-secret"
-            } else {
-                whsec
-            },
-        )
+        Secret::new(test_route(p).signing_secret)
     }
 
     #[test]
     fn every_documented_event_signs_and_verifies_with_fresh_identity() {
         for p in provider::all() {
-            let options = route_options_table(*p);
             let s = secret(*p);
-            let scheme = try_scheme(*p, &[s.expose()], route_options(*p)).unwrap();
+            let route = test_route(*p);
+            let options = test_options(*p);
+            let scheme = try_scheme(*p, &[route.secret], route.options).unwrap();
             for sample in p.samples() {
                 let a = sign_event(*p, Some(sample.event), &s, &options, TEST_URL).unwrap();
                 let b = sign_event(*p, Some(sample.event), &s, &options, TEST_URL).unwrap();

@@ -31,6 +31,7 @@ fn the_example_file_validates() {
         "AGNTIX_WEBHOOK_SECRET" | "ALLO_WEBHOOK_SECRET" => {
             Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_string())
         }
+        "TELNYX_PUBLIC_KEY" => Some("sG3MRU54tm5D0z5KKnMlwfIbhtI0iNhA8S7UseD2W5I=".to_string()),
         _ => Some(format!("{name}-value")),
     };
     let loaded = parse(text, &env).unwrap();

@@ -79,9 +79,10 @@ pub trait RouteScheme: Scheme {
     /// borrowing view (`crate::normalize`). Fails only on malformed JSON.
     fn read<'a>(&self, text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>>;
 
-    /// What an operator should know about this route's configuration,
-    /// e.g. that a credential protects neither the body nor against
-    /// replay: `hookgate check` and start-up print each line as a warning.
+    /// What this route's configuration leaves unprotected (e.g. a static
+    /// token: no body integrity, no replay window). `hookgate check` and
+    /// start-up print each, prefixed with the route's location; the route
+    /// still loads.
     fn warnings(&self) -> Vec<String> {
         Vec::new()
     }

@@ -28,22 +28,6 @@ pub fn hmac_hex(secret: &[u8], message: &[u8]) -> String {
 /// `/hook`).
 pub const TEST_URL: &str = "https://hooks.example.test/hook";
 
-/// The provider keys a working route of `provider` needs here besides its
-/// secrets (TOML): Twilio's `public_url`; Vapi's HMAC credential, whose
-/// signature covers the body (its default static token does not).
-pub fn route_options(provider: &dyn Provider) -> &'static str {
-    match provider.name() {
-        "twilio" => "public_url = \"https://hooks.example.test/hook\"",
-        "vapi" => "credential = \"hmac\"",
-        _ => "",
-    }
-}
-
-/// [`route_options`] as a table, for a signer (`Outgoing::options`).
-pub fn route_options_table(provider: &dyn Provider) -> toml::Table {
-    toml::from_str(route_options(provider)).unwrap()
-}
-
 /// A route's scheme for `provider` with `secrets` and provider options
 /// given as TOML (`""` for none).
 pub fn scheme(provider: &dyn Provider, secrets: &[&str], options: &str) -> Box<dyn RouteScheme> {
@@ -174,12 +158,68 @@ impl Scheme for Unchecked {
     }
 }
 
-/// The provider's scheme with a secret it accepts, for reading payloads.
+/// A route of each provider, for the tests that run over the registry.
+pub struct TestRoute {
+    /// What the route's `secrets` take.
+    pub secret: &'static str,
+    /// What the provider's signer takes: the same secret, except where the
+    /// scheme is asymmetric (Telnyx: the private key of `secret`).
+    pub signing_secret: &'static str,
+    /// The route's provider keys, as TOML.
+    pub options: &'static str,
+}
+
+/// Options of the generic schemes' test routes: the event type at `/type`,
+/// the delivery id at `/id`.
+pub const HMAC_OPTIONS: &str = r#"
+algorithm = "sha512"
+encoding = "base64"
+signature_header = "X-Webhook-Signature"
+signature_format = "list"
+timestamp_key = "t"
+signed_content = "{timestamp}.{body}"
+delivery_id = "json:/id"
+event_pointer = "/type"
+"#;
+pub const STATIC_OPTIONS: &str = r#"
+token_header = "X-Webhook-Token"
+delivery_id = "json:/id"
+event_pointer = "/type"
+"#;
+
+pub fn test_route(provider: &dyn Provider) -> TestRoute {
+    const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const RAW: &str = "a-raw-secret";
+    let (secret, signing_secret, options) = match provider.name() {
+        "agntix" | "allo" => (WHSEC, WHSEC, ""),
+        "telnyx" => (
+            "sG3MRU54tm5D0z5KKnMlwfIbhtI0iNhA8S7UseD2W5I=",
+            "LBwQTNroPxutpoBX0OMffNAqq+e0nGOXBA2ThRbHwK0=",
+            "",
+        ),
+        "twilio" => (RAW, RAW, "public_url = \"https://hooks.example.test/hook\""),
+        "vapi" => (RAW, RAW, "credential = \"hmac\""),
+        "hmac" => (RAW, RAW, HMAC_OPTIONS),
+        "static" => (RAW, RAW, STATIC_OPTIONS),
+        _ => (RAW, RAW, ""),
+    };
+    TestRoute {
+        secret,
+        signing_secret,
+        options,
+    }
+}
+
+/// The test route's options as a table (what `hookgate send` is given).
+pub fn test_options(provider: &dyn Provider) -> toml::Table {
+    toml::from_str(test_route(provider).options).unwrap()
+}
+
+/// The provider's test route, for reading payloads.
 pub fn any_scheme(provider: &dyn Provider) -> Box<dyn RouteScheme> {
-    ["a-raw-secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
-        .iter()
-        .find_map(|s| try_scheme(provider, &[s], route_options(provider)).ok())
-        .unwrap_or_else(|| panic!("{}: no sample secret fits", provider.name()))
+    let route = test_route(provider);
+    try_scheme(provider, &[route.secret], route.options)
+        .unwrap_or_else(|e| panic!("{}: the test route does not load: {e:?}", provider.name()))
 }
 
 /// A fixture of `provider` (`src/provider/<name>/fixtures/<event>.json`,

@@ -15,23 +15,13 @@ use crate::reject::Reject;
 
 const SCHEMA: &str = include_str!("../../schema/event.schema.json");
 
-/// A secret each provider's scheme accepts.
-fn sample_secret(p: &dyn Provider) -> &'static str {
-    const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-    for candidate in ["a-raw-secret", WHSEC] {
-        if try_scheme(p, &[candidate], route_options(p)).is_ok() {
-            return candidate;
-        }
-    }
-    panic!("{}: no sample secret fits", p.name())
-}
-
 #[test]
 fn every_signer_round_trips_through_its_verifier_for_every_sample() {
     for p in all() {
-        let options = route_options_table(*p);
-        let secret = Secret::new(sample_secret(*p));
-        let s = scheme(*p, &[secret.expose()], route_options(*p));
+        let route = test_route(*p);
+        let options = test_options(*p);
+        let secret = Secret::new(route.signing_secret);
+        let s = scheme(*p, &[route.secret], route.options);
         assert!(!p.samples().is_empty(), "{}: no samples", p.name());
         for sample in p.samples() {
             let body = sample.body.as_bytes();
@@ -53,9 +43,16 @@ fn every_signer_round_trips_through_its_verifier_for_every_sample() {
             );
             let mut tampered = body.to_vec();
             tampered[2] ^= 1;
+            // A static token covers no byte of the body: that is what its
+            // warning says.
+            let expected = if p.name() == "static" {
+                Ok(())
+            } else {
+                Err(Reject::InvalidSignature)
+            };
             assert_eq!(
                 check(&*s, &fields, &tampered, now()),
-                Err(Reject::InvalidSignature),
+                expected,
                 "{}",
                 p.name()
             );
@@ -211,6 +208,21 @@ fn unknown_events_are_forwarded_as_unknown_never_dropped() {
             "twilio",
             r#"{"MessageSid":"SM1","MessageStatus":"undelivered","ErrorCode":"30003"}"#,
         ),
+        (
+            "retell",
+            r#"{"event":"call_paused","call":{"call_id":"c"}}"#,
+        ),
+        (
+            "elevenlabs",
+            r#"{"type":"conversation_paused","data":{"conversation_id":"c"}}"#,
+        ),
+        (
+            "telnyx",
+            r#"{"data":{"event_type":"call.dtmf.received","id":"1","payload":{}}}"#,
+        ),
+        ("hmac", r#"{"type":"invoice.paid","id":"evt_1"}"#),
+        ("hmac", r#"{"type":"unknown","id":"evt_1"}"#),
+        ("static", r#"{"type":"lead.qualified","id":"evt_1"}"#),
     ] {
         let n = normalize_body(find(kind).unwrap(), body.as_bytes(), true, true);
         assert_eq!(n.doc["type"], "unknown", "{body}");

@@ -56,6 +56,22 @@ pub fn check_window(timestamp: u64, now: SystemTime, window: Window) -> Result<(
     Ok(())
 }
 
+/// Rejects a timestamp in Unix milliseconds outside `window` around `now`,
+/// to the millisecond (Retell's SDKs compare milliseconds).
+pub fn check_window_ms(millis: u64, now: SystemTime, window: Window) -> Result<(), Reject> {
+    let now = now
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let millis = u128::from(millis);
+    let too_old = now > millis && now - millis > window.past.as_millis();
+    let too_new = millis > now && window.future.is_some_and(|f| millis - now > f.as_millis());
+    if too_old || too_new {
+        return Err(Reject::TimestampOutOfTolerance);
+    }
+    Ok(())
+}
+
 /// A header value usable as an id: visible ASCII, bounded length.
 pub fn header_id<'h>(headers: &Headers<'h>, name: &str) -> Option<&'h str> {
     let value = headers.get_str(name)?.trim();
@@ -97,6 +113,16 @@ mod tests {
             check_window(t - 1801, now(), past_only),
             Err(Reject::TimestampOutOfTolerance)
         );
+    }
+
+    #[test]
+    fn the_millisecond_window_is_exact() {
+        let t = 1_779_000_000_000;
+        let both = Window::both(Duration::from_secs(300));
+        assert!(check_window_ms(t - 300_000, now(), both).is_ok());
+        assert!(check_window_ms(t + 300_000, now(), both).is_ok());
+        assert!(check_window_ms(t - 300_001, now(), both).is_err());
+        assert!(check_window_ms(t + 300_001, now(), both).is_err());
     }
 
     #[test]

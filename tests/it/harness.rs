@@ -206,6 +206,24 @@ pub const TWILIO_PUBLIC_BASE: &str = "https://hooks.example.test";
 /// Vapi's HMAC credential secret, and a static token for token routes.
 pub const VAPI_SECRET: &str = "vapi-test-hmac-secret";
 pub const VAPI_TOKEN: &str = "vapi-test-static-token";
+pub const RETELL_SECRET: &str = "key_retell_test_5c1e";
+pub const ELEVENLABS_SECRET: &str = "wsec_elevenlabs_test_9a0f";
+/// Telnyx routes take a public key; the test signs with its seed (a pair
+/// derived with Python's `cryptography`).
+pub const TELNYX_PUBLIC_KEY: &str = "sG3MRU54tm5D0z5KKnMlwfIbhtI0iNhA8S7UseD2W5I=";
+pub const TELNYX_SEED: &str = "LBwQTNroPxutpoBX0OMffNAqq+e0nGOXBA2ThRbHwK0=";
+pub const HMAC_SECRET: &str = "hmac-test-secret";
+pub const STATIC_TOKEN: &str = "static-test-token";
+
+/// The generic schemes' test routes: HMAC-SHA512 in base64 as
+/// `t=<s>,v1=<sig>` over `<t>.<body>`, and a bearer token; both read the
+/// event type at `/type` and the delivery id at `/id`.
+pub const HMAC_OPTIONS: &str =
+    "algorithm = \"sha512\"\nencoding = \"base64\"\nsignature_header = \"X-Webhook-Signature\"\n\
+    signature_format = \"list\"\ntimestamp_key = \"t\"\nsigned_content = \"{timestamp}.{body}\"\n\
+    delivery_id = \"json:/id\"\nevent_pointer = \"/type\"\n";
+pub const STATIC_OPTIONS: &str =
+    "bearer = true\ndelivery_id = \"json:/id\"\nevent_pointer = \"/type\"\n";
 
 /// A running `hookgate run` process.
 pub struct Gateway {
@@ -227,6 +245,11 @@ pub fn secret_var(provider: &str) -> &'static str {
         "voxagent" => "VOXAGENT_SECRET",
         "twilio" => "TWILIO_SECRET",
         "vapi" => "VAPI_SECRET",
+        "retell" => "RETELL_SECRET",
+        "elevenlabs" => "ELEVENLABS_SECRET",
+        "telnyx" => "TELNYX_PUBLIC_KEY",
+        "hmac" => "HMAC_SECRET",
+        "static" => "STATIC_TOKEN",
         other => panic!("no test secret for provider {other}: add one here"),
     }
 }
@@ -258,6 +281,8 @@ pub fn route_keys(provider: &str) -> String {
              shared_keys = {{ \"{TWILIO_SHARED_KEY_ID}\" = \"${{TWILIO_SHARED_KEY}}\" }}\n"
         ),
         "vapi" => "credential = \"hmac\"\n".to_owned(),
+        "hmac" => HMAC_OPTIONS.to_owned(),
+        "static" => STATIC_OPTIONS.to_owned(),
         _ => String::new(),
     }
 }
@@ -504,6 +529,11 @@ pub fn secret_env() -> HashMap<&'static str, &'static str> {
         ("TWILIO_SHARED_KEY", TWILIO_SHARED_KEY),
         ("VAPI_SECRET", VAPI_SECRET),
         ("VAPI_TOKEN", VAPI_TOKEN),
+        ("RETELL_SECRET", RETELL_SECRET),
+        ("ELEVENLABS_SECRET", ELEVENLABS_SECRET),
+        ("TELNYX_PUBLIC_KEY", TELNYX_PUBLIC_KEY),
+        ("HMAC_SECRET", HMAC_SECRET),
+        ("STATIC_TOKEN", STATIC_TOKEN),
     ])
 }
 

@@ -9,6 +9,7 @@ mod harness;
 mod hostile;
 mod normalized;
 mod ops;
+mod presets;
 #[path = "../support/redis_server.rs"]
 mod redis_server;
 mod sdk;

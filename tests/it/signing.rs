@@ -1,8 +1,9 @@
 //! Test-side signers, written from PROVIDERS.md and independent of the
 //! gateway's code: Agntix with the `svix` crate, Allo with the
-//! `standardwebhooks` crate, Twilio's forms read by the `url` crate, the
-//! others with HMAC written out here (those schemes have no independent
-//! implementation in Rust; Twilio's official SDK checks these in `sdk.rs`).
+//! `standardwebhooks` crate, Twilio's forms read by the `url` crate, Telnyx
+//! with `ed25519-dalek` (the gateway uses `ring`), the others with HMAC
+//! written out here (those schemes have no independent implementation in
+//! Rust). The official SDKs sign and verify in `presets.rs` and `sdk.rs`.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -12,9 +13,12 @@ use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
+use ed25519_dalek::Signer;
+
 use crate::harness::{
-    AGNTIX_SECRET, ALLO_SECRET, INBOUNDFLOW_SECRET, NIXFLEX_SECRET, TWILIO_PUBLIC_BASE,
-    TWILIO_SECRET, VAPI_SECRET, VOXAGENT_SECRET,
+    AGNTIX_SECRET, ALLO_SECRET, ELEVENLABS_SECRET, HMAC_SECRET, INBOUNDFLOW_SECRET, NIXFLEX_SECRET,
+    RETELL_SECRET, STATIC_TOKEN, TELNYX_SEED, TWILIO_PUBLIC_BASE, TWILIO_SECRET, VAPI_SECRET,
+    VOXAGENT_SECRET,
 };
 
 pub type Headers = Vec<(String, String)>;
@@ -141,6 +145,32 @@ pub fn vapi(secret: &str, ts: i64, body: &[u8]) -> Headers {
     ]
 }
 
+/// Retell: `v=<ms>,d=<hex>` over the body followed by the milliseconds.
+pub fn retell(key: &str, ms: i64, body: &[u8]) -> Headers {
+    let mut msg = body.to_vec();
+    msg.extend_from_slice(ms.to_string().as_bytes());
+    vec![
+        h(
+            "X-Retell-Signature",
+            format!("v={ms},d={}", hmac_hex(key, &msg)),
+        ),
+        h("Content-Type", "application/json"),
+    ]
+}
+
+/// ElevenLabs: `t=<s>,v0=<hex>` over `<t>.<body>`.
+pub fn elevenlabs(secret: &str, ts: i64, body: &[u8]) -> Headers {
+    let mut msg = format!("{ts}.").into_bytes();
+    msg.extend_from_slice(body);
+    vec![
+        h(
+            "ElevenLabs-Signature",
+            format!("t={ts},v0={}", hmac_hex(secret, &msg)),
+        ),
+        h("Content-Type", "application/json"),
+    ]
+}
+
 /// What the gateway reads a body as: JSON, or a Twilio form as an object of
 /// strings (read here by the `url` crate).
 pub fn as_json(provider: &str, body: &[u8]) -> Value {
@@ -220,6 +250,41 @@ pub fn signed_at(provider: &str, unique: &str, target: &str) -> (Headers, Vec<u8
             .into_bytes();
             (vapi(VAPI_SECRET, ts, &body), body)
         }
+        "retell" => {
+            let body = format!(
+                r#"{{"event":"call_ended","call":{{"call_type":"phone_call","call_id":"call_{unique}","agent_id":"oBeDLoLOeuAbiuaMFXRtDOLriTJ5tSxD","direction":"inbound","from_number":"+12137771234","to_number":"+12137771235","start_timestamp":1779003912000,"end_timestamp":1779004058400,"duration_ms":146400,"disconnection_reason":"user_hangup","metadata":{{}}}}}}"#
+            )
+            .into_bytes();
+            (retell(RETELL_SECRET, ts * 1000, &body), body)
+        }
+        "elevenlabs" => {
+            let body = format!(
+                r#"{{"type":"post_call_transcription","event_timestamp":1779004060,"data":{{"agent_id":"xyz5bF2w5CMGaq9dMCC4","conversation_id":"conv_{unique}","status":"done","transcript":[{{"role":"agent","message":"Hello","time_in_call_secs":0}}],"metadata":{{"start_time_unix_secs":1779003912,"call_duration_secs":146}},"analysis":{{"call_successful":"success","transcript_summary":"Booked."}}}}}}"#
+            )
+            .into_bytes();
+            (elevenlabs(ELEVENLABS_SECRET, ts, &body), body)
+        }
+        "telnyx" => {
+            let body = format!(
+                r#"{{"data":{{"event_type":"call.hangup","id":"0ccc7b54-{unique}","occurred_at":"2026-05-17T07:47:38.000000Z","payload":{{"call_control_id":"v3:{unique}","direction":"incoming","from":"+13129457420","to":"+13129457421","start_time":"2026-05-17T07:45:12.000000Z","end_time":"2026-05-17T07:47:38.000000Z","hangup_cause":"normal_clearing"}},"record_type":"event"}},"meta":{{"attempt":1}}}}"#
+            )
+            .into_bytes();
+            (telnyx(TELNYX_SEED, ts, &body), body)
+        }
+        "hmac" => {
+            let body = format!(
+                r#"{{"id":"evt_{unique}","type":"call.ended","data":{{"call_id":"call_{unique}","duration_seconds":146}}}}"#
+            )
+            .into_bytes();
+            (hmac(HMAC_SECRET, ts, &body), body)
+        }
+        "static" => {
+            let body = format!(
+                r#"{{"id":"evt_{unique}","type":"call.ended","data":{{"call_id":"call_{unique}","duration_seconds":146}}}}"#
+            )
+            .into_bytes();
+            (static_token(STATIC_TOKEN), body)
+        }
         other => panic!("no test signer for provider {other}: add one here"),
     }
 }
@@ -240,4 +305,86 @@ pub fn unique() -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// Telnyx: Ed25519 (`ed25519-dalek`) over `<ts>|<body>` with the key whose
+/// seed is `seed` (base64).
+pub fn telnyx(seed: &str, ts: i64, body: &[u8]) -> Headers {
+    let seed: [u8; 32] = BASE64.decode(seed).unwrap().try_into().unwrap();
+    let mut msg = format!("{ts}|").into_bytes();
+    msg.extend_from_slice(body);
+    let sig = ed25519_dalek::SigningKey::from_bytes(&seed).sign(&msg);
+    vec![
+        h("telnyx-signature-ed25519", BASE64.encode(sig.to_bytes())),
+        h("telnyx-timestamp", ts.to_string()),
+        h("Content-Type", "application/json"),
+    ]
+}
+
+/// The `hmac` test route (harness `HMAC_OPTIONS`): HMAC-SHA512, base64,
+/// `t=<s>,v1=<sig>` over `<t>.<body>`.
+pub fn hmac(secret: &str, ts: i64, body: &[u8]) -> Headers {
+    let mut mac = Hmac::<sha2::Sha512>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{ts}.").as_bytes());
+    mac.update(body);
+    let sig = BASE64.encode(mac.finalize().into_bytes());
+    vec![
+        h("X-Webhook-Signature", format!("t={ts},v1={sig}")),
+        h("Content-Type", "application/json"),
+    ]
+}
+
+/// The `static` test route: a bearer token.
+pub fn static_token(token: &str) -> Headers {
+    vec![
+        h("Authorization", format!("Bearer {token}")),
+        h("Content-Type", "application/json"),
+    ]
+}
+
+/// Headers for `body` signed the way `provider` signs, with `secret` (for
+/// Telnyx: a seed) at `ts` (Unix seconds), for the providers whose scheme
+/// needs no delivery id.
+pub fn sign_as(provider: &str, secret: &str, ts: i64, body: &[u8]) -> Headers {
+    match provider {
+        "nixflex" => nixflex(secret, ts, body),
+        "inboundflow" => inboundflow(secret, ts, body),
+        "voxagent" => voxagent(secret, "X-Voxagent-Signature", body),
+        "retell" => retell(secret, ts * 1000, body),
+        "elevenlabs" => elevenlabs(secret, ts, body),
+        "telnyx" => telnyx(secret, ts, body),
+        "hmac" => hmac(secret, ts, body),
+        "static" => static_token(secret),
+        "twilio" => twilio(secret, &twilio_url("/webhooks/twilio"), body),
+        "vapi" => vapi(secret, ts, body),
+        other => panic!("sign_as: {other} needs a delivery id"),
+    }
+}
+
+/// A key of the right kind that the test routes do not hold.
+pub fn wrong_secret(provider: &str) -> &'static str {
+    match provider {
+        "telnyx" => "VCwSHZ6C2TOFV3IxNwBe9clURXo3Dtw97qjFJTCVsCs=",
+        _ => "wrong-secret",
+    }
+}
+
+/// What the test routes sign with, per provider (Telnyx: the seed of the
+/// route's public key).
+pub fn signing_secret(provider: &str) -> &'static str {
+    match provider {
+        "nixflex" => NIXFLEX_SECRET,
+        "inboundflow" => INBOUNDFLOW_SECRET,
+        "voxagent" => VOXAGENT_SECRET,
+        "retell" => RETELL_SECRET,
+        "elevenlabs" => ELEVENLABS_SECRET,
+        "telnyx" => TELNYX_SEED,
+        "hmac" => HMAC_SECRET,
+        "static" => STATIC_TOKEN,
+        "agntix" => AGNTIX_SECRET,
+        "allo" => ALLO_SECRET,
+        "twilio" => TWILIO_SECRET,
+        "vapi" => VAPI_SECRET,
+        other => panic!("no signing secret for {other}: add one here"),
+    }
 }

@@ -25,7 +25,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
 use crate::harness::{
-    read_response, request_bytes, secret_var, Answering, Gateway, Receiver, Recorded,
+    read_response, request_bytes, route_keys, secret_var, Answering, Gateway, Receiver, Recorded,
     AGNTIX_SECRET, ALLO_SECRET, STEP,
 };
 use crate::redis_server::RedisServer;
@@ -351,6 +351,13 @@ fn routes(variant: usize) -> String {
         "nixflex" => "nfx-rotated-out",
         "inboundflow" => "ibf-rotated-out",
         "voxagent" => "vox-rotated-out",
+        "retell" => "key_rotated_out",
+        "elevenlabs" => "wsec_rotated_out",
+        "telnyx" => "FxoAIW9r9durnyqAgKanTGij+33BhNRaI8VhVJnuweE=",
+        "hmac" => "hmac-rotated-out",
+        "static" => "static-rotated-out",
+        "twilio" => "twilio-rotated-out",
+        "vapi" => "vapi-rotated-out",
         other => panic!("no rotated-out secret for {other}: add one here"),
     };
     let mut out = String::new();
@@ -363,6 +370,13 @@ fn routes(variant: usize) -> String {
             format!("\"${{{var}}}\"")
         };
         let tolerance = if variant % 2 == 1 { "10m" } else { "5m" };
+        // Schemes without a timestamp take no tolerance.
+        let tolerance = if matches!(*name, "static" | "twilio") {
+            String::new()
+        } else {
+            format!("tolerance = \"{tolerance}\"\n")
+        };
+        let options = route_keys(name);
         let forward = if (variant + i).is_multiple_of(2) {
             "normalized"
         } else {
@@ -371,7 +385,7 @@ fn routes(variant: usize) -> String {
         let _ = write!(
             out,
             "[[route]]\nname = \"{name}\"\npath = \"/webhooks/{name}\"\nprovider = \"{name}\"\n\
-             secrets = [{secrets}]\ntimeout = \"{ROUTE_TIMEOUT}\"\ntolerance = \"{tolerance}\"\n\
+             secrets = [{secrets}]\ntimeout = \"{ROUTE_TIMEOUT}\"\n{tolerance}{options}\
              forward = \"{forward}\"\n\n"
         );
     }

@@ -1,0 +1,185 @@
+//! ElevenLabs' payload: `{type, event_timestamp, data}`; times in Unix
+//! seconds, durations in seconds, turns as `{role, message,
+//! time_in_call_secs}`.
+
+use serde::Deserialize;
+
+use crate::event::{role, Call, Caller, Event, Turn};
+use crate::normalize::{json_number, Field, List, Obj, Raw};
+use crate::provider::{Identity, Payload};
+use crate::verify::Request;
+
+/// The fields hookgate maps; the rest (the audio included) stays in `raw`.
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
+pub(super) struct Body<'a> {
+    #[serde(rename = "type")]
+    kind: Field<'a>,
+    event_timestamp: Field<'a>,
+    data: Obj<Data<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
+struct Data<'a> {
+    agent_id: Field<'a>,
+    conversation_id: Field<'a>,
+    failure_reason: Field<'a>,
+    transcript: Raw<'a>,
+    metadata: Obj<Metadata<'a>>,
+    analysis: Obj<Analysis<'a>>,
+    conversation_initiation_client_data: Obj<ClientData<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
+struct Metadata<'a> {
+    start_time_unix_secs: Field<'a>,
+    call_duration_secs: Field<'a>,
+    termination_reason: Field<'a>,
+    phone_call: Obj<PhoneCall<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
+struct PhoneCall<'a> {
+    direction: Field<'a>,
+    agent_number: Field<'a>,
+    external_number: Field<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
+struct Analysis<'a> {
+    transcript_summary: Field<'a>,
+    call_successful: Field<'a>,
+    data_collection_results: Raw<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
+struct ClientData<'a> {
+    dynamic_variables: Raw<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, bound(deserialize = "'de: 'a"))]
+struct ElevenLabsTurn<'a> {
+    role: Field<'a>,
+    message: Field<'a>,
+    time_in_call_secs: Field<'a>,
+}
+
+impl<'a> Payload<'a> for Body<'a> {
+    fn identity(&self, _: &Request<'_>) -> Identity<'a> {
+        let key = self
+            .kind
+            .scalar()
+            .zip(self.data.0.conversation_id.scalar())
+            .map(|(kind, conversation)| vec![kind, conversation]);
+        Identity {
+            key,
+            ..Identity::default()
+        }
+    }
+
+    fn normalize(&self, with_data: bool) -> Event<'a> {
+        let name = self.kind.text();
+        let event_type = match name.as_deref() {
+            Some("post_call_transcription") => "call.ended",
+            Some("call_initiation_failure") => "call.failed",
+            // `post_call_audio` is the same conversation's recording, base64
+            // in the body: it stays in `raw`.
+            _ => return Event::unknown(name),
+        };
+        let data = &self.data.0;
+        let mut event = Event {
+            event_type,
+            provider_event: name,
+            subject: data.conversation_id.text(),
+            time: self.event_timestamp.time(),
+            metadata: data
+                .conversation_initiation_client_data
+                .0
+                .dynamic_variables
+                .value(),
+            ..Event::default()
+        };
+        self.call(&mut event, with_data);
+        event
+    }
+}
+
+impl<'a> Body<'a> {
+    fn call(&self, event: &mut Event<'a>, with_data: bool) {
+        let data = &self.data.0;
+        let meta = &data.metadata.0;
+        let phone = &meta.phone_call.0;
+        let analysis = &data.analysis.0;
+        let outbound = phone
+            .direction
+            .as_str()
+            .is_some_and(|d| d.eq_ignore_ascii_case("outbound"));
+        let (from, to) = if outbound {
+            (phone.agent_number.text(), phone.external_number.text())
+        } else {
+            (phone.external_number.text(), phone.agent_number.text())
+        };
+        let start = meta.start_time_unix_secs.number().and_then(|n| n.as_f64());
+        let duration = meta
+            .call_duration_secs
+            .number()
+            .filter(|n| n.as_f64().is_some_and(|d| d >= 0.0));
+        let ended_at = start
+            .zip(duration.as_ref().and_then(|d| d.as_f64()))
+            .and_then(|(s, d)| Field::Number(json_number((s + d).floor())?).time());
+        event.call = Call {
+            id: data.conversation_id.text(),
+            direction: phone.direction.lower(),
+            from,
+            to,
+            agent_id: data.agent_id.text(),
+            started_at: meta.start_time_unix_secs.time(),
+            ended_at,
+            duration_seconds: duration,
+            end_reason: data
+                .failure_reason
+                .text()
+                .or_else(|| meta.termination_reason.text()),
+            successful: match analysis.call_successful.as_str() {
+                Some("success") => Some(true),
+                Some("failure") => Some(false),
+                _ => None,
+            },
+            summary: analysis.transcript_summary.text(),
+            extracted: analysis.data_collection_results.structured(),
+            transcript: with_data
+                .then(|| data.transcript.is_array().then(|| transcript(&data.transcript)))
+                .flatten(),
+            ..Call::default()
+        };
+        event.caller = Caller {
+            phone: phone.external_number.text(),
+            ..Caller::default()
+        };
+    }
+}
+
+/// The turns: `user` is the caller, `agent` the agent; the time into the
+/// call as `offset_ms`.
+fn transcript<'a>(raw: &Raw<'a>) -> Vec<Turn<'a>> {
+    let List(turns) = raw.read::<List<ElevenLabsTurn<'a>>>();
+    turns
+        .into_iter()
+        .map(|t| Turn {
+            role: t.role.as_str().map(role),
+            text: t.message.text(),
+            offset_ms: t
+                .time_in_call_secs
+                .number()
+                .and_then(|s| s.as_f64())
+                .and_then(|s| json_number((s * 1000.0).round())),
+            at: None,
+        })
+        .collect()
+}

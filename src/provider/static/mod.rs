@@ -1,0 +1,224 @@
+//! `provider = "static"`: a shared token the sender puts in a header, for
+//! senders that offer nothing better (Vapi's default credential, AssemblyAI,
+//! a callback URL's secret). The token is compared in constant time (as
+//! digests, so its length does not show either), but it signs nothing: a
+//! request seen once can be sent again with any body. `hookgate check`
+//! says so for every such route.
+
+#[cfg(test)]
+mod tests;
+
+use std::time::{Duration, SystemTime};
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::hmac::normalize::{DeliveryId, Reading};
+use super::hmac::Opts;
+use super::{Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup, SetupError};
+use crate::reject::Reject;
+use crate::secret::Secret;
+use crate::verify::fields::single_header;
+use crate::verify::{Request, Scheme, Signed};
+
+pub struct Static;
+
+const OPTIONS: &[&str] = &["token_header", "bearer", "delivery_id", "event_pointer"];
+
+/// Where the token is.
+struct Config {
+    header: &'static str,
+    /// As written, for `hookgate send`.
+    label: String,
+    bearer: bool,
+    reading: Reading,
+}
+
+impl Config {
+    fn parse(table: &toml::Table, tolerance: Option<Duration>) -> Result<Config, Vec<SetupError>> {
+        let mut o = Opts::new(table);
+        let bearer = o.boolean("bearer").unwrap_or(false);
+        let header = o.header("token_header");
+        if !o.has("token_header") && !bearer {
+            o.error(
+                "token_header",
+                "is required: the header that carries the token (or bearer = true for Authorization: Bearer)",
+            );
+        }
+        if tolerance.is_some() {
+            o.error(
+                "tolerance",
+                "a static token has no timestamp: there is no window to set",
+            );
+        }
+        let delivery_id = match o.delivery_id() {
+            // The token covers the request as a whole: a body field is as
+            // trustworthy as the rest of the body, a header no more.
+            Some(DeliveryId::Json { pointer, .. }) => Some(DeliveryId::Json {
+                pointer,
+                signed: true,
+            }),
+            other => other,
+        };
+        let event_pointer = o.event_pointer();
+        let (header, label) = header.map_or(("authorization", "Authorization".to_owned()), |(h, l)| {
+            (h, l.to_owned())
+        });
+        o.done(Config {
+            header,
+            label,
+            bearer,
+            reading: Reading {
+                event_pointer,
+                delivery_id,
+            },
+        })
+    }
+}
+
+struct StaticScheme {
+    /// SHA-256 of each accepted token.
+    tokens: Vec<[u8; 32]>,
+    header: &'static str,
+    /// As written, for the warning.
+    label: String,
+    bearer: bool,
+    reading: Reading,
+}
+
+impl StaticScheme {
+    fn token<'h>(&self, request: &Request<'h>) -> Result<&'h str, Reject> {
+        let value = single_header(&request.headers, self.header, self.header)?;
+        if !self.bearer {
+            return Ok(value);
+        }
+        match value.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() => {
+                Ok(token.trim())
+            }
+            _ => Err(Reject::MalformedSignature {
+                header: self.header,
+            }),
+        }
+    }
+}
+
+impl Scheme for StaticScheme {
+    fn precheck(&self, request: &Request<'_>, _: SystemTime) -> Result<(), Reject> {
+        self.token(request).map(|_| ())
+    }
+
+    fn verify(&self, request: &Request<'_>, _: SystemTime) -> Result<Signed, Reject> {
+        let given: [u8; 32] = Sha256::digest(self.token(request)?.as_bytes()).into();
+        let matched = self
+            .tokens
+            .iter()
+            .fold(false, |found, t| found | bool::from(t.ct_eq(&given)));
+        if matched {
+            Ok(Signed::Body)
+        } else {
+            Err(Reject::InvalidSignature)
+        }
+    }
+}
+
+impl RouteScheme for StaticScheme {
+    fn read<'a>(&self, text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>> {
+        Ok(Box::new(self.reading.read(text)?))
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        vec![format!(
+            "static token in {}: no body integrity, no replay window (a request seen once can be sent again with any body); use the sender's signing where it offers one",
+            self.label
+        )]
+    }
+}
+
+impl Provider for Static {
+    fn name(&self) -> &'static str {
+        "static"
+    }
+
+    fn options(&self) -> &'static [&'static str] {
+        OPTIONS
+    }
+
+    fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
+        let config = Config::parse(setup.options, setup.tolerance)?;
+        let mut tokens = Vec::with_capacity(setup.secrets.len());
+        let mut errors = Vec::new();
+        for (i, s) in setup.secrets.iter().enumerate() {
+            let token = s.expose();
+            if token.is_empty() || token.trim() != token || token.contains(['\r', '\n']) {
+                errors.push(SetupError::new(
+                    format!("secrets[{i}]"),
+                    "a token must be non-empty, without surrounding spaces or line breaks",
+                ));
+            } else {
+                tokens.push(Sha256::digest(token.as_bytes()).into());
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Box::new(StaticScheme {
+            tokens,
+            header: config.header,
+            label: config.label,
+            bearer: config.bearer,
+            reading: config.reading,
+        }))
+    }
+
+    /// The sender's; none is known (Svix's common schedule is assumed, as
+    /// for `hmac`).
+    fn retry_schedule(&self) -> &'static [Duration] {
+        const M: u64 = 60;
+        const SCHEDULE: &[Duration] = &[
+            Duration::from_secs(5),
+            Duration::from_secs(5 * M),
+            Duration::from_secs(30 * M),
+            Duration::from_secs(120 * M),
+            Duration::from_secs(300 * M),
+            Duration::from_secs(600 * M),
+            Duration::from_secs(600 * M),
+        ];
+        SCHEDULE
+    }
+
+    fn samples(&self) -> &'static [Sample] {
+        crate::samples!["static": "call.ended"]
+    }
+
+    fn sample_ids(&self) -> &'static [&'static str] {
+        &["/id", "/data/call_id"]
+    }
+
+    fn sign(
+        &self,
+        secret: &Secret,
+        _body: &[u8],
+        d: &Outgoing<'_>,
+    ) -> Result<Vec<(String, String)>, String> {
+        if let Some(k) = d.options.keys().find(|k| !OPTIONS.contains(&k.as_str())) {
+            return Err(format!("{k}: unknown key (static takes {})", OPTIONS.join(", ")));
+        }
+        let config = Config::parse(d.options, None).map_err(|errors| {
+            errors
+                .iter()
+                .map(|e| format!("{}: {}", e.key, e.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
+        if secret.expose().is_empty() {
+            return Err("the token is empty".into());
+        }
+        let value = if config.bearer {
+            format!("Bearer {}", secret.expose())
+        } else {
+            secret.expose().to_owned()
+        };
+        Ok(vec![(config.label, value)])
+    }
+}
