@@ -4,10 +4,14 @@
 //! configured budget (plus a per-connection constant for the read buffer).
 //!
 //! At the limit, room is made by evicting the connection that has waited
-//! longest in a read (an idle keep-alive, a head or a body that does not
-//! arrive): a sender that delivers promptly gets in, and slow or stalled
-//! clients cannot hold the gateway. A connection whose request is being
-//! processed is never evicted.
+//! longest in a read without receiving a byte (an idle keep-alive, a new
+//! connection that says nothing, a head or a body that stopped arriving): a
+//! sender that delivers promptly gets in, and slow or stalled clients
+//! cannot hold the gateway. A connection whose request is being processed
+//! is never evicted. A connection waiting for a request is evictable after
+//! a quarter of the grace; one part-way through a request only after the
+//! whole grace without progress, so an upload that keeps arriving is not
+//! cut off by a flood of new connections.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
@@ -16,8 +20,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-/// A read younger than this is never evicted: senders that deliver promptly
-/// finish their requests well within it.
+/// A request part-way read is never evicted within this of its last byte
+/// (a connection waiting for a request, within a quarter of it): senders
+/// that deliver promptly finish their requests well within it.
 pub const EVICTION_GRACE: Duration = Duration::from_secs(1);
 const SHARDS: usize = 16;
 
@@ -59,7 +64,8 @@ pub enum Phase {
 #[derive(Debug)]
 pub struct Watch {
     phase: AtomicU8,
-    /// When the phase began, in ms since the budget's epoch.
+    /// When the phase began or last received bytes, in ms since the
+    /// budget's epoch.
     since: AtomicU64,
     /// Bytes its body holds of the budget.
     reserved: AtomicU64,
@@ -73,6 +79,12 @@ impl Watch {
         self.since
             .store(self.epoch.elapsed().as_millis() as u64, Relaxed);
         self.phase.store(phase as u8, Relaxed);
+    }
+
+    /// Bytes arrived: the connection is not stalled.
+    pub fn progress(&self) {
+        self.since
+            .store(self.epoch.elapsed().as_millis() as u64, Relaxed);
     }
 
     pub fn phase(&self) -> Phase {
@@ -156,17 +168,20 @@ impl Budget {
             .unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Evicts the connection that has waited longest in a read, past the
-    /// grace, among those `eligible`; the one evicted.
+    /// Evicts the connection that has waited longest in a read without a
+    /// byte, past its grace, among those `eligible`; the one evicted.
     fn evict_oldest(&self, eligible: impl Fn(&Watch) -> bool) -> Option<Arc<Watch>> {
         let grace = self.grace.as_millis() as u64;
+        let idle_grace = grace / 4;
         let now = self.epoch.elapsed().as_millis() as u64;
         let mut oldest: Option<(u64, Arc<Watch>)> = None;
         for shard in &self.watches {
             let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
             for w in shard.values() {
                 let since = w.since.load(Relaxed);
-                let waiting = w.phase() != Phase::Busy
+                let phase = w.phase();
+                let grace = if phase == Phase::Idle { idle_grace } else { grace };
+                let waiting = phase != Phase::Busy
                     && !w.evicted.load(Relaxed)
                     && now.saturating_sub(since) >= grace
                     && eligible(w);

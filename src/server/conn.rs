@@ -106,6 +106,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         self.watch.clone()
     }
 
+    fn progress(&self) {
+        if let Some(w) = &self.watch {
+            w.progress();
+        }
+    }
+
     /// The request is read whole: from here on it is never evicted.
     pub fn busy(&self) {
         self.enter(Phase::Busy);
@@ -153,7 +159,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             };
             match read {
                 Ok(Ok(0)) | Ok(Err(_)) => return Next::Closed,
-                Ok(Ok(_)) => {}
+                Ok(Ok(_)) => self.progress(),
                 Err(_) if deadline.is_some() => return Next::TimedOut,
                 Err(_) => return Next::Idle,
             }
@@ -221,7 +227,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         };
         match read {
             Ok(Ok(0)) | Ok(Err(_)) => Err(BodyError::Closed),
-            Ok(Ok(_)) => Ok(()),
+            Ok(Ok(_)) => {
+                self.progress();
+                Ok(())
+            }
             Err(_) => Err(BodyError::TimedOut),
         }
     }

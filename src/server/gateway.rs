@@ -63,7 +63,10 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(state: &State, mut conn: C
             Next::Refused(r) => return refuse(state, &mut conn, &mut out, reject_for(r)).await,
         }
         first = false;
-        let keep = request(state, &snap, &mut conn, &mut out).await;
+        // Boxed: the request path's state (header slots, the upstream
+        // exchange) is allocated while a request is served, not held by
+        // every connection that waits for one.
+        let keep = Box::pin(request(state, &snap, &mut conn, &mut out)).await;
         if !keep || state.draining.load(Relaxed) {
             return;
         }

@@ -212,9 +212,13 @@ async fn serve(
     match tls {
         None => app.serve(tcp, peer, false, &slot).await,
         Some(acceptor) => {
-            if let Ok(Ok(stream)) = timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                app.serve(stream, peer, true, &slot).await;
-            }
+            // Boxed, so a plain connection's task is not sized for TLS.
+            let tls = Box::pin(async move {
+                if let Ok(Ok(stream)) = timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                    app.serve(stream, peer, true, &slot).await;
+                }
+            });
+            tls.await
         }
     }
 }
