@@ -9,9 +9,10 @@
 //! sender that delivers promptly gets in, and slow or stalled clients
 //! cannot hold the gateway. A connection whose request is being processed
 //! is never evicted. A connection waiting for a request is evictable after
-//! a quarter of the grace; one part-way through a request only after the
-//! whole grace without progress, so an upload that keeps arriving is not
-//! cut off by a flood of new connections.
+//! [`IDLE_EVICTION_GRACE`] (a sender writes its request as soon as it has
+//! connected); one part-way through a request only after [`EVICTION_GRACE`]
+//! without a byte, so an upload that keeps arriving is not cut off by a
+//! flood of new connections.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
@@ -20,10 +21,13 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-/// A request part-way read is never evicted within this of its last byte
-/// (a connection waiting for a request, within a quarter of it): senders
-/// that deliver promptly finish their requests well within it.
+/// A request part-way read is never evicted within this of its last byte:
+/// senders that deliver promptly finish their requests well within it.
 pub const EVICTION_GRACE: Duration = Duration::from_secs(1);
+/// A connection waiting for a request (new, or kept alive) is never evicted
+/// within this of its last byte. Short, so a burst of silent connections
+/// cannot keep a prompt sender out for long.
+pub const IDLE_EVICTION_GRACE: Duration = Duration::from_millis(50);
 const SHARDS: usize = 16;
 
 #[derive(Debug)]
@@ -172,7 +176,7 @@ impl Budget {
     /// byte, past its grace, among those `eligible`; the one evicted.
     fn evict_oldest(&self, eligible: impl Fn(&Watch) -> bool) -> Option<Arc<Watch>> {
         let grace = self.grace.as_millis() as u64;
-        let idle_grace = grace / 4;
+        let idle_grace = self.grace.min(IDLE_EVICTION_GRACE).as_millis() as u64;
         let now = self.epoch.elapsed().as_millis() as u64;
         let mut oldest: Option<(u64, Arc<Watch>)> = None;
         for shard in &self.watches {
