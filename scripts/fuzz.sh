@@ -41,12 +41,20 @@ targets=("$@")
 mkdir -p fuzz/corpus/inspect fuzz/corpus/config fuzz/corpus/http1 fuzz/corpus/http1_differential
 python3 - <<'PY'
 import os
-providers = ["nixflex", "agntix", "inboundflow", "allo", "voxagent"]
+import re
+# The registry's order (src/provider.rs): the inspect target's first byte
+# picks a provider by its index there.
+registry = open("src/provider.rs").read()
+block = registry[registry.index("registry! {"):]
+block = block[:block.index("}")]
+providers = [m.group(1).removeprefix("r#") for m in re.finditer(r"^\s*(r#\w+|\w+)::\w+,", block, re.M)]
 for i, p in enumerate(providers):
-    d = f"tests/fixtures/{p}"
+    d = f"src/provider/{p}/fixtures"
+    if not os.path.isdir(d):
+        continue
     for f in sorted(os.listdir(d)):
         body = open(os.path.join(d, f), "rb").read()
-        stem = f"{p}-{f[:-5]}"
+        stem = f"{p}-{f.rsplit('.', 1)[0]}"
         # Signed by the provider's own signer, original and normalized.
         for mode in (0x00, 0x10):
             open(f"fuzz/corpus/inspect/seed-{stem}-{mode}", "wb").write(bytes([0x20 | mode | i]) + body)

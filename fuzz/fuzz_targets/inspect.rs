@@ -1,47 +1,68 @@
 //! The request path after the route is found: signature headers, body
-//! parsing, ids, dedup keys and normalization in both forward modes.
+//! reading, ids, dedup keys and rendering in both forward modes, for every
+//! registered provider.
 //!
-//! The first byte picks the provider, the forward mode and whether the body
-//! is signed by the provider's own signer. Unsigned inputs carry a fuzzed
-//! signature header and must never verify; signed ones must verify (unless
-//! the body is not JSON) and then go through everything after verification
-//! without a panic.
+//! The first byte picks the provider (from the registry), the forward mode
+//! and whether the body is signed by the provider's own signer. Unsigned
+//! inputs carry a fuzzed signature header and must never verify (except on
+//! a `static` route, whose token covers no body: it is signed with it);
+//! signed ones must verify unless their body is not readable, and then go
+//! through everything after verification without a panic.
 #![no_main]
 
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
-use hookgate::config::{Config, Route};
-use hookgate::provider::{self, OutgoingDelivery, ProviderKind};
+use hookgate::config::Config;
+use hookgate::route::Route;
+use hookgate::provider::{self, Outgoing, Provider};
 use hookgate::secret::Secret;
-use http::{HeaderMap, HeaderName, HeaderValue};
+use hookgate::verify::{Headers, Request, Scratch};
 use libfuzzer_sys::fuzz_target;
 
-const SECRETS: [(&str, &str); 5] = [
-    ("nixflex", "nfx-fuzz-secret"),
-    ("agntix", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
-    ("inboundflow", "ibf-fuzz-secret"),
-    ("allo", "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"),
-    ("voxagent", "vox-fuzz-secret"),
-];
+const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const RAW: &str = "fuzz-secret";
+/// Telnyx signs with the seed and its routes hold the public key.
+const TELNYX_PUBLIC: &str = "sG3MRU54tm5D0z5KKnMlwfIbhtI0iNhA8S7UseD2W5I=";
+const TELNYX_SEED: &str = "LBwQTNroPxutpoBX0OMffNAqq+e0nGOXBA2ThRbHwK0=";
+const TWILIO_URL: &str = "https://hooks.example.test/twilio";
+
+/// A route's secret, its signer's secret and its provider keys.
+fn route_setup(p: &dyn Provider) -> (&'static str, &'static str, &'static str) {
+    match p.name() {
+        "agntix" | "allo" => (WHSEC, WHSEC, ""),
+        "telnyx" => (TELNYX_PUBLIC, TELNYX_SEED, ""),
+        "twilio" => (RAW, RAW, "public_url = \"https://hooks.example.test/twilio\""),
+        "vapi" => (RAW, RAW, "credential = \"hmac\""),
+        "voxagent" => (RAW, RAW, "signature_header = \"x-voxagent-signature\""),
+        "hmac" => (
+            RAW,
+            RAW,
+            "signature_header = \"x-signature\"\nsignature_format = \"list\"\ntimestamp_key = \"t\"\n\
+             signed_content = \"{timestamp}.{body}\"\ndelivery_id = \"json:/id\"\nevent_pointer = \"/type\"",
+        ),
+        "static" => (
+            RAW,
+            RAW,
+            "token_header = \"x-token\"\ndelivery_id = \"json:/id\"\nevent_pointer = \"/type\"",
+        ),
+        _ => (RAW, RAW, ""),
+    }
+}
 
 fn config() -> &'static Config {
     static CONFIG: OnceLock<Config> = OnceLock::new();
     CONFIG.get_or_init(|| {
         let mut text = String::from(
-            "[server]\nlisten = \"127.0.0.1:8080\"\n[upstream]\nurl = \"http://127.0.0.1:3000\"\n",
+            "[server]\nlisten = \"127.0.0.1:8080\"\n[upstream]\nurl = \"http://127.0.0.1:3000\"\ntimeout = \"2s\"\n",
         );
         for mode in ["original", "normalized"] {
-            for (name, secret) in SECRETS {
-                let header = if name == "voxagent" {
-                    "signature_header = \"x-voxagent-signature\"\n"
-                } else {
-                    ""
-                };
+            for p in provider::all() {
+                let name = p.name();
+                let (secret, _, options) = route_setup(*p);
                 text.push_str(&format!(
                     "[[route]]\nname = \"{name}-{mode}\"\npath = \"/{name}/{mode}\"\n\
-                     provider = \"{name}\"\nsecrets = [\"{secret}\"]\nforward = \"{mode}\"\n\
-                     dedup_key = [\"json:/data/0/id\", \"json:/id\"]\n{header}"
+                     provider = \"{name}\"\nsecrets = [\"{secret}\"]\nforward = \"{mode}\"\n{options}\n"
                 ));
             }
         }
@@ -51,69 +72,50 @@ fn config() -> &'static Config {
     })
 }
 
-fn route(selector: u8) -> (&'static Route, usize) {
-    let which = usize::from(selector) % SECRETS.len();
-    let mode = if selector & 0x10 == 0 {
-        "original"
-    } else {
-        "normalized"
-    };
-    let path = format!("/{}/{mode}", SECRETS[which].0);
-    (config().route(&path).expect("route exists"), which)
+fn route(selector: u8) -> (&'static Route, &'static dyn Provider) {
+    let all = provider::all();
+    let p = all[usize::from(selector & 0x0f) % all.len()];
+    let mode = if selector & 0x10 == 0 { "original" } else { "normalized" };
+    let path = format!("/{}/{mode}", p.name());
+    (config().route(&path).expect("route exists"), p)
 }
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else {
         return;
     };
-    let (route, which) = route(selector);
+    let (route, p) = route(selector);
     let now = SystemTime::now();
-    let mut headers = HeaderMap::new();
-    let body: &[u8];
     let signed = selector & 0x20 != 0;
+    let mut owned: Vec<(String, String)> = Vec::new();
+    let body: &[u8];
     if signed {
         body = rest;
-        let kind = ProviderKind::parse(SECRETS[which].0).expect("a provider");
-        let p = provider::provider(kind);
-        let key = p
-            .signing_key(&Secret::new(SECRETS[which].1.to_owned()))
-            .expect("a valid key");
+        let (_, signing, options) = route_setup(p);
+        let options: toml::Table = toml::from_str(options).expect("options");
         let timestamp = now
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let signature_header = HeaderName::from_static("x-voxagent-signature");
-        let delivery = OutgoingDelivery {
+        let outgoing = Outgoing {
             id: "msg_fuzz",
+            url: TWILIO_URL,
             timestamp,
             event: "fuzz",
-            signature_header: &signature_header,
+            options: &options,
         };
-        for (k, v) in p.sign(&key, body, &delivery) {
-            if let (Ok(k), Ok(v)) = (HeaderName::try_from(k), HeaderValue::try_from(v)) {
-                headers.append(k, v);
-            }
+        match p.sign(&Secret::new(signing.to_owned()), body, &outgoing) {
+            Ok(headers) => owned = headers,
+            Err(_) => return,
         }
     } else {
-        // `<header name>\n<header value>\n<body>`, several header lines allowed.
+        // `<header name>\n<header value>\n<body>`; the value may hold
+        // several lines separated by `\r`.
         let mut parts = rest.splitn(3, |&b| b == b'\n');
-        let name = parts.next().unwrap_or_default();
+        let name = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
         let value = parts.next().unwrap_or_default();
         body = parts.next().unwrap_or_default();
-        let signature_headers = [
-            "x-nixflex-signature",
-            "svix-signature",
-            "x-inboundflow-signature",
-            "webhook-signature",
-            "x-voxagent-signature",
-        ];
-        let name = match HeaderName::from_bytes(name) {
-            Ok(n) if !name.is_empty() => n,
-            _ => HeaderName::from_static(signature_headers[which]),
-        };
         for line in value.split(|&b| b == b'\r') {
-            if let Ok(v) = HeaderValue::from_bytes(line) {
-                headers.append(name.clone(), v);
-            }
+            owned.push((name.clone(), String::from_utf8_lossy(line).into_owned()));
         }
         for (k, v) in [
             ("svix-id", "msg_fuzz"),
@@ -121,27 +123,44 @@ fuzz_target!(|data: &[u8]| {
             ("svix-timestamp", "0"),
             ("webhook-timestamp", "0"),
         ] {
-            if !headers.contains_key(k) {
-                headers.insert(k, HeaderValue::from_static(v));
-            }
+            owned.push((k.into(), v.into()));
         }
     }
-
-    let _ = hookgate::gate::precheck(route, &headers, now);
-    match hookgate::gate::inspect(route, &headers, body, now) {
+    let fields: Vec<(&[u8], &[u8])> = owned
+        .iter()
+        .map(|(k, v)| (k.as_bytes(), v.as_bytes()))
+        .collect();
+    let request = || Request {
+        headers: Headers::new(&fields),
+        path: route.path.as_bytes(),
+        query: None,
+        body,
+    };
+    let _ = hookgate::gate::precheck(route, &request(), now);
+    let mut scratch = Scratch::default();
+    let outcome = hookgate::gate::inspect(route, request(), &mut scratch, now);
+    match outcome {
         Ok(accepted) => {
-            assert!(signed, "an unsigned fuzz input verified");
-            assert!(accepted.delivery_id.len() <= 200 + "sha256:".len());
-            let ctx = accepted.event_context(route, now);
-            let event = route.provider.normalize(&ctx);
-            let doc = event.to_structured(&ctx);
-            serde_json::from_slice::<serde_json::Value>(&doc).expect("the event is JSON");
-            let _ = event.binary_headers(&ctx);
+            assert!(
+                signed || p.name() == "static",
+                "an unsigned fuzz input verified on {}",
+                p.name()
+            );
+            assert!(accepted.delivery_id().len() <= 200 + "sha256:".len());
+            let rendered = accepted.render(route, now);
+            if route.forward == hookgate::route::ForwardMode::Normalized {
+                serde_json::from_slice::<serde_json::Value>(&rendered.body)
+                    .expect("the event is JSON");
+            }
         }
         Err(reject) => {
-            if signed && serde_json::from_slice::<serde_json::Value>(body).is_ok() {
-                panic!("a signed JSON body was refused: {reject:?}");
+            // A signed, readable JSON object must verify and be read.
+            if signed
+                && p.name() != "twilio"
+                && serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body).is_ok()
+            {
+                panic!("a signed JSON body was refused on {}: {reject:?}", p.name());
             }
         }
-    }
+    };
 });

@@ -184,7 +184,11 @@ impl Budget {
             for w in shard.values() {
                 let since = w.since.load(Relaxed);
                 let phase = w.phase();
-                let grace = if phase == Phase::Idle { idle_grace } else { grace };
+                let grace = if phase == Phase::Idle {
+                    idle_grace
+                } else {
+                    grace
+                };
                 let waiting = phase != Phase::Busy
                     && !w.evicted.load(Relaxed)
                     && now.saturating_sub(since) >= grace
