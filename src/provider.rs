@@ -51,6 +51,54 @@ pub fn names() -> String {
     ALL.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ")
 }
 
+/// `m` minutes, for retry schedules.
+pub(crate) const fn mins(m: u64) -> Duration {
+    Duration::from_secs(m * 60)
+}
+
+/// Svix's published retry schedule (5 s, 5 m, 30 m, 2 h, 5 h, 10 h, 10 h):
+/// Agntix's and Allo's, and the one assumed for senders that publish none.
+pub(crate) const SVIX_RETRIES: &[Duration] = &[
+    Duration::from_secs(5),
+    mins(5),
+    mins(30),
+    mins(120),
+    mins(300),
+    mins(600),
+    mins(600),
+];
+
+/// An error naming the first route key a generic scheme's signer was given
+/// that it does not take.
+pub(crate) fn unknown_option(
+    scheme: &str,
+    options: &toml::Table,
+    known: &[&str],
+) -> Result<(), String> {
+    match options.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(k) => Err(format!(
+            "{k}: unknown key ({scheme} takes {})",
+            known.join(", ")
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `impl RouteScheme` for a scheme whose payload is read into `$body`.
+macro_rules! reads {
+    ($scheme:ty, $body:ty) => {
+        impl $crate::provider::RouteScheme for $scheme {
+            fn read<'a>(
+                &self,
+                text: &'a str,
+            ) -> serde_json::Result<Box<dyn $crate::provider::Payload<'a> + 'a>> {
+                Ok(Box::new($crate::normalize::read::<$body>(text)?))
+            }
+        }
+    };
+}
+pub(crate) use reads;
+
 /// How long after the first attempt the provider may still retry.
 pub fn retry_horizon(p: &dyn Provider) -> Duration {
     p.retry_schedule().iter().sum()

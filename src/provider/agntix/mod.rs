@@ -45,17 +45,7 @@ impl Provider for Agntix {
 
     /// Svix's published schedule: 5 s, 5 m, 30 m, 2 h, 5 h, 10 h, 10 h.
     fn retry_schedule(&self) -> &'static [Duration] {
-        const M: u64 = 60;
-        const SCHEDULE: &[Duration] = &[
-            Duration::from_secs(5),
-            Duration::from_secs(5 * M),
-            Duration::from_secs(30 * M),
-            Duration::from_secs(120 * M),
-            Duration::from_secs(300 * M),
-            Duration::from_secs(600 * M),
-            Duration::from_secs(600 * M),
-        ];
-        SCHEDULE
+        super::SVIX_RETRIES
     }
 
     fn signed_headers(&self) -> &'static [&'static str] {

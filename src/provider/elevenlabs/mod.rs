@@ -13,7 +13,7 @@ mod tests;
 use std::time::{Duration, SystemTime};
 
 use super::{
-    utf8_keys, Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
+    utf8_keys, Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
 };
 use crate::reject::Reject;
 use crate::secret::Secret;
@@ -82,11 +82,7 @@ impl Scheme for ElevenLabsScheme {
     }
 }
 
-impl RouteScheme for ElevenLabsScheme {
-    fn read<'a>(&self, text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>> {
-        Ok(Box::new(crate::normalize::read::<normalize::Body>(text)?))
-    }
-}
+super::reads!(ElevenLabsScheme, normalize::Body);
 
 impl Provider for ElevenLabs {
     fn name(&self) -> &'static str {
@@ -109,11 +105,10 @@ impl Provider for ElevenLabs {
     /// published (assumed). A webhook failing 10 times in a row with no
     /// success for 7 days is disabled.
     fn retry_schedule(&self) -> &'static [Duration] {
-        const M: u64 = 60;
         const SCHEDULE: &[Duration] = &[
-            Duration::from_secs(M),
-            Duration::from_secs(5 * M),
-            Duration::from_secs(30 * M),
+            super::mins(1),
+            super::mins(5),
+            super::mins(30),
         ];
         SCHEDULE
     }

@@ -510,17 +510,7 @@ impl Provider for Hmac {
     /// The sender's; none is known, so Svix's common schedule is assumed
     /// for the dedup window's warning (5 s … 10 h, 32 h in all).
     fn retry_schedule(&self) -> &'static [Duration] {
-        const M: u64 = 60;
-        const SCHEDULE: &[Duration] = &[
-            Duration::from_secs(5),
-            Duration::from_secs(5 * M),
-            Duration::from_secs(30 * M),
-            Duration::from_secs(120 * M),
-            Duration::from_secs(300 * M),
-            Duration::from_secs(600 * M),
-            Duration::from_secs(600 * M),
-        ];
-        SCHEDULE
+        super::SVIX_RETRIES
     }
 
     fn samples(&self) -> &'static [Sample] {
@@ -539,9 +529,7 @@ impl Provider for Hmac {
         body: &[u8],
         d: &Outgoing<'_>,
     ) -> Result<Vec<(String, String)>, String> {
-        if let Some(k) = d.options.keys().find(|k| !OPTIONS.contains(&k.as_str())) {
-            return Err(format!("{k}: unknown key (hmac takes {})", OPTIONS.join(", ")));
-        }
+        super::unknown_option("hmac", d.options, OPTIONS)?;
         let config = Config::parse(d.options, None).map_err(describe)?;
         let key = config.key(secret)?;
         let timestamp = config.timestamp.map(|t| match t.unit {

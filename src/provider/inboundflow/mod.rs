@@ -10,7 +10,7 @@ mod tests;
 use std::time::{Duration, SystemTime};
 
 use super::{
-    utf8_keys, Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
+    utf8_keys, Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
 };
 use crate::reject::Reject;
 use crate::secret::Secret;
@@ -96,11 +96,7 @@ impl Scheme for InboundFlowScheme {
     }
 }
 
-impl RouteScheme for InboundFlowScheme {
-    fn read<'a>(&self, text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>> {
-        Ok(Box::new(crate::normalize::read::<normalize::Body>(text)?))
-    }
-}
+super::reads!(InboundFlowScheme, normalize::Body);
 
 impl Provider for InboundFlow {
     fn name(&self) -> &'static str {
@@ -121,17 +117,16 @@ impl Provider for InboundFlow {
     /// Only "disabled after 10 consecutive failures" is documented: ten
     /// attempts are assumed, at 1 m, 2 m, 5 m, 10 m, 30 m, 1 h, 2 h, 4 h, 8 h.
     fn retry_schedule(&self) -> &'static [Duration] {
-        const M: u64 = 60;
         const SCHEDULE: &[Duration] = &[
-            Duration::from_secs(M),
-            Duration::from_secs(2 * M),
-            Duration::from_secs(5 * M),
-            Duration::from_secs(10 * M),
-            Duration::from_secs(30 * M),
-            Duration::from_secs(60 * M),
-            Duration::from_secs(120 * M),
-            Duration::from_secs(240 * M),
-            Duration::from_secs(480 * M),
+            super::mins(1),
+            super::mins(2),
+            super::mins(5),
+            super::mins(10),
+            super::mins(30),
+            super::mins(60),
+            super::mins(120),
+            super::mins(240),
+            super::mins(480),
         ];
         SCHEDULE
     }

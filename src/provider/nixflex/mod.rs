@@ -11,7 +11,7 @@ mod tests;
 use std::time::{Duration, SystemTime};
 
 use super::{
-    utf8_keys, Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
+    utf8_keys, Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
 };
 use crate::reject::Reject;
 use crate::secret::Secret;
@@ -78,11 +78,7 @@ impl Scheme for NixflexScheme {
     }
 }
 
-impl RouteScheme for NixflexScheme {
-    fn read<'a>(&self, text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>> {
-        Ok(Box::new(crate::normalize::read::<normalize::Body>(text)?))
-    }
-}
+super::reads!(NixflexScheme, normalize::Body);
 
 impl Provider for Nixflex {
     fn name(&self) -> &'static str {
@@ -102,13 +98,12 @@ impl Provider for Nixflex {
 
     /// Documented: 1 m, 5 m, 30 m, 2 h, 12 h, then it gives up.
     fn retry_schedule(&self) -> &'static [Duration] {
-        const M: u64 = 60;
         const SCHEDULE: &[Duration] = &[
-            Duration::from_secs(M),
-            Duration::from_secs(5 * M),
-            Duration::from_secs(30 * M),
-            Duration::from_secs(120 * M),
-            Duration::from_secs(720 * M),
+            super::mins(1),
+            super::mins(5),
+            super::mins(30),
+            super::mins(120),
+            super::mins(720),
         ];
         SCHEDULE
     }

@@ -11,7 +11,7 @@ mod tests;
 use std::time::{Duration, SystemTime};
 
 use super::{
-    utf8_keys, Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
+    utf8_keys, Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
 };
 use crate::reject::Reject;
 use crate::secret::Secret;
@@ -77,11 +77,7 @@ impl Scheme for RetellScheme {
     }
 }
 
-impl RouteScheme for RetellScheme {
-    fn read<'a>(&self, text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>> {
-        Ok(Box::new(crate::normalize::read::<normalize::Body>(text)?))
-    }
-}
+super::reads!(RetellScheme, normalize::Body);
 
 impl Provider for Retell {
     fn name(&self) -> &'static str {

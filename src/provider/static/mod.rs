@@ -174,17 +174,7 @@ impl Provider for Static {
     /// The sender's; none is known (Svix's common schedule is assumed, as
     /// for `hmac`).
     fn retry_schedule(&self) -> &'static [Duration] {
-        const M: u64 = 60;
-        const SCHEDULE: &[Duration] = &[
-            Duration::from_secs(5),
-            Duration::from_secs(5 * M),
-            Duration::from_secs(30 * M),
-            Duration::from_secs(120 * M),
-            Duration::from_secs(300 * M),
-            Duration::from_secs(600 * M),
-            Duration::from_secs(600 * M),
-        ];
-        SCHEDULE
+        super::SVIX_RETRIES
     }
 
     fn samples(&self) -> &'static [Sample] {
@@ -201,9 +191,7 @@ impl Provider for Static {
         _body: &[u8],
         d: &Outgoing<'_>,
     ) -> Result<Vec<(String, String)>, String> {
-        if let Some(k) = d.options.keys().find(|k| !OPTIONS.contains(&k.as_str())) {
-            return Err(format!("{k}: unknown key (static takes {})", OPTIONS.join(", ")));
-        }
+        super::unknown_option("static", d.options, OPTIONS)?;
         let config = Config::parse(d.options, None).map_err(|errors| {
             errors
                 .iter()

@@ -15,7 +15,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use ring::signature::{Ed25519KeyPair, UnparsedPublicKey, ED25519};
 
-use super::{Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup, SetupError};
+use super::{Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError};
 use crate::reject::Reject;
 use crate::secret::Secret;
 use crate::verify::fields::{check_window, parse_timestamp, single_header};
@@ -80,11 +80,7 @@ impl Scheme for TelnyxScheme {
     }
 }
 
-impl RouteScheme for TelnyxScheme {
-    fn read<'a>(&self, text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>> {
-        Ok(Box::new(crate::normalize::read::<normalize::Body>(text)?))
-    }
-}
+super::reads!(TelnyxScheme, normalize::Body);
 
 /// A public key as Telnyx shows it: base64 of the 32 raw bytes.
 fn public_key(secret: &Secret) -> Result<[u8; 32], String> {

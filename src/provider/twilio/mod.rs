@@ -27,7 +27,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup, SetupError};
+use super::{Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError};
 use crate::reject::Reject;
 use crate::secret::Secret;
 use crate::verify::crypto::{Algorithm, HmacKey};
@@ -334,11 +334,7 @@ impl Scheme for TwilioScheme {
     }
 }
 
-impl RouteScheme for TwilioScheme {
-    fn read<'a>(&self, text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>> {
-        Ok(Box::new(crate::normalize::read::<normalize::Body>(text)?))
-    }
-}
+super::reads!(TwilioScheme, normalize::Body);
 
 impl Provider for Twilio {
     fn name(&self) -> &'static str {

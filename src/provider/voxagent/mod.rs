@@ -13,7 +13,7 @@ use std::time::SystemTime;
 use serde::Deserialize;
 
 use super::{
-    utf8_keys, Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
+    utf8_keys, Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
 };
 use crate::reject::Reject;
 use crate::secret::Secret;
@@ -75,11 +75,7 @@ impl Scheme for VoxagentScheme {
     }
 }
 
-impl RouteScheme for VoxagentScheme {
-    fn read<'a>(&self, text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>> {
-        Ok(Box::new(crate::normalize::read::<normalize::Body>(text)?))
-    }
-}
+super::reads!(VoxagentScheme, normalize::Body);
 
 impl Provider for Voxagent {
     fn name(&self) -> &'static str {
