@@ -457,3 +457,55 @@ fn secret_options_resolve_from_the_environment_with_their_location() {
         loaded.warnings
     );
 }
+
+#[test]
+fn a_route_file_reports_the_location_and_the_warnings() {
+    let base = "[server]\nlisten = \"127.0.0.1:1\"\n[upstream]\nurl = \"http://127.0.0.1:2\"\n";
+    let route = "[[route]]\nname = \"bland\"\npath = \"/bland\"\nprovider = \"hmac\"\nsecrets = [\"k\"]\nsignature_header = \"X-Webhook-Signature\"\n";
+    let loaded = parse(&format!("{base}{route}"), &|_| None).unwrap();
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.contains("route[0] (bland)") && w.contains("no replay window")),
+        "{:?}",
+        loaded.warnings
+    );
+    let err = parse(
+        &format!("{base}{route}signed_content = \"{{header:X-Webhook-Signature}}\"\n"),
+        &|_| None,
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(err.contains("route[0] (bland).signed_content"), "{err}");
+    let err = parse(&format!("{base}{route}sekret = 1\n"), &|_| None)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("sekret") && err.contains("hmac takes"),
+        "{err}"
+    );
+}
+
+proptest::proptest! {
+    #[test]
+    fn the_config_parser_never_panics(text in "\\PC{0,400}") {
+        let _ = parse(&text, &|_| None);
+    }
+
+    #[test]
+    fn the_config_parser_never_panics_on_near_valid_files(
+        provider in "[a-z]{0,12}",
+        secret in "\\$\\{[A-Z_]{0,8}\\}|[a-zA-Z0-9_+/=]{0,40}",
+        duration in "[0-9]{0,4}[a-z]{0,3}",
+        path in "/?[a-z/%?#]{0,12}",
+    ) {
+        let text = format!(
+            "[server]\nlisten = \"127.0.0.1:1\"\n[upstream]\nurl = \"http://127.0.0.1:2\"\ntimeout = \"{duration}\"\n\
+             [[route]]\nname = \"r\"\npath = \"{path}\"\nprovider = \"{provider}\"\nsecrets = [\"{secret}\"]\ntolerance = \"{duration}\"\n"
+        );
+        let _ = parse(&text, &|_| Some("whsec_c2VjcmV0".into()));
+    }
+}
