@@ -48,6 +48,28 @@ pub fn any_key_matches<'c>(
     })
 }
 
+/// The verdict of a scheme that signs the body: a key's MAC over `parts`
+/// matches a candidate, or the request is refused.
+pub fn body_signed_by<'c>(
+    keys: &[SigningKey],
+    parts: &[&[u8]],
+    candidates: impl Iterator<Item = &'c [u8; 32]> + Clone,
+) -> Result<super::Signed, crate::reject::Reject> {
+    if any_key_matches(keys, parts, candidates) {
+        Ok(super::Signed::Body)
+    } else {
+        Err(crate::reject::Reject::InvalidSignature)
+    }
+}
+
+/// What a `<t>.<body>` sender (Stripe's form) signs for a test event:
+/// the timestamp's text and the HMAC-SHA256.
+pub fn sign_dotted(secret: &[u8], timestamp: u64, body: &[u8]) -> (String, [u8; 32]) {
+    let t = timestamp.to_string();
+    let mac = SigningKey::new(secret).sign(&[t.as_bytes(), b".", body]);
+    (t, mac)
+}
+
 /// A lower- or upper-case hex SHA-256 signature.
 pub fn decode_hex_signature(value: &str) -> Option<[u8; 32]> {
     let mut out = [0u8; 32];

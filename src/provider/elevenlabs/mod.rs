@@ -17,7 +17,7 @@ use super::{
 };
 use crate::reject::Reject;
 use crate::secret::Secret;
-use crate::verify::crypto::{any_key_matches, decode_hex_signature, SigningKey};
+use crate::verify::crypto::{body_signed_by, sign_dotted, decode_hex_signature, SigningKey};
 use crate::verify::fields::{check_window, parse_timestamp, single_header};
 use crate::verify::{Request, Scheme, Signed, Window};
 
@@ -74,11 +74,7 @@ impl Scheme for ElevenLabsScheme {
         let parsed = parse(request)?;
         check_window(parsed.timestamp, now, self.window)?;
         let signed: [&[u8]; 3] = [parsed.timestamp_text.as_bytes(), b".", request.body];
-        if any_key_matches(&self.keys, &signed, parsed.signatures.iter()) {
-            Ok(Signed::Body)
-        } else {
-            Err(Reject::InvalidSignature)
-        }
+        body_signed_by(&self.keys, &signed, parsed.signatures.iter())
     }
 }
 
@@ -131,9 +127,7 @@ impl Provider for ElevenLabs {
         if secret.expose().is_empty() {
             return Err("the secret is empty".into());
         }
-        let key = SigningKey::new(secret.expose().as_bytes());
-        let t = d.timestamp.to_string();
-        let mac = key.sign(&[t.as_bytes(), b".", body]);
+        let (t, mac) = sign_dotted(secret.expose().as_bytes(), d.timestamp, body);
         Ok(vec![(LABEL.into(), format!("t={t},v0={}", hex::encode(mac)))])
     }
 }

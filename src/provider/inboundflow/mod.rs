@@ -14,7 +14,7 @@ use super::{
 };
 use crate::reject::Reject;
 use crate::secret::Secret;
-use crate::verify::crypto::{any_key_matches, decode_hex_signature, SigningKey};
+use crate::verify::crypto::{any_key_matches, sign_dotted, decode_hex_signature, SigningKey};
 use crate::verify::fields::{check_window, parse_timestamp, single_header};
 use crate::verify::{Headers, Request, Scheme, Signed, Window};
 
@@ -146,9 +146,7 @@ impl Provider for InboundFlow {
         body: &[u8],
         d: &Outgoing<'_>,
     ) -> Result<Vec<(String, String)>, String> {
-        let key = SigningKey::new(secret.expose().as_bytes());
-        let t = d.timestamp.to_string();
-        let mac = key.sign(&[t.as_bytes(), b".", body]);
+        let (t, mac) = sign_dotted(secret.expose().as_bytes(), d.timestamp, body);
         let delivery = serde_json::from_slice::<serde_json::Value>(body)
             .ok()
             .and_then(|v| v.get("delivery_id")?.as_str().map(str::to_owned))

@@ -15,7 +15,7 @@ use super::{
 };
 use crate::reject::Reject;
 use crate::secret::Secret;
-use crate::verify::crypto::{any_key_matches, decode_hex_signature, SigningKey};
+use crate::verify::crypto::{body_signed_by, sign_dotted, decode_hex_signature, SigningKey};
 use crate::verify::fields::{check_window, parse_timestamp, single_header};
 use crate::verify::{Headers, Request, Scheme, Signed, Window};
 
@@ -70,11 +70,7 @@ impl Scheme for NixflexScheme {
         let parsed = parse(&request.headers)?;
         check_window(parsed.timestamp, now, self.window)?;
         let signed: [&[u8]; 3] = [parsed.timestamp_text.as_bytes(), b".", request.body];
-        if any_key_matches(&self.keys, &signed, parsed.signatures.iter()) {
-            Ok(Signed::Body)
-        } else {
-            Err(Reject::InvalidSignature)
-        }
+        body_signed_by(&self.keys, &signed, parsed.signatures.iter())
     }
 }
 
@@ -122,9 +118,7 @@ impl Provider for Nixflex {
         body: &[u8],
         d: &Outgoing<'_>,
     ) -> Result<Vec<(String, String)>, String> {
-        let key = SigningKey::new(secret.expose().as_bytes());
-        let t = d.timestamp.to_string();
-        let mac = key.sign(&[t.as_bytes(), b".", body]);
+        let (t, mac) = sign_dotted(secret.expose().as_bytes(), d.timestamp, body);
         Ok(vec![
             (LABEL.into(), format!("t={t},v1={}", hex::encode(mac))),
             ("webhook_delivery_id".into(), d.id.to_owned()),

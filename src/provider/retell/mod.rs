@@ -15,7 +15,7 @@ use super::{
 };
 use crate::reject::Reject;
 use crate::secret::Secret;
-use crate::verify::crypto::{any_key_matches, SigningKey};
+use crate::verify::crypto::{body_signed_by, SigningKey};
 use crate::verify::fields::{check_window_ms, single_header};
 use crate::verify::{Request, Scheme, Signed, Window};
 
@@ -69,11 +69,7 @@ impl Scheme for RetellScheme {
         let parsed = parse(request)?;
         check_window_ms(parsed.timestamp_ms, now, self.window)?;
         let signed: [&[u8]; 2] = [request.body, parsed.timestamp_text.as_bytes()];
-        if any_key_matches(&self.keys, &signed, std::iter::once(&parsed.signature)) {
-            Ok(Signed::Body)
-        } else {
-            Err(Reject::InvalidSignature)
-        }
+        body_signed_by(&self.keys, &signed, std::iter::once(&parsed.signature))
     }
 }
 

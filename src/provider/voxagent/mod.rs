@@ -17,7 +17,7 @@ use super::{
 };
 use crate::reject::Reject;
 use crate::secret::Secret;
-use crate::verify::crypto::{any_key_matches, decode_hex_signature, SigningKey};
+use crate::verify::crypto::{body_signed_by, decode_hex_signature, SigningKey};
 use crate::verify::fields::single_header;
 use crate::verify::{Request, Scheme, Signed};
 
@@ -67,11 +67,7 @@ impl Scheme for VoxagentScheme {
 
     fn verify(&self, request: &Request<'_>, _: SystemTime) -> Result<Signed, Reject> {
         let signature = self.signature(request)?;
-        if any_key_matches(&self.keys, &[request.body], std::iter::once(&signature)) {
-            Ok(Signed::Body)
-        } else {
-            Err(Reject::InvalidSignature)
-        }
+        body_signed_by(&self.keys, &[request.body], std::iter::once(&signature))
     }
 }
 
