@@ -60,7 +60,10 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(state: &State, mut conn: C
             Next::TimedOut => {
                 return refuse(state, &mut conn, &mut out, Reject::RequestTimeout).await
             }
-            Next::Refused(r) => return refuse(state, &mut conn, &mut out, reject_for(r)).await,
+            Next::Refused(r) => {
+                let reject = reject_for(r, conn.limits.max_body_bytes);
+                return refuse(state, &mut conn, &mut out, reject).await;
+            }
         }
         first = false;
         // Boxed: the request path's state (header slots, the upstream
@@ -75,9 +78,11 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(state: &State, mut conn: C
 }
 
 /// The status for a request the codec refused.
-fn reject_for(r: Refusal) -> Reject {
+fn reject_for(r: Refusal, max_body_bytes: usize) -> Reject {
     match r.status() {
-        413 => Reject::BodyTooLarge { limit: 0 },
+        413 => Reject::BodyTooLarge {
+            limit: max_body_bytes,
+        },
         417 => Reject::ExpectationFailed,
         _ => Reject::BadRequest,
     }

@@ -212,9 +212,14 @@ async fn rejections_never_reach_the_receiver() {
         let r = gw.post(&path, &h, &text).await;
         expect(r, 400, "invalid_json", &format!("{provider} not json"));
 
-        // Over the limit, declared.
+        // Over the limit, declared: the answer names the limit.
         let big = vec![b'x'; 70_000];
         let r = gw.post(&path, &headers, &big).await;
+        assert!(
+            String::from_utf8_lossy(&r.body).contains("65536 bytes"),
+            "{provider}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
         expect(
             r,
             413,
