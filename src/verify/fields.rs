@@ -73,6 +73,36 @@ pub fn check_window_ms(millis: u64, now: SystemTime, window: Window) -> Result<(
 }
 
 /// A header value usable as an id: visible ASCII, bounded length.
+/// Whether `name` is an RFC 9110 token (a valid header field name).
+pub fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// A configured header name, lower-cased, as a `&'static str` (lookups and
+/// `Reject` take one). Each distinct name is stored once for the life of
+/// the process, so reloading a configuration never grows memory.
+pub fn intern_header(name: &str) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let lower = name.to_ascii_lowercase();
+    let mut names = NAMES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    match names.get(lower.as_str()) {
+        Some(known) => known,
+        None => {
+            let stored: &'static str = Box::leak(lower.into_boxed_str());
+            names.insert(stored);
+            stored
+        }
+    }
+}
+
 pub fn header_id<'h>(headers: &Headers<'h>, name: &str) -> Option<&'h str> {
     let value = headers.get_str(name)?.trim();
     let usable = !value.is_empty()
@@ -88,6 +118,19 @@ mod tests {
 
     fn now() -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(1_779_000_000)
+    }
+
+    #[test]
+    fn a_header_name_is_stored_once_however_often_it_is_configured() {
+        let first = intern_header("X-Interned-Test");
+        for _ in 0..1000 {
+            // A reload configures the same name again.
+            assert!(std::ptr::eq(first, intern_header("x-INTERNED-test")));
+        }
+        assert_eq!(first, "x-interned-test");
+        assert!(
+            is_header_name("X-Signature") && !is_header_name("bad name") && !is_header_name("")
+        );
     }
 
     #[test]

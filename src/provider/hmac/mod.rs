@@ -20,7 +20,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use normalize::{DeliveryId, Reading};
 use scheme::{Algorithm, Encoding, Format, HmacScheme, MacKey, Timestamp, TimestampSource, Unit};
-use template::{is_header_name, leak, Piece};
+use template::Piece;
+use crate::verify::fields::{intern_header, is_header_name};
 
 use super::{Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError};
 use crate::secret::Secret;
@@ -118,7 +119,7 @@ impl<'t> Opts<'t> {
     pub(crate) fn header(&mut self, key: &str) -> Option<(&'static str, &'t str)> {
         let name = self.text(key)?;
         if is_header_name(name) {
-            Some((leak(name), name))
+            Some((intern_header(name), name))
         } else {
             self.error(key, format!("{name:?} is not a header name"));
             None
@@ -146,7 +147,7 @@ impl<'t> Opts<'t> {
         if let Some(name) = spec.strip_prefix("header:") {
             if is_header_name(name) {
                 return Some(DeliveryId::Header {
-                    name: leak(name),
+                    name: intern_header(name),
                     signed: false,
                 });
             }

@@ -1,6 +1,8 @@
 //! The signed content: a template over `{body}`, `{timestamp}`, `{id}` and
 //! `{header:Name}`, everything else literal.
 
+use crate::verify::fields::{intern_header, is_header_name};
+
 /// One piece of the signed content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Piece {
@@ -42,7 +44,7 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Piece>, String> {
             "timestamp" => Piece::Timestamp,
             "id" => Piece::Id,
             _ => match name.strip_prefix("header:") {
-                Some(h) if is_header_name(h) => Piece::Header(leak(h)),
+                Some(h) if is_header_name(h) => Piece::Header(intern_header(h)),
                 Some(h) => return Err(format!("{{header:{h}}}: {h:?} is not a header name")),
                 None => {
                     return Err(format!(
@@ -61,21 +63,6 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Piece>, String> {
         pieces.push(Piece::Literal(literal));
     }
     Ok(pieces)
-}
-
-/// An RFC 9110 token.
-pub(crate) fn is_header_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
-/// A header name, lower-cased, for the life of the process: `Reject` and
-/// lookups take a `&'static str`, and a route's header names live as long
-/// as the process in practice (a reload leaks a few bytes).
-pub(crate) fn leak(name: &str) -> &'static str {
-    Box::leak(name.to_ascii_lowercase().into_boxed_str())
 }
 
 #[cfg(test)]

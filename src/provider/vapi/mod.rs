@@ -25,6 +25,7 @@ use subtle::ConstantTimeEq;
 use super::{Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup, SetupError};
 use crate::reject::Reject;
 use crate::secret::Secret;
+use crate::verify::fields::{intern_header, is_header_name};
 use crate::verify::crypto::{Algorithm, HmacKey};
 use crate::verify::fields::{check_window, single_header};
 use crate::verify::{Headers, Request, Scheme, Signed, Window};
@@ -141,16 +142,10 @@ enum Credential {
     Hmac(Hmac),
 }
 
-/// A header name (an RFC 9110 token), lower-cased. Leaked once per
-/// configuration load: lookups and `Reject` take a `&'static str`, and a
-/// route's header lives as long as the process in practice.
+/// A header name (an RFC 9110 token), lower-cased and interned.
 fn header_name(key: &str, name: &str) -> Result<&'static str, SetupError> {
-    let token = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    if token {
-        Ok(Box::leak(name.to_ascii_lowercase().into_boxed_str()))
+    if is_header_name(name) {
+        Ok(intern_header(name))
     } else {
         Err(SetupError::new(
             key,

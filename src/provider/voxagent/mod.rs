@@ -17,6 +17,7 @@ use super::{
 };
 use crate::reject::Reject;
 use crate::secret::Secret;
+use crate::verify::fields::{intern_header, is_header_name};
 use crate::verify::crypto::{body_signed_by, decode_hex_signature, SigningKey};
 use crate::verify::fields::single_header;
 use crate::verify::{Request, Scheme, Signed};
@@ -34,14 +35,7 @@ struct Options {
 
 /// A header name: an RFC 9110 token.
 fn header_name(name: &str) -> Option<&'static str> {
-    let token = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    // Leaked once per configuration load: `Reject` and lookups take a
-    // `&'static str`, and a route's header name lives as long as the process
-    // in practice (a reload leaks a few bytes).
-    token.then(|| &*Box::leak(name.to_ascii_lowercase().into_boxed_str()))
+    is_header_name(name).then(|| intern_header(name))
 }
 
 struct VoxagentScheme {
