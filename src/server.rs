@@ -40,42 +40,44 @@ use crate::dedup::Dedup;
 use crate::http1::Limits;
 use crate::metrics::{Metrics, RouteMetrics};
 use crate::ratelimit::TokenBucket;
-use crate::route::{Route, Upstream};
+use crate::route::Route;
 use budget::Budget;
 
 /// One configuration as the server uses it: the validated config plus what
-/// is derived from it once (upstream peers, metric handles, rate limiters,
-/// codec limits). Each request loads one snapshot at its start and keeps
-/// it to its end.
+/// is derived from it once per route (upstream peer, metric handles, rate
+/// limiter) and the codec limits. Each request loads one snapshot at its
+/// start and keeps it to its end, and finds its route with everything the
+/// route needs in one lookup.
 pub struct Snapshot {
     pub config: Arc<Config>,
-    peers: HashMap<Upstream, HttpPeer>,
-    route_metrics: HashMap<String, Arc<RouteMetrics>>,
-    /// Token buckets of rate-limited routes (a reload starts them afresh).
-    rate_limits: HashMap<String, TokenBucket>,
+    routes: HashMap<String, Routed>,
     limits: Limits,
+}
+
+/// A route with what the server derived for it.
+pub struct Routed {
+    pub route: Arc<Route>,
+    metrics: Arc<RouteMetrics>,
+    peer: HttpPeer,
+    /// The route's rate limiter (a reload starts it afresh).
+    bucket: Option<TokenBucket>,
 }
 
 impl Snapshot {
     pub fn new(config: Config, metrics: &Metrics) -> Snapshot {
-        let peers = config
-            .upstreams()
-            .into_iter()
-            .map(|u| {
-                let peer = HttpPeer::new(u.addr, u.tls, u.host.clone());
-                (u.as_ref().clone(), peer)
-            })
-            .collect();
-        let route_metrics = config
+        let routes = config
             .routes()
-            .map(|r| (r.name.clone(), metrics.route(&r.name, r.provider_name())))
-            .collect();
-        let rate_limits = config
-            .routes()
-            .filter_map(|r| {
-                let limit = r.rate_limit?;
-                let bucket = TokenBucket::new(limit.per_second, limit.burst, Instant::now());
-                Some((r.name.clone(), bucket))
+            .map(|r| {
+                let u = &r.upstream;
+                let routed = Routed {
+                    route: r.clone(),
+                    metrics: metrics.route(&r.name, r.provider_name()),
+                    peer: HttpPeer::new(u.addr, u.tls, u.host.clone()),
+                    bucket: r.rate_limit.map(|limit| {
+                        TokenBucket::new(limit.per_second, limit.burst, Instant::now())
+                    }),
+                };
+                (r.path.clone(), routed)
             })
             .collect();
         let server = &config.server;
@@ -87,23 +89,14 @@ impl Snapshot {
         };
         Snapshot {
             config: Arc::new(config),
-            peers,
-            route_metrics,
-            rate_limits,
+            routes,
             limits,
         }
     }
 
-    fn peer(&self, upstream: &Upstream) -> &HttpPeer {
-        self.peers
-            .get(upstream)
-            .expect("every route's upstream has a peer in its snapshot")
-    }
-
-    fn metrics(&self, route: &Route) -> &Arc<RouteMetrics> {
-        self.route_metrics
-            .get(&route.name)
-            .expect("every route has metrics in its snapshot")
+    /// The route for a request path: exact match, no decoding, no prefix.
+    fn routed(&self, path: &str) -> Option<&Routed> {
+        self.routes.get(path)
     }
 }
 

@@ -13,19 +13,17 @@
 //! gain); after it, the connection is kept.
 
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::conn::{Body, BodyError, Conn, Next};
 use super::outbound::{self, Outbound};
-use super::{respond, upstream, Snapshot, State};
+use super::{respond, upstream, Routed, Snapshot, State};
 use crate::dedup::{ClaimGuard, Decision};
 use crate::gate::{self, Accepted};
 use crate::http1::{Framing, Method, Refusal, RequestHead, MAX_HEADERS};
 use crate::logging::{self, Disposition, RequestLine};
-use crate::metrics::RouteMetrics;
 use crate::reject::Reject;
 use crate::route::Route;
 use crate::verify::{Headers, Request};
@@ -156,18 +154,17 @@ async fn request<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> bool {
     let started = Instant::now();
     let _in_flight = InFlight::enter(&state.metrics);
-    let route = std::str::from_utf8(conn.head.path(&conn.buf))
+    let routed = std::str::from_utf8(conn.head.path(&conn.buf))
         .ok()
-        .and_then(|p| snap.config.route(p))
-        .cloned();
-    let Some(route) = route else {
+        .and_then(|p| snap.routed(p));
+    let Some(routed) = routed else {
         let ending = answer(conn, out, &Reject::NoRoute, false, None).await;
         state.metrics.unrouted.rejected(ending.reason);
         log(None, &ending, started);
         return false;
     };
-    let metrics = snap.metrics(&route);
-    let ending = phases(state, snap, &route, metrics, conn, out).await;
+    let metrics = &routed.metrics;
+    let ending = phases(state, snap, routed, conn, out).await;
     match ending.disposition {
         Disposition::Forwarded => {
             metrics.forwarded.fetch_add(1, Relaxed);
@@ -177,7 +174,7 @@ async fn request<S: AsyncRead + AsyncWrite + Unpin>(
         }
         Disposition::Rejected => metrics.rejected(ending.reason),
     }
-    log(Some(&route), &ending, started);
+    log(Some(&routed.route), &ending, started);
     ending.keep
 }
 
@@ -233,11 +230,11 @@ struct Inbound<'a> {
 async fn phases<S: AsyncRead + AsyncWrite + Unpin>(
     state: &State,
     snap: &Snapshot,
-    route: &Arc<Route>,
-    metrics: &RouteMetrics,
+    routed: &Routed,
     conn: &mut Conn<S>,
     out: &mut Vec<u8>,
 ) -> Ending {
+    let route = &*routed.route;
     let received_at = SystemTime::now();
     // admit
     if let Err(r) = admit(snap, route, conn, received_at) {
@@ -279,8 +276,8 @@ async fn phases<S: AsyncRead + AsyncWrite + Unpin>(
     // accept, forward, settle: the body is read, the connection may stay.
     conn.busy();
     let keep_alive = conn.head.keep_alive();
-    match accept_and_forward(state, snap, route, metrics, conn, &body, received_at, out).await {
-        Ok(forwarded) => settle(state, snap, route, metrics, conn, out, forwarded).await,
+    match accept_and_forward(state, snap, routed, conn, &body, received_at, out).await {
+        Ok(forwarded) => settle(state, snap, routed, conn, out, forwarded).await,
         Err(Stop::Duplicate(id)) => {
             respond::duplicate(out, &id, !keep_alive);
             let written = conn.send(out).await.is_ok();
@@ -305,12 +302,10 @@ enum Stop {
 /// Verification and ids, the rate limit and the dedup claim, then the
 /// forward: everything that borrows the request's bytes. The answer to the
 /// client is written by the caller, once these borrows are over.
-#[allow(clippy::too_many_arguments)]
 async fn accept_and_forward<S: AsyncRead + AsyncWrite + Unpin>(
     state: &State,
     snap: &Snapshot,
-    route: &Route,
-    metrics: &RouteMetrics,
+    routed: &Routed,
     conn: &mut Conn<S>,
     body: &Body,
     received_at: SystemTime,
@@ -318,21 +313,25 @@ async fn accept_and_forward<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<Forwarded, Stop> {
     let (peer, tls) = (conn.peer, conn.tls);
     let (buf, head, body, scratch) = conn.parts(body);
-    let mut slots = [(&[][..], &[][..]); MAX_HEADERS];
-    let n = head_fields(head, buf, &mut slots);
+    // On the heap, sized to the request: this lives across the forward's
+    // awaits, and a fixed array of the largest head would be copied with
+    // the request's future.
+    let fields: Vec<(&[u8], &[u8])> = head.headers(buf).collect();
     let request = Request {
-        headers: Headers::new(&slots[..n]),
+        headers: Headers::new(&fields),
         path: head.path(buf),
         query: head.query(buf),
         body,
     };
+    let route = &*routed.route;
     let accepted =
         gate::inspect(route, request, scratch, received_at).map_err(|r| Stop::Reject(r, None))?;
-    metrics
+    routed
+        .metrics
         .body_bytes
         .fetch_add(accepted.body_len() as u64, Relaxed);
     let delivery_id = accepted.delivery_id().to_owned();
-    let claim = match accept(state, snap, route, &accepted).await {
+    let claim = match accept(state, routed, &accepted).await {
         Ok(claim) => claim,
         Err(Early::Duplicate) => return Err(Stop::Duplicate(delivery_id)),
         Err(Early::Reject(r)) => return Err(Stop::Reject(r, Some(delivery_id))),
@@ -343,7 +342,7 @@ async fn accept_and_forward<S: AsyncRead + AsyncWrite + Unpin>(
         peer,
         tls,
     };
-    match forward(state, snap, route, &inbound, &accepted, received_at, out).await {
+    match forward(state, snap, routed, &inbound, &accepted, received_at, out).await {
         Ok((answer, sent_at)) => Ok(Forwarded {
             answer,
             sent_at,
@@ -409,11 +408,11 @@ enum Early {
 /// After verification: the route's rate limit and the dedup claim.
 async fn accept(
     state: &State,
-    snap: &Snapshot,
-    route: &Route,
+    routed: &Routed,
     accepted: &Accepted<'_>,
 ) -> Result<Option<ClaimGuard>, Early> {
-    if let Some(bucket) = snap.rate_limits.get(&route.name) {
+    let route = &routed.route;
+    if let Some(bucket) = &routed.bucket {
         if let Err(wait) = bucket.take(Instant::now()) {
             return Err(Early::Reject(Reject::RateLimited { retry_after: wait }));
         }
@@ -438,12 +437,13 @@ async fn accept(
 async fn forward(
     state: &State,
     snap: &Snapshot,
-    route: &Route,
+    routed: &Routed,
     inbound: &Inbound<'_>,
     accepted: &Accepted<'_>,
     received_at: SystemTime,
     out: &mut Vec<u8>,
 ) -> Result<(upstream::Answer, Instant), Reject> {
+    let route = &*routed.route;
     let rendered = accepted.render(route, received_at);
     let peer = inbound.peer.map(|p| p.ip());
     let peer_trusted = peer.is_some_and(|ip| {
@@ -467,7 +467,7 @@ async fn forward(
         },
     );
     let sent_at = Instant::now();
-    let answer = upstream::exchange(&target(state, snap, route), out, &rendered.body).await?;
+    let answer = upstream::exchange(&target(state, snap, routed), out, &rendered.body).await?;
     Ok((answer, sent_at))
 }
 
@@ -476,12 +476,12 @@ async fn forward(
 async fn settle<S: AsyncRead + AsyncWrite + Unpin>(
     state: &State,
     snap: &Snapshot,
-    route: &Route,
-    metrics: &RouteMetrics,
+    routed: &Routed,
     conn: &mut Conn<S>,
     out: &mut Vec<u8>,
     f: Forwarded,
 ) -> Ending {
+    let metrics = &routed.metrics;
     let status = f.answer.head.status();
     metrics.upstream_latency.observe(f.sent_at.elapsed());
     metrics.upstream_status(status);
@@ -492,7 +492,7 @@ async fn settle<S: AsyncRead + AsyncWrite + Unpin>(
             claim.release().await;
         }
     }
-    let relayed = upstream::relay(f.answer, &target(state, snap, route), conn, out).await;
+    let relayed = upstream::relay(f.answer, &target(state, snap, routed), conn, out).await;
     Ending {
         status,
         disposition: Disposition::Forwarded,
@@ -502,13 +502,13 @@ async fn settle<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-fn target<'a>(state: &'a State, snap: &'a Snapshot, route: &'a Route) -> upstream::Target<'a> {
+fn target<'a>(state: &'a State, snap: &'a Snapshot, routed: &'a Routed) -> upstream::Target<'a> {
     upstream::Target {
         connector: &state.connector,
-        peer: snap.peer(&route.upstream),
-        upstream: &route.upstream,
+        peer: &routed.peer,
+        upstream: &routed.route.upstream,
         limits: &snap.limits,
-        timeout: route.timeout,
+        timeout: routed.route.timeout,
         idle: UPSTREAM_IDLE,
     }
 }

@@ -6,7 +6,6 @@
 //! connection.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use pingora::protocols::Stream;
@@ -21,14 +20,25 @@ struct Idle {
     since: Instant,
 }
 
+/// Per upstream, its idle connections. A sidecar forwards to one receiver
+/// or a few, so a list compared by address first is cheaper than hashing
+/// the upstream's strings twice per request.
+type Pool = Vec<(Upstream, Vec<Idle>)>;
+
 thread_local! {
-    static POOL: RefCell<HashMap<Upstream, Vec<Idle>>> = RefCell::new(HashMap::new());
+    static POOL: RefCell<Pool> = const { RefCell::new(Vec::new()) };
+}
+
+fn find<'p>(pool: &'p mut Pool, upstream: &Upstream) -> Option<&'p mut Vec<Idle>> {
+    pool.iter_mut()
+        .find(|(u, _)| u.addr == upstream.addr && u == upstream)
+        .map(|(_, list)| list)
 }
 
 /// An idle connection to `upstream` that has not outlived `idle`.
 pub fn take(upstream: &Upstream, idle: Duration) -> Option<Stream> {
     POOL.with_borrow_mut(|pool| {
-        let list = pool.get_mut(upstream)?;
+        let list = find(pool, upstream)?;
         let now = Instant::now();
         // Oldest first in the list: drop the expired ones from the front.
         let fresh = list
@@ -43,10 +53,10 @@ pub fn take(upstream: &Upstream, idle: Duration) -> Option<Stream> {
 /// Keeps `stream` for reuse.
 pub fn put(upstream: &Upstream, stream: Stream) {
     POOL.with_borrow_mut(|pool| {
-        let list = match pool.get_mut(upstream) {
-            Some(list) => list,
-            None => pool.entry(upstream.clone()).or_default(),
-        };
+        if find(pool, upstream).is_none() {
+            pool.push((upstream.clone(), Vec::new()));
+        }
+        let list = find(pool, upstream).expect("just added");
         if list.len() >= MAX_IDLE {
             list.remove(0);
         }
@@ -61,10 +71,10 @@ pub fn put(upstream: &Upstream, stream: Stream) {
 pub fn sweep(idle: Duration) {
     POOL.with_borrow_mut(|pool| {
         let now = Instant::now();
-        for list in pool.values_mut() {
+        for (_, list) in pool.iter_mut() {
             list.retain(|c| now.duration_since(c.since) < idle);
         }
-        pool.retain(|_, list| !list.is_empty());
+        pool.retain(|(_, list)| !list.is_empty());
     })
 }
 
@@ -84,7 +94,7 @@ mod tests {
     }
 
     fn held() -> usize {
-        POOL.with_borrow(|pool| pool.values().map(Vec::len).sum())
+        POOL.with_borrow(|pool| pool.iter().map(|(_, list)| list.len()).sum())
     }
 
     async fn stream(listener: &TcpListener) -> Stream {

@@ -44,7 +44,9 @@ pub struct Target<'a> {
 pub struct Answer {
     stream: Stream,
     buf: BytesMut,
-    pub head: ResponseHead,
+    /// Boxed: its field table (2 KiB) would otherwise be copied with each
+    /// future the answer passes through.
+    pub head: Box<ResponseHead>,
 }
 
 /// Why an attempt failed, and whether the connection may have been stale.
@@ -77,7 +79,11 @@ pub async fn exchange(target: &Target<'_>, head: &[u8], body: &[u8]) -> Result<A
             Some(s) => (s, true),
             None => {
                 let wait = deadline.saturating_duration_since(Instant::now());
-                let stream = match timeout(wait, target.connector.new_stream(target.peer)).await {
+                // Boxed: connecting (with a TLS handshake) is an 8 KiB
+                // future, and most requests take a pooled connection;
+                // inline, every request's future would carry it.
+                let connect = Box::pin(target.connector.new_stream(target.peer));
+                let stream = match timeout(wait, connect).await {
                     Err(_) => return Err(Reject::UpstreamTimeout),
                     Ok(Err(e)) => {
                         return Err(match e.etype() {
@@ -129,7 +135,7 @@ async fn attempt(
         Ok(Ok(())) => {}
     }
     let mut buf = BytesMut::with_capacity(4096);
-    let mut head = ResponseHead::new();
+    let mut head = Box::new(ResponseHead::new());
     let mut any = false;
     loop {
         if !buf.is_empty() {
