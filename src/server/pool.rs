@@ -6,6 +6,7 @@
 //! connection.
 
 use std::cell::RefCell;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pingora::protocols::Stream;
@@ -21,22 +22,30 @@ struct Idle {
 }
 
 /// Per upstream, its idle connections. A sidecar forwards to one receiver
-/// or a few, so a list compared by address first is cheaper than hashing
-/// the upstream's strings twice per request.
-type Pool = Vec<(Upstream, Vec<Idle>)>;
+/// or a few, so a short list is searched, by the configuration's own
+/// `Arc` first (no string compared), then by value: a reload makes new
+/// `Arc`s of the same upstreams, whose connections stay usable.
+type Pool = Vec<(Arc<Upstream>, Vec<Idle>)>;
 
 thread_local! {
     static POOL: RefCell<Pool> = const { RefCell::new(Vec::new()) };
 }
 
-fn find<'p>(pool: &'p mut Pool, upstream: &Upstream) -> Option<&'p mut Vec<Idle>> {
-    pool.iter_mut()
-        .find(|(u, _)| u.addr == upstream.addr && u == upstream)
-        .map(|(_, list)| list)
+fn find<'p>(pool: &'p mut Pool, upstream: &Arc<Upstream>) -> Option<&'p mut Vec<Idle>> {
+    let at = match pool.iter().position(|(u, _)| Arc::ptr_eq(u, upstream)) {
+        Some(at) => at,
+        None => {
+            let at = pool.iter().position(|(u, _)| u == upstream)?;
+            // The current configuration's `Arc` from now on.
+            pool[at].0 = upstream.clone();
+            at
+        }
+    };
+    Some(&mut pool[at].1)
 }
 
 /// An idle connection to `upstream` that has not outlived `idle`.
-pub fn take(upstream: &Upstream, idle: Duration) -> Option<Stream> {
+pub fn take(upstream: &Arc<Upstream>, idle: Duration) -> Option<Stream> {
     POOL.with_borrow_mut(|pool| {
         let list = find(pool, upstream)?;
         let now = Instant::now();
@@ -51,7 +60,7 @@ pub fn take(upstream: &Upstream, idle: Duration) -> Option<Stream> {
 }
 
 /// Keeps `stream` for reuse.
-pub fn put(upstream: &Upstream, stream: Stream) {
+pub fn put(upstream: &Arc<Upstream>, stream: Stream) {
     POOL.with_borrow_mut(|pool| {
         if find(pool, upstream).is_none() {
             pool.push((upstream.clone(), Vec::new()));
@@ -83,14 +92,14 @@ mod tests {
     use super::*;
     use tokio::net::{TcpListener, TcpStream};
 
-    fn upstream(port: u16) -> Upstream {
-        Upstream {
+    fn upstream(port: u16) -> Arc<Upstream> {
+        Arc::new(Upstream {
             addr: ([127, 0, 0, 1], port).into(),
             tls: false,
             host: "127.0.0.1".into(),
             authority: format!("127.0.0.1:{port}"),
             base_path: String::new(),
-        }
+        })
     }
 
     fn held() -> usize {
@@ -134,5 +143,16 @@ mod tests {
         put(&b, stream(&listener).await);
         sweep(Duration::ZERO);
         assert_eq!(held(), 0);
+
+        // A reload makes a new `Arc` of the same upstream: its idle
+        // connections are still taken, and one to another port is not.
+        let kept = stream(&listener).await;
+        let kept_id = kept.id();
+        put(&a, kept);
+        assert!(take(&upstream(3), Duration::from_secs(30)).is_none());
+        assert_eq!(
+            take(&upstream(1), Duration::from_secs(30)).map(|s| s.id()),
+            Some(kept_id)
+        );
     }
 }

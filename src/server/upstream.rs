@@ -7,6 +7,7 @@
 //! after a timeout (the receiver could get the request twice).
 
 use std::io;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
@@ -31,7 +32,7 @@ const COALESCE_LIMIT: usize = 64 * 1024;
 pub struct Target<'a> {
     pub connector: &'a TransportConnector,
     pub peer: &'a HttpPeer,
-    pub upstream: &'a Upstream,
+    pub upstream: &'a Arc<Upstream>,
     pub limits: &'a Limits,
     /// The route's timeout: the whole exchange up to the answer's head, and
     /// each read of the answer's body.
