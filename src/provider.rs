@@ -4,6 +4,7 @@
 //! send`, the JSON Schema's check, the tests' tables) derives from it.
 
 mod contract;
+pub(crate) mod dotted;
 pub(crate) mod standard;
 
 use std::time::Duration;

@@ -10,75 +10,31 @@ mod normalize;
 #[cfg(test)]
 mod tests;
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
+use super::dotted::{DottedScheme, Format};
 use super::{
-    utf8_keys, Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
+    utf8_keys, Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
 };
-use crate::reject::Reject;
 use crate::secret::Secret;
-use crate::verify::crypto::{body_signed_by, sign_dotted, decode_hex_signature, SigningKey};
-use crate::verify::fields::{check_window, parse_timestamp, single_header};
-use crate::verify::{Request, Scheme, Signed, Window};
+use crate::verify::Window;
 
 pub struct ElevenLabs;
 
-const HEADER: &str = "elevenlabs-signature";
-const LABEL: &str = "ElevenLabs-Signature";
+static FORMAT: Format = Format {
+    header: "elevenlabs-signature",
+    label: "ElevenLabs-Signature",
+    version: "v0",
+    // The SDKs refuse a header whose signature is not hex.
+    strict_hex: true,
+};
+const LABEL: &str = FORMAT.label;
 /// The SDKs' window, for the past only.
 const TOLERANCE: Duration = Duration::from_secs(30 * 60);
 
-struct ElevenLabsScheme {
-    keys: Vec<SigningKey>,
-    window: Window,
+fn read<'a>(text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>> {
+    Ok(Box::new(crate::normalize::read::<normalize::Body>(text)?))
 }
-
-struct Parsed<'h> {
-    timestamp_text: &'h str,
-    timestamp: u64,
-    signatures: Vec<[u8; 32]>,
-}
-
-fn parse<'h>(request: &Request<'h>) -> Result<Parsed<'h>, Reject> {
-    let malformed = Reject::MalformedSignature { header: LABEL };
-    let value = single_header(&request.headers, HEADER, LABEL)?;
-    let mut timestamp_text = None;
-    let mut signatures = Vec::new();
-    for item in value.split(',') {
-        let (key, val) = item.trim().split_once('=').ok_or(malformed.clone())?;
-        match key {
-            "t" if timestamp_text.is_none() => timestamp_text = Some(val),
-            "t" => return Err(malformed),
-            "v0" => signatures.push(decode_hex_signature(val).ok_or(malformed.clone())?),
-            // Entries of schemes hookgate does not know are ignored.
-            _ => {}
-        }
-    }
-    let timestamp_text = timestamp_text.ok_or(malformed.clone())?;
-    if signatures.is_empty() {
-        return Err(malformed);
-    }
-    Ok(Parsed {
-        timestamp_text,
-        timestamp: parse_timestamp(timestamp_text, LABEL)?,
-        signatures,
-    })
-}
-
-impl Scheme for ElevenLabsScheme {
-    fn precheck(&self, request: &Request<'_>, _: SystemTime) -> Result<(), Reject> {
-        parse(request).map(|_| ())
-    }
-
-    fn verify(&self, request: &Request<'_>, now: SystemTime) -> Result<Signed, Reject> {
-        let parsed = parse(request)?;
-        check_window(parsed.timestamp, now, self.window)?;
-        let signed: [&[u8]; 3] = [parsed.timestamp_text.as_bytes(), b".", request.body];
-        body_signed_by(&self.keys, &signed, parsed.signatures.iter())
-    }
-}
-
-super::reads!(ElevenLabsScheme, normalize::Body);
 
 impl Provider for ElevenLabs {
     fn name(&self) -> &'static str {
@@ -88,12 +44,14 @@ impl Provider for ElevenLabs {
     /// The route's `tolerance` replaces the 30 minutes for the past; a
     /// future timestamp is accepted whatever it is, as the SDKs accept it.
     fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
-        Ok(Box::new(ElevenLabsScheme {
+        Ok(Box::new(DottedScheme {
+            format: &FORMAT,
             keys: utf8_keys(setup.secrets)?,
             window: Window {
                 past: setup.tolerance.unwrap_or(TOLERANCE),
                 future: None,
             },
+            read,
         }))
     }
 
@@ -127,7 +85,9 @@ impl Provider for ElevenLabs {
         if secret.expose().is_empty() {
             return Err("the secret is empty".into());
         }
-        let (t, mac) = sign_dotted(secret.expose().as_bytes(), d.timestamp, body);
-        Ok(vec![(LABEL.into(), format!("t={t},v0={}", hex::encode(mac)))])
+        Ok(vec![(
+            LABEL.into(),
+            FORMAT.sign(secret.expose().as_bytes(), d.timestamp, body),
+        )])
     }
 }

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::*;
 use crate::provider::test_support::*;
+use crate::reject::Reject;
 
 const SECRET: &str = "wsec_8a1f9e0c2b7d4e6f";
 const BODY: &[u8] =

@@ -8,73 +8,30 @@ mod normalize;
 #[cfg(test)]
 mod tests;
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
+use super::dotted::{DottedScheme, Format};
 use super::{
-    utf8_keys, Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
+    utf8_keys, Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
 };
-use crate::reject::Reject;
 use crate::secret::Secret;
-use crate::verify::crypto::{body_signed_by, sign_dotted, decode_hex_signature, SigningKey};
-use crate::verify::fields::{check_window, parse_timestamp, single_header};
-use crate::verify::{Headers, Request, Scheme, Signed, Window};
+use crate::verify::Window;
 
 pub struct Nixflex;
 
-const HEADER: &str = "x-nixflex-signature";
-const LABEL: &str = "X-Nixflex-Signature";
+static FORMAT: Format = Format {
+    header: "x-nixflex-signature",
+    label: "X-Nixflex-Signature",
+    version: "v1",
+    // A `v1` that is not hex is skipped, as Stripe skips it: another may
+    // still verify.
+    strict_hex: false,
+};
+const LABEL: &str = FORMAT.label;
 
-struct NixflexScheme {
-    keys: Vec<SigningKey>,
-    window: Window,
+fn read<'a>(text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>> {
+    Ok(Box::new(crate::normalize::read::<normalize::Body>(text)?))
 }
-
-struct Parsed<'h> {
-    timestamp_text: &'h str,
-    timestamp: u64,
-    signatures: Vec<[u8; 32]>,
-}
-
-fn parse<'h>(headers: &Headers<'h>) -> Result<Parsed<'h>, Reject> {
-    let malformed = Reject::MalformedSignature { header: LABEL };
-    let value = single_header(headers, HEADER, LABEL)?;
-    let mut timestamp_text = None;
-    let mut signatures = Vec::new();
-    for item in value.split(',') {
-        let (key, val) = item.trim().split_once('=').ok_or(malformed.clone())?;
-        match key {
-            "t" if timestamp_text.is_none() => timestamp_text = Some(val),
-            "t" => return Err(malformed),
-            "v1" => signatures.extend(decode_hex_signature(val)),
-            // Other schemes (e.g. a future v2) are ignored, as Stripe's are.
-            _ => {}
-        }
-    }
-    let timestamp_text = timestamp_text.ok_or(malformed.clone())?;
-    if signatures.is_empty() {
-        return Err(malformed);
-    }
-    Ok(Parsed {
-        timestamp_text,
-        timestamp: parse_timestamp(timestamp_text, LABEL)?,
-        signatures,
-    })
-}
-
-impl Scheme for NixflexScheme {
-    fn precheck(&self, request: &Request<'_>, _: SystemTime) -> Result<(), Reject> {
-        parse(&request.headers).map(|_| ())
-    }
-
-    fn verify(&self, request: &Request<'_>, now: SystemTime) -> Result<Signed, Reject> {
-        let parsed = parse(&request.headers)?;
-        check_window(parsed.timestamp, now, self.window)?;
-        let signed: [&[u8]; 3] = [parsed.timestamp_text.as_bytes(), b".", request.body];
-        body_signed_by(&self.keys, &signed, parsed.signatures.iter())
-    }
-}
-
-super::reads!(NixflexScheme, normalize::Body);
 
 impl Provider for Nixflex {
     fn name(&self) -> &'static str {
@@ -82,9 +39,11 @@ impl Provider for Nixflex {
     }
 
     fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
-        Ok(Box::new(NixflexScheme {
+        Ok(Box::new(DottedScheme {
+            format: &FORMAT,
             keys: utf8_keys(setup.secrets)?,
             window: Window::both(super::tolerance(&setup)),
+            read,
         }))
     }
 
@@ -118,9 +77,8 @@ impl Provider for Nixflex {
         body: &[u8],
         d: &Outgoing<'_>,
     ) -> Result<Vec<(String, String)>, String> {
-        let (t, mac) = sign_dotted(secret.expose().as_bytes(), d.timestamp, body);
         Ok(vec![
-            (LABEL.into(), format!("t={t},v1={}", hex::encode(mac))),
+            (LABEL.into(), FORMAT.sign(secret.expose().as_bytes(), d.timestamp, body)),
             ("webhook_delivery_id".into(), d.id.to_owned()),
         ])
     }

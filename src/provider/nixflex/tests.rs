@@ -4,6 +4,7 @@ use serde_json::json;
 
 use super::*;
 use crate::provider::test_support::*;
+use crate::reject::Reject;
 
 const SECRET: &str = "nfx_live_8d2c1f0a9b";
 const BODY: &[u8] =
