@@ -47,6 +47,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
+#[path = "support/cli.rs"]
+mod cli;
+
 /// How long one valid request may take, connect to last byte.
 const VALID_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one health check may take.
@@ -98,12 +101,7 @@ fn loopback(addr: &str) -> SocketAddr {
 }
 
 fn parse_args() -> Args {
-    // `cargo test --all-targets` runs every bench target once, with no
-    // arguments: there is no flood to make then.
-    if std::env::args().len() == 1 {
-        println!("flood: an attack client for scripts/flood.sh; nothing to test");
-        std::process::exit(0);
-    }
+    cli::exit_when_run_as_a_test("flood: an attack client for scripts/flood.sh; nothing to test");
     let mut url = None;
     let mut admin = None;
     let mut secret = None;
@@ -115,43 +113,25 @@ fn parse_args() -> Args {
     let mut healthz_every = 200.0;
     let mut connect_concurrency = 256.0;
     let mut slow_after = 1500.0;
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = || {
-            args.next()
-                .unwrap_or_else(|| usage(&format!("{flag} needs a value")))
-        };
-        let number = |v: String| -> f64 {
-            v.parse()
-                .ok()
-                .filter(|n: &f64| n.is_finite() && *n >= 0.0)
-                .unwrap_or_else(|| usage(&format!("{v:?} is not a non-negative number")))
-        };
+    let mut flags = cli::Flags::new(usage);
+    while let Some(flag) = flags.next_flag() {
         match flag.as_str() {
-            // Passed by `cargo bench`.
-            "--bench" => {}
-            "--url" => url = Some(value()),
-            "--admin" => admin = Some(value()),
-            "--secret" => secret = Some(value()),
-            "--idle" => idle = number(value()),
-            "--slow-bodies" => slow_bodies = number(value()),
-            "--body-bytes" => body_bytes = number(value()),
-            "--duration" => duration = number(value()),
-            "--valid-every-ms" => valid_every = number(value()),
-            "--healthz-every-ms" => healthz_every = number(value()),
-            "--connect-concurrency" => connect_concurrency = number(value()),
-            "--slow-after-ms" => slow_after = number(value()),
-            other => usage(&format!("unknown argument {other:?}")),
+            "--url" => url = Some(flags.value(&flag)),
+            "--admin" => admin = Some(flags.value(&flag)),
+            "--secret" => secret = Some(flags.value(&flag)),
+            "--idle" => idle = flags.number(&flag),
+            "--slow-bodies" => slow_bodies = flags.number(&flag),
+            "--body-bytes" => body_bytes = flags.number(&flag),
+            "--duration" => duration = flags.number(&flag),
+            "--valid-every-ms" => valid_every = flags.number(&flag),
+            "--healthz-every-ms" => healthz_every = flags.number(&flag),
+            "--connect-concurrency" => connect_concurrency = flags.number(&flag),
+            "--slow-after-ms" => slow_after = flags.number(&flag),
+            other => flags.unknown(other),
         }
     }
     let url = url.unwrap_or_else(|| usage("--url is required"));
-    let rest = url
-        .strip_prefix("http://")
-        .unwrap_or_else(|| usage("only http:// URLs"));
-    let (host, path) = match rest.find('/') {
-        Some(i) => (rest[..i].to_owned(), rest[i..].to_owned()),
-        None => (rest.to_owned(), "/".to_owned()),
-    };
+    let (host, path) = cli::host_and_path(&url, usage);
     let admin = admin.unwrap_or_else(|| usage("--admin is required"));
     let admin = admin.strip_prefix("http://").unwrap_or(&admin);
     let admin = admin.trim_end_matches('/');

@@ -33,6 +33,9 @@ use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+#[path = "support/cli.rs"]
+mod cli;
+
 const PLACEHOLDER: &str = "{{ID}}";
 /// Latencies kept per connection, at most (bounds memory on long runs).
 const MAX_SAMPLES: usize = 2_000_000;
@@ -58,12 +61,7 @@ fn usage(problem: &str) -> ! {
 }
 
 fn parse_args() -> Args {
-    // `cargo test --all-targets` runs every bench target once, with no
-    // arguments: there is no load to make then.
-    if std::env::args().len() == 1 {
-        println!("load: a load client for scripts/bench.sh; nothing to test");
-        std::process::exit(0);
-    }
+    cli::exit_when_run_as_a_test("load: a load client for scripts/bench.sh; nothing to test");
     let mut url = None;
     let mut body_file = None;
     let mut secret = None;
@@ -71,37 +69,21 @@ fn parse_args() -> Args {
     let mut duration = 5.0;
     let mut warmup = 1.0;
     let mut rate = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = || {
-            args.next()
-                .unwrap_or_else(|| usage(&format!("{flag} needs a value")))
-        };
-        let number = |v: String| -> f64 {
-            v.parse()
-                .unwrap_or_else(|_| usage(&format!("{v:?} is not a number")))
-        };
+    let mut flags = cli::Flags::new(usage);
+    while let Some(flag) = flags.next_flag() {
         match flag.as_str() {
-            // Passed by `cargo bench`.
-            "--bench" => {}
-            "--url" => url = Some(value()),
-            "--body" => body_file = Some(value()),
-            "--sign" => secret = Some(value()),
-            "--connections" => connections = number(value()) as usize,
-            "--duration" => duration = number(value()),
-            "--warmup" => warmup = number(value()),
-            "--rate" => rate = Some(number(value())),
-            other => usage(&format!("unknown argument {other:?}")),
+            "--url" => url = Some(flags.value(&flag)),
+            "--body" => body_file = Some(flags.value(&flag)),
+            "--sign" => secret = Some(flags.value(&flag)),
+            "--connections" => connections = flags.number(&flag) as usize,
+            "--duration" => duration = flags.number(&flag),
+            "--warmup" => warmup = flags.number(&flag),
+            "--rate" => rate = Some(flags.number(&flag)),
+            other => flags.unknown(other),
         }
     }
     let url = url.unwrap_or_else(|| usage("--url is required"));
-    let rest = url
-        .strip_prefix("http://")
-        .unwrap_or_else(|| usage("only http:// URLs"));
-    let (host, path) = match rest.find('/') {
-        Some(i) => (rest[..i].to_owned(), rest[i..].to_owned()),
-        None => (rest.to_owned(), "/".to_owned()),
-    };
+    let (host, path) = cli::host_and_path(&url, usage);
     let body_file = body_file.unwrap_or_else(|| usage("--body is required"));
     let body =
         std::fs::read_to_string(&body_file).unwrap_or_else(|e| usage(&format!("{body_file}: {e}")));
