@@ -12,6 +12,7 @@ use base64::Engine;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use hmac::{Hmac, Mac};
 use hookgate::config;
+use hookgate::route::Route;
 use hookgate::verify::{Headers, Request};
 use sha2::{Digest, Sha256};
 
@@ -269,20 +270,14 @@ fn bench(c: &mut Criterion) {
             }
             let route = loaded.config.route(&format!("/{p}")).unwrap();
             let signed = sign(p, &body, ts);
-            let fields: Vec<(&[u8], &[u8])> = signed
-                .iter()
-                .map(|(k, v)| (k.as_bytes(), v.as_bytes()))
-                .collect();
+            let fields = fields_of(&signed);
             let request = Request {
                 headers: Headers::new(&fields),
                 path: b"/",
                 query: None,
                 body: &body,
             };
-            assert!(route.scheme.verify(&request, now).is_ok(), "{p}");
-            group.bench_function(BenchmarkId::new(*p, size), |b| {
-                b.iter(|| route.scheme.verify(&request, now))
-            });
+            measure(&mut group, p, size, route, &request, now);
         }
         twilio(&mut group, &loaded.config, &body, size, now);
         vapi_token(&mut group, &loaded.config, &body, size, now);
@@ -291,6 +286,32 @@ fn bench(c: &mut Criterion) {
 }
 
 type Group<'a> = criterion::BenchmarkGroup<'a, criterion::measurement::WallTime>;
+
+/// Signed headers as the request's fields.
+fn fields_of<'s>(signed: &'s [(&'static str, String)]) -> Vec<(&'s [u8], &'s [u8])> {
+    signed
+        .iter()
+        .map(|(k, v)| (k.as_bytes(), v.as_bytes()))
+        .collect()
+}
+
+/// Checks that `request` verifies on `route`, then measures its check.
+fn measure(
+    group: &mut Group<'_>,
+    name: &str,
+    size: usize,
+    route: &Route,
+    request: &Request<'_>,
+    now: SystemTime,
+) {
+    assert!(
+        route.scheme.verify(request, now).is_ok(),
+        "{name} does not verify"
+    );
+    group.bench_function(BenchmarkId::new(name, size), |b| {
+        b.iter(|| route.scheme.verify(request, now))
+    });
+}
 
 /// Twilio on a form of the size, and on the JSON body through its hash.
 fn twilio(
@@ -303,20 +324,14 @@ fn twilio(
     let route = config.route("/twilio").unwrap();
     let form = twilio_form(size);
     let signed = sign("twilio", &form, 0);
-    let fields: Vec<(&[u8], &[u8])> = signed
-        .iter()
-        .map(|(k, v)| (k.as_bytes(), v.as_bytes()))
-        .collect();
+    let fields = fields_of(&signed);
     let request = Request {
         headers: Headers::new(&fields),
         path: b"/twilio",
         query: None,
         body: &form,
     };
-    assert!(route.scheme.verify(&request, now).is_ok(), "twilio form");
-    group.bench_function(BenchmarkId::new("twilio/form", size), |b| {
-        b.iter(|| route.scheme.verify(&request, now))
-    });
+    measure(group, "twilio/form", size, route, &request, now);
 
     let query = format!("bodySHA256={}", hex::encode(Sha256::digest(json)));
     let url = format!("{TWILIO_URL}?{query}");
@@ -329,10 +344,7 @@ fn twilio(
         query: Some(query.as_bytes()),
         body: json,
     };
-    assert!(route.scheme.verify(&request, now).is_ok(), "twilio json");
-    group.bench_function(BenchmarkId::new("twilio/json", size), |b| {
-        b.iter(|| route.scheme.verify(&request, now))
-    });
+    measure(group, "twilio/json", size, route, &request, now);
 }
 
 /// Vapi's static token: independent of the body's size.
@@ -351,10 +363,7 @@ fn vapi_token(
         query: None,
         body,
     };
-    assert!(route.scheme.verify(&request, now).is_ok(), "vapi token");
-    group.bench_function(BenchmarkId::new("vapi-token", size), |b| {
-        b.iter(|| route.scheme.verify(&request, now))
-    });
+    measure(group, "vapi-token", size, route, &request, now);
 }
 
 criterion_group!(benches, bench);
