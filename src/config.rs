@@ -32,15 +32,16 @@ pub struct Config {
     pub server: ServerSettings,
     pub dedup: DedupSettings,
     pub log: LogSettings,
-    /// In file order.
+    /// In file order; paths are distinct.
     routes: Vec<Arc<Route>>,
-    by_path: HashMap<String, Arc<Route>>,
 }
 
 impl Config {
     /// The route for a request path: exact match, no decoding, no prefix.
+    /// (The server looks requests up in its own per-path table, built from
+    /// `routes()` with what it derives for each route.)
     pub fn route(&self, path: &str) -> Option<&Arc<Route>> {
-        self.by_path.get(path)
+        self.routes.iter().find(|r| r.path == path)
     }
 
     pub fn routes(&self) -> impl Iterator<Item = &Arc<Route>> {
@@ -191,7 +192,6 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Loaded,
             server: server.expect("server settings are complete when there is no error"),
             dedup,
             log,
-            by_path: routes.iter().map(|r| (r.path.clone(), r.clone())).collect(),
             routes,
         },
         warnings: check.warnings,
