@@ -127,9 +127,9 @@ fn bench(c: &mut Criterion) {
             // Parsing happens once in the gateway whatever the mode; it is
             // measured here with the mapping, as the request path pays it.
             group.throughput(Throughput::Bytes(body.len() as u64));
-            let scheme = route_scheme(*p);
+            let scheme = route_scheme(p);
             group.bench_with_input(BenchmarkId::new(p.name(), size), &body, |b, body| {
-                b.iter(|| normalize(*p, &*scheme, body))
+                b.iter(|| normalize(p, &*scheme, body))
             });
         }
     }
@@ -137,7 +137,7 @@ fn bench(c: &mut Criterion) {
 }
 
 /// Parse, map and serialize with `raw`, as the request path does.
-fn normalize(p: &dyn Provider, scheme: &dyn RouteScheme, body: &[u8]) -> Vec<u8> {
+fn normalize(p: &Provider, scheme: &dyn RouteScheme, body: &[u8]) -> Vec<u8> {
     let request = Request {
         headers: Headers::default(),
         path: b"/bench",
@@ -170,7 +170,7 @@ fn normalize(p: &dyn Provider, scheme: &dyn RouteScheme, body: &[u8]) -> Vec<u8>
 /// The provider's scheme, with a secret of the kind it takes (Twilio's
 /// public URL; for the generic schemes, the keys that read the event type
 /// and delivery id).
-fn route_scheme(p: &dyn Provider) -> Box<dyn RouteScheme> {
+fn route_scheme(p: &Provider) -> Box<dyn RouteScheme> {
     let options: toml::Table = toml::from_str(match p.name() {
         "twilio" => "public_url = \"https://hooks.example.test/twilio\"",
         "hmac" => {

@@ -10,46 +10,52 @@ pub(crate) mod standard;
 use std::time::Duration;
 
 pub use contract::{
-    Identity, Outgoing, Payload, Provider, Reader, RouteScheme, Sample, SchemeSetup, SetupError,
+    HeaderList, Identity, Outgoing, Payload, Provider, Reader, RouteScheme, Sample, SchemeFn,
+    SchemeSetup, SetupError, SignFn,
 };
 
 use crate::secret::Secret;
 use crate::verify::crypto::SigningKey;
 
 macro_rules! registry {
-    ($($module:ident :: $provider:ident),+ $(,)?) => {
+    ($($module:ident),+ $(,)?) => {
         $(mod $module;)+
-        static ALL: &[&'static dyn Provider] = &[$(&$module::$provider),+];
+        static ALL: &[&Provider] = &[$(&$module::PROVIDER),+];
     };
 }
 
 registry! {
-    nixflex::Nixflex,
-    agntix::Agntix,
-    inboundflow::InboundFlow,
-    allo::Allo,
-    voxagent::Voxagent,
-    twilio::Twilio,
-    vapi::Vapi,
-    retell::Retell,
-    elevenlabs::ElevenLabs,
-    telnyx::Telnyx,
-    hmac::Hmac,
-    r#static::Static,
+    nixflex,
+    agntix,
+    inboundflow,
+    allo,
+    voxagent,
+    twilio,
+    vapi,
+    retell,
+    elevenlabs,
+    telnyx,
+    hmac,
+    r#static,
 }
 
 /// Every provider, in registry order.
-pub fn all() -> &'static [&'static dyn Provider] {
+pub fn all() -> &'static [&'static Provider] {
     ALL
 }
 
-pub fn find(name: &str) -> Option<&'static dyn Provider> {
+pub fn find(name: &str) -> Option<&'static Provider> {
     ALL.iter().copied().find(|p| p.name() == name)
 }
 
 /// `"a, b, c"`: for messages that list the choices.
 pub fn names() -> String {
     ALL.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ")
+}
+
+/// `s` seconds, for retry schedules.
+pub(crate) const fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
 }
 
 /// `m` minutes, for retry schedules.
@@ -100,28 +106,20 @@ macro_rules! reads {
 }
 pub(crate) use reads;
 
-/// How long after the first attempt the provider may still retry.
-pub fn retry_horizon(p: &dyn Provider) -> Duration {
-    p.retry_schedule().iter().sum()
-}
-
-impl std::fmt::Debug for dyn Provider {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
 // Shared by the schemes.
 
-/// One HMAC key per secret, each secret's UTF-8 bytes used as they are.
-pub(crate) fn utf8_keys(secrets: &[Secret]) -> Result<Vec<SigningKey>, Vec<SetupError>> {
+/// One key per secret, made by `key`; every secret it refuses is named
+/// (by its place in `secrets`, never by its value).
+pub(crate) fn per_secret<K>(
+    secrets: &[Secret],
+    key: impl Fn(&Secret) -> Result<K, String>,
+) -> Result<Vec<K>, Vec<SetupError>> {
     let mut keys = Vec::with_capacity(secrets.len());
     let mut errors = Vec::new();
     for (i, s) in secrets.iter().enumerate() {
-        if s.expose().is_empty() {
-            errors.push(SetupError::new(format!("secrets[{i}]"), "secret is empty"));
-        } else {
-            keys.push(SigningKey::new(s.expose().as_bytes()));
+        match key(s) {
+            Ok(k) => keys.push(k),
+            Err(why) => errors.push(SetupError::new(format!("secrets[{i}]"), why)),
         }
     }
     if errors.is_empty() {
@@ -129,6 +127,30 @@ pub(crate) fn utf8_keys(secrets: &[Secret]) -> Result<Vec<SigningKey>, Vec<Setup
     } else {
         Err(errors)
     }
+}
+
+/// One HMAC key per secret, each secret's UTF-8 bytes used as they are.
+pub(crate) fn utf8_keys(secrets: &[Secret]) -> Result<Vec<SigningKey>, Vec<SetupError>> {
+    per_secret(secrets, |s| match s.expose() {
+        "" => Err("secret is empty".into()),
+        text => Ok(SigningKey::new(text.as_bytes())),
+    })
+}
+
+/// `key: message; …`: setup errors as one line, for `hookgate send`.
+pub(crate) fn describe(errors: Vec<SetupError>) -> String {
+    errors
+        .iter()
+        .map(|e| format!("{}: {}", e.key, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The options `hookgate send` was given, read as the route reads them.
+pub(crate) fn send_options<T: serde::de::DeserializeOwned>(
+    table: &toml::Table,
+) -> Result<T, String> {
+    options(table).map_err(describe)
 }
 
 /// A provider's own route keys, read into its options type (which should

@@ -58,7 +58,7 @@ pub struct Upstream {
 pub struct Route {
     pub name: String,
     pub path: String,
-    pub provider: &'static dyn Provider,
+    pub provider: &'static Provider,
     /// The provider's scheme with this route's secrets and options: its
     /// signature check and its reading of payloads.
     pub scheme: Box<dyn RouteScheme>,

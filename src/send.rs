@@ -49,12 +49,15 @@ pub enum SendError {
 /// when `None`) to `url`, with fresh ids and the current time. `options`
 /// are the provider's own settings (e.g. Voxagent's `signature_header`).
 pub fn sign_event(
-    provider: &dyn Provider,
+    provider: &Provider,
     event: Option<&str>,
     secret: &Secret,
     options: &toml::Table,
     url: &str,
 ) -> Result<SignedEvent, SendError> {
+    if secret.expose().is_empty() {
+        return Err(SendError::Secret("the secret is empty".into()));
+    }
     let all = provider.samples();
     let sample = match event {
         None => all[0],
@@ -375,20 +378,20 @@ mod tests {
     };
     use crate::provider::{self, Provider};
 
-    fn secret(p: &dyn Provider) -> Secret {
+    fn secret(p: &Provider) -> Secret {
         Secret::new(test_route(p).signing_secret)
     }
 
     #[test]
     fn every_documented_event_signs_and_verifies_with_fresh_identity() {
         for p in provider::all() {
-            let s = secret(*p);
-            let route = test_route(*p);
-            let options = test_options(*p);
-            let scheme = try_scheme(*p, &[route.secret], route.options).unwrap();
+            let s = secret(p);
+            let route = test_route(p);
+            let options = test_options(p);
+            let scheme = try_scheme(p, &[route.secret], route.options).unwrap();
             for sample in p.samples() {
-                let a = sign_event(*p, Some(sample.event), &s, &options, TEST_URL).unwrap();
-                let b = sign_event(*p, Some(sample.event), &s, &options, TEST_URL).unwrap();
+                let a = sign_event(p, Some(sample.event), &s, &options, TEST_URL).unwrap();
+                let b = sign_event(p, Some(sample.event), &s, &options, TEST_URL).unwrap();
                 // Whatever the provider dedups on must be fresh: the body
                 // for those keyed on it, the signed message id for the rest.
                 assert!(

@@ -28,7 +28,7 @@ const TELNYX_SEED: &str = "LBwQTNroPxutpoBX0OMffNAqq+e0nGOXBA2ThRbHwK0=";
 const TWILIO_URL: &str = "https://hooks.example.test/twilio";
 
 /// A route's secret, its signer's secret and its provider keys.
-fn route_setup(p: &dyn Provider) -> (&'static str, &'static str, &'static str) {
+fn route_setup(p: &Provider) -> (&'static str, &'static str, &'static str) {
     match p.name() {
         "agntix" | "allo" => (WHSEC, WHSEC, ""),
         "telnyx" => (TELNYX_PUBLIC, TELNYX_SEED, ""),
@@ -72,7 +72,7 @@ fn config() -> &'static Config {
     })
 }
 
-fn route(selector: u8) -> (&'static Route, &'static dyn Provider) {
+fn route(selector: u8) -> (&'static Route, &'static Provider) {
     let all = provider::all();
     let p = all[usize::from(selector & 0x0f) % all.len()];
     let mode = if selector & 0x10 == 0 { "original" } else { "normalized" };

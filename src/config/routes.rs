@@ -143,7 +143,7 @@ fn scheme(
     check: &mut Check<'_>,
     at: &str,
     raw: &RawRoute,
-    provider: &dyn Provider,
+    provider: &Provider,
     secrets: &[Secret],
 ) -> Option<Box<dyn RouteScheme>> {
     let mut unknown = false;
@@ -195,7 +195,7 @@ fn secret_options(
     check: &mut Check<'_>,
     at: &str,
     raw: &RawRoute,
-    provider: &dyn Provider,
+    provider: &Provider,
 ) -> Option<toml::Table> {
     let mut options = raw.options.clone();
     let mut resolved = true;
@@ -232,7 +232,7 @@ fn upstream(
     check: &mut Check<'_>,
     at: &str,
     raw: &RawRoute,
-    provider: &dyn Provider,
+    provider: &Provider,
     defaults: &Defaults<'_>,
 ) -> (Option<Arc<Upstream>>, Duration) {
     let upstream = match &raw.upstream {
@@ -264,10 +264,10 @@ fn retry_horizon(
     check: &mut Check<'_>,
     at: &str,
     raw: &RawRoute,
-    provider: &dyn Provider,
+    provider: &Provider,
     dedup: &DedupSettings,
 ) {
-    let horizon = provider::retry_horizon(provider);
+    let horizon = provider.retry_horizon();
     if raw.dedup != Some(false) && !horizon.is_zero() && dedup.window < horizon {
         check.warn(format!(
             "{at}: dedup.window {} is shorter than {}'s retry schedule ({}): a late retry may be forwarded again",
@@ -282,7 +282,7 @@ fn dedup_key(
     check: &mut Check<'_>,
     at: &str,
     parts: &[String],
-    provider: &dyn Provider,
+    provider: &Provider,
 ) -> DedupKeySpec {
     let at = format!("{at}.dedup_key");
     if parts.is_empty() {

@@ -8,68 +8,164 @@ use crate::event::Event;
 use crate::secret::Secret;
 use crate::verify::{Format, Request, Scalar, Scheme};
 
-/// One provider. Implementations live in `src/provider/<name>/` and are
-/// listed once, in the registry (`src/provider.rs`).
-pub trait Provider: Sync + 'static {
+/// Builds a provider's scheme for one route (see [`Provider::scheme`]).
+pub type SchemeFn = fn(SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>>;
+
+/// Signs a delivery as the provider does (see [`Provider::sign`]).
+pub type SignFn = fn(&Secret, &[u8], &Outgoing<'_>) -> Result<HeaderList, String>;
+
+/// Header names and values, in order.
+pub type HeaderList = Vec<(String, String)>;
+
+/// One provider: what hookgate knows of it, as data, and its two functions.
+/// Each is a `static` in `src/provider/<name>/`, listed once in the
+/// registry (`src/provider.rs`), built with [`Provider::new`] and the
+/// `with_` setters for what differs from "none".
+pub struct Provider {
+    name: &'static str,
+    scheme: SchemeFn,
+    sign: SignFn,
+    samples: &'static [Sample],
+    options: &'static [&'static str],
+    secret_options: &'static [&'static str],
+    deadline: Option<Duration>,
+    retries: &'static [Duration],
+    signed_headers: &'static [&'static str],
+    sample_ids: &'static [&'static str],
+}
+
+impl Provider {
+    /// A provider that takes no route keys of its own, publishes no deadline
+    /// or retries, signs no header a `dedup_key` may use, and whose samples
+    /// carry no ids.
+    pub const fn new(
+        name: &'static str,
+        scheme: SchemeFn,
+        sign: SignFn,
+        samples: &'static [Sample],
+    ) -> Provider {
+        Provider {
+            name,
+            scheme,
+            sign,
+            samples,
+            options: &[],
+            secret_options: &[],
+            deadline: None,
+            retries: &[],
+            signed_headers: &[],
+            sample_ids: &[],
+        }
+    }
+
+    pub const fn with_options(mut self, keys: &'static [&'static str]) -> Provider {
+        self.options = keys;
+        self
+    }
+
+    pub const fn with_secret_options(mut self, keys: &'static [&'static str]) -> Provider {
+        self.secret_options = keys;
+        self
+    }
+
+    pub const fn with_deadline(mut self, deadline: Duration) -> Provider {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    pub const fn with_retries(mut self, schedule: &'static [Duration]) -> Provider {
+        self.retries = schedule;
+        self
+    }
+
+    pub const fn with_signed_headers(mut self, names: &'static [&'static str]) -> Provider {
+        self.signed_headers = names;
+        self
+    }
+
+    pub const fn with_sample_ids(mut self, pointers: &'static [&'static str]) -> Provider {
+        self.sample_ids = pointers;
+        self
+    }
+
     /// The name routes use (`provider = "nixflex"`); also the metrics label
     /// and the normalized event's `provider`.
-    fn name(&self) -> &'static str;
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
 
     /// Builds the provider's scheme for one route from its secrets and the
     /// route keys this provider declares. Errors name the key, never a
     /// secret's value.
-    fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>>;
+    pub fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
+        (self.scheme)(setup)
+    }
 
     /// Route keys this provider takes besides the common ones (e.g.
     /// Voxagent's `signature_header`); any other key on the route is an error.
-    fn options(&self) -> &'static [&'static str] {
-        &[]
+    pub fn options(&self) -> &'static [&'static str] {
+        self.options
     }
 
     /// Those of [`Provider::options`] that hold secrets (a string, or a
     /// table of strings, e.g. Twilio's `shared_keys`): the configuration
     /// resolves their `${NAME}` values from the environment, as it does
     /// `secrets`, before [`Provider::scheme`] sees them.
-    fn secret_options(&self) -> &'static [&'static str] {
-        &[]
+    pub fn secret_options(&self) -> &'static [&'static str] {
+        self.secret_options
     }
 
     /// How long the provider waits for an answer: a route's upstream
     /// timeout must be shorter.
-    fn deadline(&self) -> Option<Duration> {
-        None
+    pub fn deadline(&self) -> Option<Duration> {
+        self.deadline
     }
 
     /// The provider's retries after a failed attempt: the delay before each
     /// (documented where the provider publishes them). The dedup window
     /// should outlast their sum.
-    fn retry_schedule(&self) -> &'static [Duration] {
-        &[]
+    pub fn retry_schedule(&self) -> &'static [Duration] {
+        self.retries
+    }
+
+    /// How long after the first attempt the provider may still retry.
+    pub fn retry_horizon(&self) -> Duration {
+        self.retries.iter().sum()
     }
 
     /// Header names this scheme signs (a route's `dedup_key` may use them
     /// without a warning).
-    fn signed_headers(&self) -> &'static [&'static str] {
-        &[]
+    pub fn signed_headers(&self) -> &'static [&'static str] {
+        self.signed_headers
     }
 
     /// One realistic payload per documented event, the first the default
     /// (`hookgate send`).
-    fn samples(&self) -> &'static [Sample];
+    pub fn samples(&self) -> &'static [Sample] {
+        self.samples
+    }
 
     /// JSON pointers of the ids a sample carries; `hookgate send` replaces
     /// them with fresh ones so a test event is never taken for a duplicate.
-    fn sample_ids(&self) -> &'static [&'static str] {
-        &[]
+    pub fn sample_ids(&self) -> &'static [&'static str] {
+        self.sample_ids
     }
 
     /// The headers of a delivery of `body`, signed as the provider signs it.
-    fn sign(
+    pub fn sign(
         &self,
         secret: &Secret,
         body: &[u8],
         delivery: &Outgoing<'_>,
-    ) -> Result<Vec<(String, String)>, String>;
+    ) -> Result<HeaderList, String> {
+        (self.sign)(secret, body, delivery)
+    }
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
 }
 
 /// A provider's scheme configured for one route: it checks a request's

@@ -24,7 +24,7 @@ fn now() -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(1_779_000_000)
 }
 
-fn secret(p: &dyn Provider) -> &'static str {
+fn secret(p: &Provider) -> &'static str {
     match p.name() {
         "agntix" | "allo" => STANDARD_SECRET,
         "telnyx" => test_route(p).secret,
@@ -32,7 +32,7 @@ fn secret(p: &dyn Provider) -> &'static str {
     }
 }
 
-fn kind_strategy() -> impl Strategy<Value = &'static dyn Provider> {
+fn kind_strategy() -> impl Strategy<Value = &'static Provider> {
     prop::sample::select(all().to_vec())
 }
 
@@ -47,7 +47,7 @@ fn twilio_params(body: &[u8]) -> Vec<(String, String)> {
 
 /// Signs `body` (UTF-8, as the reference crates require) with reference code that shares nothing with the verifiers:
 /// the `svix` and `standardwebhooks` crates, or HMAC written out here.
-fn reference_headers(p: &dyn Provider, body: &[u8], ts: u64) -> Fields {
+fn reference_headers(p: &Provider, body: &[u8], ts: u64) -> Fields {
     let mut h = Fields::default();
     let mut put = |k: &str, v: String| h.add(k, &v);
     match p.name() {
@@ -150,7 +150,7 @@ fn reference_headers(p: &dyn Provider, body: &[u8], ts: u64) -> Fields {
     h
 }
 
-fn verify(p: &dyn Provider, headers: &Fields, body: &[u8]) -> Result<(), Reject> {
+fn verify(p: &Provider, headers: &Fields, body: &[u8]) -> Result<(), Reject> {
     check(
         &*scheme(p, &[secret(p)], test_route(p).options),
         headers,
@@ -162,7 +162,7 @@ fn verify(p: &dyn Provider, headers: &Fields, body: &[u8]) -> Result<(), Reject>
 /// Whether `tampered` differs from `body` in what the scheme signs. Twilio
 /// signs a form's decoded parameters, so a byte may change and the
 /// parameters stay (`+` for a space, `%4a` for `%4A`): that is no tamper.
-fn signed_content_differs(p: &dyn Provider, body: &[u8], tampered: &[u8]) -> bool {
+fn signed_content_differs(p: &Provider, body: &[u8], tampered: &[u8]) -> bool {
     match p.name() {
         "twilio" => twilio_params(body) != twilio_params(tampered),
         _ => body != tampered,

@@ -11,7 +11,7 @@ use base64::Engine;
 use super::{Payload, Reader, RouteScheme, SetupError};
 use crate::reject::Reject;
 use crate::secret::Secret;
-use crate::verify::crypto::{any_key_matches, SigningKey};
+use crate::verify::crypto::{body_signed_by, SigningKey};
 use crate::verify::fields::{check_window, parse_timestamp, single_header};
 use crate::verify::{Headers, Request, Scheme, Signed, Window};
 
@@ -129,11 +129,7 @@ impl Scheme for StandardScheme {
             b".",
             request.body,
         ];
-        if any_key_matches(&self.keys, &signed, parsed.signatures.iter()) {
-            Ok(Signed::Body)
-        } else {
-            Err(Reject::InvalidSignature)
-        }
+        body_signed_by(&self.keys, &signed, parsed.signatures.iter())
     }
 }
 

@@ -30,12 +30,12 @@ pub const TEST_URL: &str = "https://hooks.example.test/hook";
 
 /// A route's scheme for `provider` with `secrets` and provider options
 /// given as TOML (`""` for none).
-pub fn scheme(provider: &dyn Provider, secrets: &[&str], options: &str) -> Box<dyn RouteScheme> {
+pub fn scheme(provider: &Provider, secrets: &[&str], options: &str) -> Box<dyn RouteScheme> {
     try_scheme(provider, secrets, options).unwrap()
 }
 
 pub fn try_scheme(
-    provider: &dyn Provider,
+    provider: &Provider,
     secrets: &[&str],
     options: &str,
 ) -> Result<Box<dyn RouteScheme>, Vec<super::SetupError>> {
@@ -187,7 +187,7 @@ delivery_id = "json:/id"
 event_pointer = "/type"
 "#;
 
-pub fn test_route(provider: &dyn Provider) -> TestRoute {
+pub fn test_route(provider: &Provider) -> TestRoute {
     const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     const RAW: &str = "a-raw-secret";
     let (secret, signing_secret, options) = match provider.name() {
@@ -211,12 +211,12 @@ pub fn test_route(provider: &dyn Provider) -> TestRoute {
 }
 
 /// The test route's options as a table (what `hookgate send` is given).
-pub fn test_options(provider: &dyn Provider) -> toml::Table {
+pub fn test_options(provider: &Provider) -> toml::Table {
     toml::from_str(test_route(provider).options).unwrap()
 }
 
 /// The provider's test route, for reading payloads.
-pub fn any_scheme(provider: &dyn Provider) -> Box<dyn RouteScheme> {
+pub fn any_scheme(provider: &Provider) -> Box<dyn RouteScheme> {
     let route = test_route(provider);
     try_scheme(provider, &[route.secret], route.options)
         .unwrap_or_else(|e| panic!("{}: the test route does not load: {e:?}", provider.name()))
@@ -288,7 +288,7 @@ pub struct Normalized {
 }
 
 pub fn normalize_body(
-    provider: &dyn Provider,
+    provider: &Provider,
     body: &[u8],
     include_raw: bool,
     with_data: bool,

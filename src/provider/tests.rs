@@ -18,10 +18,10 @@ const SCHEMA: &str = include_str!("../../schema/event.schema.json");
 #[test]
 fn every_signer_round_trips_through_its_verifier_for_every_sample() {
     for p in all() {
-        let route = test_route(*p);
-        let options = test_options(*p);
+        let route = test_route(p);
+        let options = test_options(p);
         let secret = Secret::new(route.signing_secret);
-        let s = scheme(*p, &[route.secret], route.options);
+        let s = scheme(p, &[route.secret], route.options);
         assert!(!p.samples().is_empty(), "{}: no samples", p.name());
         for sample in p.samples() {
             let body = sample.body.as_bytes();
@@ -172,7 +172,7 @@ fn every_fixture_validates_against_the_schema_and_keeps_raw_intact() {
 #[test]
 fn raw_is_the_provider_bytes_verbatim_and_can_be_turned_off() {
     let body = fixture("nixflex", "call.ended");
-    let n = normalize_body(&nixflex::Nixflex, &body, true, true);
+    let n = normalize_body(&nixflex::PROVIDER, &body, true, true);
     let text = String::from_utf8(n.bytes).unwrap();
     let spliced = format!(
         "\"raw\":{}}}}}",
@@ -180,7 +180,7 @@ fn raw_is_the_provider_bytes_verbatim_and_can_be_turned_off() {
     );
     assert!(text.ends_with(&spliced), "raw must be the body's bytes");
 
-    let off = normalize_body(&nixflex::Nixflex, &body, false, true);
+    let off = normalize_body(&nixflex::PROVIDER, &body, false, true);
     assert!(off.doc["data"].get("raw").is_none());
     assert!(off.doc["data"].get("call").is_some());
 }
@@ -237,7 +237,7 @@ fn unknown_events_are_forwarded_as_unknown_never_dropped() {
 #[test]
 fn wrong_types_are_left_out_not_invented() {
     let body = br#"{"event":"call.ended","call_id":12,"duration_seconds":"n/a","direction":7,"transcript":"no","started_at":"yesterday","metadata":null}"#;
-    let d = normalize_body(&nixflex::Nixflex, body, false, true).doc;
+    let d = normalize_body(&nixflex::PROVIDER, body, false, true).doc;
     assert_eq!(d["type"], "call.ended");
     assert_eq!(d["subject"], "12");
     let c = &d["data"]["call"];
@@ -249,7 +249,7 @@ fn wrong_types_are_left_out_not_invented() {
 
 /// `forward = "original"` parses the body without its arrays and builds no
 /// `data`: the `ce-*` attributes must come out exactly as from a full parse.
-fn original_mode_attributes_match(p: &dyn Provider, body: &[u8]) -> Result<(), String> {
+fn original_mode_attributes_match(p: &Provider, body: &[u8]) -> Result<(), String> {
     let full = normalize_body(p, body, false, true).headers;
     let original = normalize_body(p, body, false, false).headers;
     if full == original {

@@ -4,8 +4,11 @@ use std::fmt;
 
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
-use sha2::{Sha256, Sha512};
+use sha2::{Digest, Sha256, Sha512};
 use subtle::ConstantTimeEq;
+
+use super::Signed;
+use crate::reject::Reject;
 
 /// HMAC-SHA256 key material, keyed once at configuration load (the keyed
 /// state is cloned per request).
@@ -54,12 +57,35 @@ pub fn body_signed_by<'c>(
     keys: &[SigningKey],
     parts: &[&[u8]],
     candidates: impl Iterator<Item = &'c [u8; 32]> + Clone,
-) -> Result<super::Signed, crate::reject::Reject> {
-    if any_key_matches(keys, parts, candidates) {
-        Ok(super::Signed::Body)
+) -> Result<Signed, Reject> {
+    body_signed_if(any_key_matches(keys, parts, candidates))
+}
+
+/// The verdict once a scheme has checked the body's signature: signed, or
+/// refused as an invalid signature.
+pub fn body_signed_if(matched: bool) -> Result<Signed, Reject> {
+    if matched {
+        Ok(Signed::Body)
     } else {
-        Err(crate::reject::Reject::InvalidSignature)
+        Err(Reject::InvalidSignature)
     }
+}
+
+/// A static token as it is kept: its SHA-256, so that comparing a presented
+/// token takes the same time whatever the two lengths.
+pub fn token_digest(token: &[u8]) -> [u8; 32] {
+    Sha256::digest(token).into()
+}
+
+/// The verdict on a presented static token: it is one of the `known`
+/// digests, every one compared in constant time.
+pub fn token_known(known: &[[u8; 32]], presented: &[u8]) -> Result<Signed, Reject> {
+    let presented = token_digest(presented);
+    body_signed_if(
+        known
+            .iter()
+            .fold(false, |found, t| found | bool::from(t.ct_eq(&presented))),
+    )
 }
 
 /// What a `<t>.<body>` sender (Stripe's form) signs for a test event:

@@ -7,14 +7,12 @@ mod normalize;
 #[cfg(test)]
 mod tests;
 
-use std::time::Duration;
-
 use super::standard::{self, HeaderSet, StandardScheme};
-use super::{Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup, SetupError};
+use super::{
+    secs, HeaderList, Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
+};
 use crate::secret::Secret;
 use crate::verify::{Headers, Window};
-
-pub struct Agntix;
 
 /// Svix also sends the scheme under `webhook-*` names on newer accounts.
 fn header_set(headers: &Headers<'_>) -> HeaderSet {
@@ -25,54 +23,26 @@ fn header_set(headers: &Headers<'_>) -> HeaderSet {
     }
 }
 
-impl Provider for Agntix {
-    fn name(&self) -> &'static str {
-        "agntix"
-    }
+pub static PROVIDER: Provider = Provider::new("agntix", route_scheme, sign, SAMPLES)
+    .with_deadline(secs(15))
+    // Svix's published schedule: 5 s, 5 m, 30 m, 2 h, 5 h, 10 h, 10 h.
+    .with_retries(super::SVIX_RETRIES)
+    .with_signed_headers(&["svix-id", "svix-timestamp", "webhook-id", "webhook-timestamp"])
+    .with_sample_ids(&["/id"]);
 
-    fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
-        Ok(Box::new(StandardScheme {
-            keys: standard::keys(setup.secrets)?,
-            window: Window::both(super::tolerance(&setup)),
-            names: header_set,
-            read,
-        }))
-    }
+const SAMPLES: &[Sample] = crate::samples!["agntix": "session.ended", "session.created", "session.created.chat", "session.ended.chat"];
 
-    fn deadline(&self) -> Option<Duration> {
-        Some(Duration::from_secs(15))
-    }
+fn route_scheme(setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
+    Ok(Box::new(StandardScheme {
+        keys: standard::keys(setup.secrets)?,
+        window: Window::both(super::tolerance(&setup)),
+        names: header_set,
+        read,
+    }))
+}
 
-    /// Svix's published schedule: 5 s, 5 m, 30 m, 2 h, 5 h, 10 h, 10 h.
-    fn retry_schedule(&self) -> &'static [Duration] {
-        super::SVIX_RETRIES
-    }
-
-    fn signed_headers(&self) -> &'static [&'static str] {
-        &[
-            "svix-id",
-            "svix-timestamp",
-            "webhook-id",
-            "webhook-timestamp",
-        ]
-    }
-
-    fn samples(&self) -> &'static [Sample] {
-        crate::samples!["agntix": "session.ended", "session.created", "session.created.chat", "session.ended.chat"]
-    }
-
-    fn sample_ids(&self) -> &'static [&'static str] {
-        &["/id"]
-    }
-
-    fn sign(
-        &self,
-        secret: &Secret,
-        body: &[u8],
-        d: &Outgoing<'_>,
-    ) -> Result<Vec<(String, String)>, String> {
-        standard::signed_headers(standard::SVIX, secret, body, d.id, d.timestamp)
-    }
+fn sign(secret: &Secret, body: &[u8], d: &Outgoing<'_>) -> Result<HeaderList, String> {
+    standard::signed_headers(standard::SVIX, secret, body, d.id, d.timestamp)
 }
 
 fn read<'a>(text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>> {

@@ -22,7 +22,7 @@ fn signed(secret: &str, id: &str, ts: u64, body: &[u8]) -> Fields {
 }
 
 fn verify(secrets: &[&str], h: &Fields, body: &[u8]) -> Result<(), Reject> {
-    check(&*scheme(&Agntix, secrets, ""), h, body, now())
+    check(&*scheme(&PROVIDER, secrets, ""), h, body, now())
 }
 
 #[test]
@@ -117,7 +117,7 @@ fn missing_and_malformed_headers() {
 
 #[test]
 fn a_secret_that_is_not_base64_is_a_configuration_error() {
-    let err = try_scheme(&Agntix, &["whsec_***"], "").err().unwrap();
+    let err = try_scheme(&PROVIDER, &["whsec_***"], "").err().unwrap();
     assert_eq!(err[0].key, "secrets[0]");
     assert!(!err[0].message.contains("***"));
 }

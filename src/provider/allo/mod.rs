@@ -6,63 +6,38 @@ mod normalize;
 #[cfg(test)]
 mod tests;
 
-use std::time::Duration;
-
 use super::standard::{self, StandardScheme};
-use super::{Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup, SetupError};
+use super::{
+    secs, HeaderList, Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
+};
 use crate::secret::Secret;
 use crate::verify::Window;
 
-pub struct Allo;
+pub static PROVIDER: Provider = Provider::new("allo", route_scheme, sign, SAMPLES)
+    .with_deadline(secs(20))
+    // None published; Standard Webhooks senders typically follow Svix's (5 s,
+    // 5 m, 30 m, 2 h, 5 h, 10 h, 10 h). Allo disables an endpoint after 5 days
+    // of failures.
+    .with_retries(super::SVIX_RETRIES)
+    .with_signed_headers(&["webhook-id", "webhook-timestamp"])
+    .with_sample_ids(&["/data/id"]);
 
-impl Provider for Allo {
-    fn name(&self) -> &'static str {
-        "allo"
-    }
+const SAMPLES: &[Sample] = crate::samples!["allo":
+    "call.completed", "call.received", "call.triggered", "sms.received", "sms.sent",
+    "contact.created", "contact.updated", "tag.added", "tag.removed", "CALL_RECEIVED",
+    "SMS_RECEIVED", "SMS_SENT", "CONTACT_CREATED", "CONTACT_UPDATED", "PING"];
 
-    fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
-        Ok(Box::new(StandardScheme {
-            keys: standard::keys(setup.secrets)?,
-            window: Window::both(super::tolerance(&setup)),
-            names: |_| standard::WEBHOOK,
-            read,
-        }))
-    }
+fn route_scheme(setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
+    Ok(Box::new(StandardScheme {
+        keys: standard::keys(setup.secrets)?,
+        window: Window::both(super::tolerance(&setup)),
+        names: |_| standard::WEBHOOK,
+        read,
+    }))
+}
 
-    fn deadline(&self) -> Option<Duration> {
-        Some(Duration::from_secs(20))
-    }
-
-    /// None published; Standard Webhooks senders typically follow Svix's
-    /// (5 s, 5 m, 30 m, 2 h, 5 h, 10 h, 10 h). Allo disables an endpoint
-    /// after 5 days of failures.
-    fn retry_schedule(&self) -> &'static [Duration] {
-        super::SVIX_RETRIES
-    }
-
-    fn signed_headers(&self) -> &'static [&'static str] {
-        &["webhook-id", "webhook-timestamp"]
-    }
-
-    fn samples(&self) -> &'static [Sample] {
-        crate::samples!["allo":
-            "call.completed", "call.received", "call.triggered", "sms.received", "sms.sent",
-            "contact.created", "contact.updated", "tag.added", "tag.removed", "CALL_RECEIVED",
-            "SMS_RECEIVED", "SMS_SENT", "CONTACT_CREATED", "CONTACT_UPDATED", "PING"]
-    }
-
-    fn sample_ids(&self) -> &'static [&'static str] {
-        &["/data/id"]
-    }
-
-    fn sign(
-        &self,
-        secret: &Secret,
-        body: &[u8],
-        d: &Outgoing<'_>,
-    ) -> Result<Vec<(String, String)>, String> {
-        standard::signed_headers(standard::WEBHOOK, secret, body, d.id, d.timestamp)
-    }
+fn sign(secret: &Secret, body: &[u8], d: &Outgoing<'_>) -> Result<HeaderList, String> {
+    standard::signed_headers(standard::WEBHOOK, secret, body, d.id, d.timestamp)
 }
 
 fn read<'a>(text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>> {

@@ -22,7 +22,7 @@ fn signed(secret: &str, id: &str, ts: u64, body: &[u8]) -> Fields {
 }
 
 fn verify(secrets: &[&str], h: &Fields, body: &[u8]) -> Result<(), Reject> {
-    check(&*scheme(&Allo, secrets, ""), h, body, now())
+    check(&*scheme(&PROVIDER, secrets, ""), h, body, now())
 }
 
 #[test]

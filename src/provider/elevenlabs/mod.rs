@@ -14,12 +14,10 @@ use std::time::Duration;
 
 use super::dotted::{DottedScheme, Format};
 use super::{
-    utf8_keys, Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
+    mins, utf8_keys, HeaderList, Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
 };
 use crate::secret::Secret;
 use crate::verify::Window;
-
-pub struct ElevenLabs;
 
 static FORMAT: Format = Format {
     header: "elevenlabs-signature",
@@ -36,58 +34,31 @@ fn read<'a>(text: &'a str) -> serde_json::Result<Box<dyn Payload<'a> + 'a>> {
     Ok(Box::new(crate::normalize::read::<normalize::Body>(text)?))
 }
 
-impl Provider for ElevenLabs {
-    fn name(&self) -> &'static str {
-        "elevenlabs"
-    }
+pub static PROVIDER: Provider = Provider::new("elevenlabs", route_scheme, sign, SAMPLES)
+    // Retries are off unless enabled on the webhook; their delays are not
+    // published (assumed). A webhook failing 10 times in a row with no success
+    // for 7 days is disabled.
+    .with_retries(&[mins(1), mins(5), mins(30)])
+    .with_sample_ids(&["/data/conversation_id"]);
 
-    /// The route's `tolerance` replaces the 30 minutes for the past; a
-    /// future timestamp is accepted whatever it is, as the SDKs accept it.
-    fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
-        Ok(Box::new(DottedScheme {
-            format: &FORMAT,
-            keys: utf8_keys(setup.secrets)?,
-            window: Window {
-                past: setup.tolerance.unwrap_or(TOLERANCE),
-                future: None,
-            },
-            read,
-        }))
-    }
+const SAMPLES: &[Sample] = crate::samples!["elevenlabs":
+    "post_call_transcription", "call_initiation_failure", "post_call_audio"];
 
-    /// Retries are off unless enabled on the webhook; their delays are not
-    /// published (assumed). A webhook failing 10 times in a row with no
-    /// success for 7 days is disabled.
-    fn retry_schedule(&self) -> &'static [Duration] {
-        const SCHEDULE: &[Duration] = &[
-            super::mins(1),
-            super::mins(5),
-            super::mins(30),
-        ];
-        SCHEDULE
-    }
+/// The route's `tolerance` replaces the 30 minutes for the past; a future
+/// timestamp is accepted whatever it is, as the SDKs accept it.
+fn route_scheme(setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
+    Ok(Box::new(DottedScheme {
+        format: &FORMAT,
+        keys: utf8_keys(setup.secrets)?,
+        window: Window {
+            past: setup.tolerance.unwrap_or(TOLERANCE),
+            future: None,
+        },
+        read,
+    }))
+}
 
-    fn samples(&self) -> &'static [Sample] {
-        crate::samples!["elevenlabs":
-            "post_call_transcription", "call_initiation_failure", "post_call_audio"]
-    }
-
-    fn sample_ids(&self) -> &'static [&'static str] {
-        &["/data/conversation_id"]
-    }
-
-    fn sign(
-        &self,
-        secret: &Secret,
-        body: &[u8],
-        d: &Outgoing<'_>,
-    ) -> Result<Vec<(String, String)>, String> {
-        if secret.expose().is_empty() {
-            return Err("the secret is empty".into());
-        }
-        Ok(vec![(
-            LABEL.into(),
-            FORMAT.sign(secret.expose().as_bytes(), d.timestamp, body),
-        )])
-    }
+fn sign(secret: &Secret, body: &[u8], d: &Outgoing<'_>) -> Result<HeaderList, String> {
+    let value = FORMAT.sign(secret.expose().as_bytes(), d.timestamp, body);
+    Ok(vec![(LABEL.into(), value)])
 }

@@ -22,7 +22,7 @@ fn header_for(secret: &str, t: u64, body: &[u8]) -> String {
 }
 
 fn verify(secrets: &[&str], sig: &str, body: &[u8]) -> Result<(), Reject> {
-    let s = scheme(&ElevenLabs, secrets, "");
+    let s = scheme(&PROVIDER, secrets, "");
     check(&*s, &Fields::new(&[("ElevenLabs-Signature", sig)]), body, now())
 }
 
@@ -57,7 +57,7 @@ fn thirty_minutes_in_the_past_and_any_future() {
     }
     // A route's tolerance narrows the past, never the future.
     let secrets = [Secret::new(SECRET)];
-    let narrow = ElevenLabs
+    let narrow = PROVIDER
         .scheme(SchemeSetup {
             secrets: &secrets,
             tolerance: Some(Duration::from_secs(60)),
@@ -93,7 +93,7 @@ fn any_v0_entry_may_match() {
 
 #[test]
 fn missing_and_malformed() {
-    let s = scheme(&ElevenLabs, &[SECRET], "");
+    let s = scheme(&PROVIDER, &[SECRET], "");
     assert_eq!(
         check(&*s, &Fields::default(), BODY, now()),
         Err(Reject::MissingSignature { header: LABEL })
@@ -120,7 +120,7 @@ fn missing_and_malformed() {
 
 #[test]
 fn identity_is_the_signed_type_and_conversation() {
-    let s = scheme(&ElevenLabs, &[SECRET], "");
+    let s = scheme(&PROVIDER, &[SECRET], "");
     let f = Fields::new(&[("elevenlabs-signature", &header_for(SECRET, unix(now()), BODY))]);
     verified(&*s, &f, BODY, |v, payload| {
         let id = payload.identity(v.request());

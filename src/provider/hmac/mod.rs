@@ -23,11 +23,9 @@ use scheme::{Algorithm, Encoding, Format, HmacScheme, MacKey, Timestamp, Timesta
 use template::Piece;
 use crate::verify::fields::{intern_header, is_header_name};
 
-use super::{Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError};
+use super::{per_secret, HeaderList, Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError};
 use crate::secret::Secret;
 use crate::verify::Window;
-
-pub struct Hmac;
 
 const OPTIONS: &[&str] = &[
     "algorithm",
@@ -466,124 +464,85 @@ impl Config {
 }
 
 
-impl Provider for Hmac {
-    fn name(&self) -> &'static str {
-        "hmac"
-    }
+pub static PROVIDER: Provider = Provider::new("hmac", route_scheme, sign, SAMPLES)
+    .with_options(OPTIONS)
+    // The sender's; none is known, so Svix's common schedule is assumed for the
+    // dedup window's warning (5 s … 10 h, 32 h in all).
+    .with_retries(super::SVIX_RETRIES)
+    .with_sample_ids(&["/id", "/data/call_id"]);
 
-    fn options(&self) -> &'static [&'static str] {
-        OPTIONS
-    }
+const SAMPLES: &[Sample] = crate::samples!["hmac": "call.ended"];
 
-    fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
-        let config = Config::parse(setup.options, setup.tolerance)?;
-        if setup.secrets.is_empty() {
-            return Err(vec![SetupError::new(
-                "secrets",
-                "at least one secret is required",
-            )]);
-        }
-        let mut keys = Vec::with_capacity(setup.secrets.len());
-        let mut errors = Vec::new();
-        for (i, s) in setup.secrets.iter().enumerate() {
-            match config.key(s) {
-                Ok(k) => keys.push(k),
-                Err(why) => errors.push(SetupError::new(format!("secrets[{i}]"), why)),
-            }
-        }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        Ok(Box::new(HmacScheme {
-            keys,
-            header: config.header,
-            format: config.format,
-            prefix: config.prefix,
-            encoding: config.encoding,
-            timestamp: config.timestamp,
-            template: config.template,
-            id_header: config.id_header.map(|(name, _)| name),
-            reading: config.reading,
-            warnings: config.warnings,
-        }))
+fn route_scheme(setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
+    let config = Config::parse(setup.options, setup.tolerance)?;
+    if setup.secrets.is_empty() {
+        return Err(vec![SetupError::new(
+            "secrets",
+            "at least one secret is required",
+        )]);
     }
-
-    /// The sender's; none is known, so Svix's common schedule is assumed
-    /// for the dedup window's warning (5 s … 10 h, 32 h in all).
-    fn retry_schedule(&self) -> &'static [Duration] {
-        super::SVIX_RETRIES
-    }
-
-    fn samples(&self) -> &'static [Sample] {
-        crate::samples!["hmac": "call.ended"]
-    }
-
-    fn sample_ids(&self) -> &'static [&'static str] {
-        &["/id", "/data/call_id"]
-    }
-
-    /// Signs as the route's options say (`--option key=value`, the route's
-    /// own keys).
-    fn sign(
-        &self,
-        secret: &Secret,
-        body: &[u8],
-        d: &Outgoing<'_>,
-    ) -> Result<Vec<(String, String)>, String> {
-        super::unknown_option("hmac", d.options, OPTIONS)?;
-        let config = Config::parse(d.options, None).map_err(describe)?;
-        let key = config.key(secret)?;
-        let timestamp = config.timestamp.map(|t| match t.unit {
-            Unit::Seconds => d.timestamp.to_string(),
-            Unit::Millis => (d.timestamp * 1000).to_string(),
-        });
-        let mut headers = Vec::new();
-        if let Some((_, label)) = &config.id_header {
-            headers.push((label.clone(), d.id.to_owned()));
-        }
-        if let (Some(label), Some(t)) = (&config.timestamp_label, &timestamp) {
-            headers.push((label.clone(), t.clone()));
-        }
-        let value_of = |name: &str| -> Result<String, String> {
-            headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.clone())
-                .or_else(|| (name == "content-type").then(|| "application/json".to_owned()))
-                .ok_or_else(|| format!("cannot fill {{header:{name}}}: hookgate send sets only the id and timestamp headers and Content-Type"))
-        };
-        let mut owned: Vec<Vec<u8>> = Vec::new();
-        for piece in &config.template {
-            owned.push(match piece {
-                Piece::Literal(bytes) => bytes.clone(),
-                Piece::Body => body.to_vec(),
-                Piece::Timestamp => timestamp.clone().unwrap_or_default().into_bytes(),
-                Piece::Id => d.id.as_bytes().to_vec(),
-                Piece::Header(name) => value_of(name)?.into_bytes(),
-            });
-        }
-        let parts: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
-        let mac = key.sign(&parts);
-        let sig = format!("{}{}", config.prefix, config.encoding.encode(&mac[..key.len()]));
-        let value = match &config.format {
-            Format::Bare => sig,
-            Format::List {
-                signature_key,
-                timestamp_key: Some(tk),
-            } => format!("{tk}={},{signature_key}={sig}", timestamp.unwrap_or_default()),
-            Format::List { signature_key, .. } => format!("{signature_key}={sig}"),
-            Format::Spaced { version } => format!("{version},{sig}"),
-        };
-        headers.push((config.header_label, value));
-        Ok(headers)
-    }
+    let keys = per_secret(setup.secrets, |s| config.key(s))?;
+    Ok(Box::new(HmacScheme {
+        keys,
+        header: config.header,
+        format: config.format,
+        prefix: config.prefix,
+        encoding: config.encoding,
+        timestamp: config.timestamp,
+        template: config.template,
+        id_header: config.id_header.map(|(name, _)| name),
+        reading: config.reading,
+        warnings: config.warnings,
+    }))
 }
 
-/// Setup errors as one line, for `hookgate send`.
-fn describe(errors: Vec<SetupError>) -> String {
-    errors
-        .iter()
-        .map(|e| format!("{}: {}", e.key, e.message))
-        .collect::<Vec<_>>()
-        .join("; ")
+/// Signs as the route's options say (`--option key=value`, the route's own
+/// keys).
+fn sign(secret: &Secret, body: &[u8], d: &Outgoing<'_>) -> Result<HeaderList, String> {
+    super::unknown_option("hmac", d.options, OPTIONS)?;
+    let config = Config::parse(d.options, None).map_err(super::describe)?;
+    let key = config.key(secret)?;
+    let timestamp = config.timestamp.map(|t| match t.unit {
+        Unit::Seconds => d.timestamp.to_string(),
+        Unit::Millis => (d.timestamp * 1000).to_string(),
+    });
+    let mut headers = Vec::new();
+    if let Some((_, label)) = &config.id_header {
+        headers.push((label.clone(), d.id.to_owned()));
+    }
+    if let (Some(label), Some(t)) = (&config.timestamp_label, &timestamp) {
+        headers.push((label.clone(), t.clone()));
+    }
+    let value_of = |name: &str| -> Result<String, String> {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+            .or_else(|| (name == "content-type").then(|| "application/json".to_owned()))
+            .ok_or_else(|| format!("cannot fill {{header:{name}}}: hookgate send sets only the id and timestamp headers and Content-Type"))
+    };
+    let mut owned: Vec<Vec<u8>> = Vec::new();
+    for piece in &config.template {
+        owned.push(match piece {
+            Piece::Literal(bytes) => bytes.clone(),
+            Piece::Body => body.to_vec(),
+            Piece::Timestamp => timestamp.clone().unwrap_or_default().into_bytes(),
+            Piece::Id => d.id.as_bytes().to_vec(),
+            Piece::Header(name) => value_of(name)?.into_bytes(),
+        });
+    }
+    let parts: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
+    let mac = key.sign(&parts);
+    let sig = format!("{}{}", config.prefix, config.encoding.encode(&mac[..key.len()]));
+    let value = match &config.format {
+        Format::Bare => sig,
+        Format::List {
+            signature_key,
+            timestamp_key: Some(tk),
+        } => format!("{tk}={},{signature_key}={sig}", timestamp.unwrap_or_default()),
+        Format::List { signature_key, .. } => format!("{signature_key}={sig}"),
+        Format::Spaced { version } => format!("{version},{sig}"),
+    };
+    headers.push((config.header_label, value));
+    Ok(headers)
 }

@@ -13,6 +13,7 @@ use super::normalize::Reading;
 use super::template::Piece;
 use crate::provider::{Payload, RouteScheme};
 use crate::reject::Reject;
+use crate::verify::crypto::body_signed_if;
 use crate::verify::fields::{check_window, check_window_ms, single_header};
 use crate::verify::{Request, Scheme, Signed, Window};
 
@@ -307,11 +308,7 @@ impl Scheme for HmacScheme {
                 .iter()
                 .fold(false, |found, c| found | bool::from(mac.ct_eq(c)))
         });
-        if matched {
-            Ok(Signed::Body)
-        } else {
-            Err(Reject::InvalidSignature)
-        }
+        body_signed_if(matched)
     }
 }
 

@@ -25,7 +25,7 @@ fn try_build(
 ) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
     let secrets: Vec<Secret> = secrets.iter().map(|s| Secret::new(*s)).collect();
     let options: toml::Table = toml::from_str(options).unwrap();
-    Hmac.scheme(SchemeSetup {
+    PROVIDER.scheme(SchemeSetup {
         secrets: &secrets,
         tolerance,
         options: &options,
@@ -508,7 +508,7 @@ fn send_signs_as_the_route_says() {
             event: "call.ended",
             options: &table,
         };
-        let headers = Hmac.sign(&Secret::new(secret), body, &d).unwrap();
+        let headers = PROVIDER.sign(&Secret::new(secret), body, &d).unwrap();
         let s = build(&[secret], options, None);
         assert_eq!(
             check(&*s, &Fields::from_owned(headers), body, now()),
@@ -525,7 +525,7 @@ fn send_signs_as_the_route_says() {
         event: "e",
         options: &table,
     };
-    assert!(Hmac.sign(&Secret::new("k"), b"{}", &d).unwrap_err().contains("sekret"));
+    assert!(PROVIDER.sign(&Secret::new("k"), b"{}", &d).unwrap_err().contains("sekret"));
 }
 
 #[test]

@@ -7,18 +7,16 @@ mod normalize;
 #[cfg(test)]
 mod tests;
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use super::{
-    utf8_keys, Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
+    mins, secs, utf8_keys, HeaderList, Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
 };
 use crate::reject::Reject;
 use crate::secret::Secret;
 use crate::verify::crypto::{any_key_matches, sign_dotted, decode_hex_signature, SigningKey};
 use crate::verify::fields::{check_window, parse_timestamp, single_header};
 use crate::verify::{Headers, Request, Scheme, Signed, Window};
-
-pub struct InboundFlow;
 
 const SIGNATURE: &str = "X-InboundFlow-Signature";
 const TIMESTAMP: &str = "X-InboundFlow-Timestamp";
@@ -98,64 +96,43 @@ impl Scheme for InboundFlowScheme {
 
 super::reads!(InboundFlowScheme, normalize::Body);
 
-impl Provider for InboundFlow {
-    fn name(&self) -> &'static str {
-        "inboundflow"
-    }
+pub static PROVIDER: Provider = Provider::new("inboundflow", route_scheme, sign, SAMPLES)
+    .with_deadline(secs(10))
+    // Only "disabled after 10 consecutive failures" is documented: ten attempts
+    // are assumed, at 1 m, 2 m, 5 m, 10 m, 30 m, 1 h, 2 h, 4 h, 8 h.
+    .with_retries(&[
+        mins(1),
+        mins(2),
+        mins(5),
+        mins(10),
+        mins(30),
+        mins(60),
+        mins(120),
+        mins(240),
+        mins(480),
+    ])
+    .with_sample_ids(&["/delivery_id", "/data/call_id"]);
 
-    fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
-        Ok(Box::new(InboundFlowScheme {
-            keys: utf8_keys(setup.secrets)?,
-            window: Window::both(super::tolerance(&setup)),
-        }))
-    }
+const SAMPLES: &[Sample] = crate::samples!["inboundflow": "call.completed", "call.transferred", "appointment.booked", "lead.created"];
 
-    fn deadline(&self) -> Option<Duration> {
-        Some(Duration::from_secs(10))
-    }
+fn route_scheme(setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
+    Ok(Box::new(InboundFlowScheme {
+        keys: utf8_keys(setup.secrets)?,
+        window: Window::both(super::tolerance(&setup)),
+    }))
+}
 
-    /// Only "disabled after 10 consecutive failures" is documented: ten
-    /// attempts are assumed, at 1 m, 2 m, 5 m, 10 m, 30 m, 1 h, 2 h, 4 h, 8 h.
-    fn retry_schedule(&self) -> &'static [Duration] {
-        const SCHEDULE: &[Duration] = &[
-            super::mins(1),
-            super::mins(2),
-            super::mins(5),
-            super::mins(10),
-            super::mins(30),
-            super::mins(60),
-            super::mins(120),
-            super::mins(240),
-            super::mins(480),
-        ];
-        SCHEDULE
-    }
-
-    fn samples(&self) -> &'static [Sample] {
-        crate::samples!["inboundflow": "call.completed", "call.transferred", "appointment.booked", "lead.created"]
-    }
-
-    fn sample_ids(&self) -> &'static [&'static str] {
-        &["/delivery_id", "/data/call_id"]
-    }
-
-    /// The delivery id header repeats the body's, as InboundFlow sends it.
-    fn sign(
-        &self,
-        secret: &Secret,
-        body: &[u8],
-        d: &Outgoing<'_>,
-    ) -> Result<Vec<(String, String)>, String> {
-        let (t, mac) = sign_dotted(secret.expose().as_bytes(), d.timestamp, body);
-        let delivery = serde_json::from_slice::<serde_json::Value>(body)
-            .ok()
-            .and_then(|v| v.get("delivery_id")?.as_str().map(str::to_owned))
-            .unwrap_or_else(|| d.id.to_owned());
-        Ok(vec![
-            (SIGNATURE.into(), format!("sha256={}", hex::encode(mac))),
-            (TIMESTAMP.into(), t),
-            ("X-InboundFlow-Event".into(), d.event.to_owned()),
-            ("X-InboundFlow-Delivery-Id".into(), delivery),
-        ])
-    }
+/// The delivery id header repeats the body's, as InboundFlow sends it.
+fn sign(secret: &Secret, body: &[u8], d: &Outgoing<'_>) -> Result<HeaderList, String> {
+    let (t, mac) = sign_dotted(secret.expose().as_bytes(), d.timestamp, body);
+    let delivery = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("delivery_id")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| d.id.to_owned());
+    Ok(vec![
+        (SIGNATURE.into(), format!("sha256={}", hex::encode(mac))),
+        (TIMESTAMP.into(), t),
+        ("X-InboundFlow-Event".into(), d.event.to_owned()),
+        ("X-InboundFlow-Delivery-Id".into(), delivery),
+    ])
 }

@@ -19,7 +19,7 @@ fn sig(secret: &str, ts: u64, signed_body: &str) -> Fields {
 }
 
 fn verify(secrets: &[&str], h: &Fields, body: &str) -> Result<(), Reject> {
-    check(&*scheme(&InboundFlow, secrets, ""), h, body.as_bytes(), now())
+    check(&*scheme(&PROVIDER, secrets, ""), h, body.as_bytes(), now())
 }
 
 #[test]
@@ -94,7 +94,7 @@ fn window_rotation_and_malformed() {
 fn a_pretty_body_is_signed_as_its_compact_form() {
     let pretty = "{ \"event\": \"call.completed\",\n  \"data\": {} }";
     let compact = r#"{"event":"call.completed","data":{}}"#;
-    let s = scheme(&InboundFlow, &[SECRET], "");
+    let s = scheme(&PROVIDER, &[SECRET], "");
     let h = sig(SECRET, unix(now()), compact);
     match check_at(&*s, &h, "/hook", pretty.as_bytes(), now()).unwrap() {
         Signed::Other(bytes) => assert_eq!(bytes, compact.as_bytes()),

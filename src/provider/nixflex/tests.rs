@@ -17,7 +17,7 @@ fn header_for(secret: &str, t: u64, body: &[u8]) -> String {
 }
 
 fn verify(secrets: &[&str], sig: &str, body: &[u8]) -> Result<(), Reject> {
-    let s = scheme(&Nixflex, secrets, "");
+    let s = scheme(&PROVIDER, secrets, "");
     check(&*s, &Fields::new(&[("x-nixflex-signature", sig)]), body, now())
 }
 
@@ -65,7 +65,7 @@ fn stale_and_future_timestamps() {
 
 #[test]
 fn missing_and_malformed() {
-    let s = scheme(&Nixflex, &[SECRET], "");
+    let s = scheme(&PROVIDER, &[SECRET], "");
     assert_eq!(
         check(&*s, &Fields::default(), BODY, now()),
         Err(Reject::MissingSignature { header: LABEL })
@@ -91,7 +91,7 @@ fn missing_and_malformed() {
 #[test]
 fn identity_is_the_signed_event_and_call_and_the_header_is_only_reported() {
     let body = br#"{"event":"call.ended","call_id":"CA1"}"#;
-    let s = scheme(&Nixflex, &[SECRET], "");
+    let s = scheme(&PROVIDER, &[SECRET], "");
     let mut f = Fields::new(&[("x-nixflex-signature", &header_for(SECRET, unix(now()), body))]);
     f.add("webhook_delivery_id", "dlv-7");
     verified(&*s, &f, body, |v, payload| {

@@ -8,18 +8,14 @@ mod normalize;
 #[cfg(test)]
 mod tests;
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use super::{
-    utf8_keys, Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
-};
+use super::{secs, utf8_keys, HeaderList, Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError};
 use crate::reject::Reject;
 use crate::secret::Secret;
 use crate::verify::crypto::{body_signed_by, SigningKey};
 use crate::verify::fields::{check_window_ms, single_header};
 use crate::verify::{Request, Scheme, Signed, Window};
-
-pub struct Retell;
 
 const HEADER: &str = "x-retell-signature";
 const LABEL: &str = "X-Retell-Signature";
@@ -75,57 +71,29 @@ impl Scheme for RetellScheme {
 
 super::reads!(RetellScheme, normalize::Body);
 
-impl Provider for Retell {
-    fn name(&self) -> &'static str {
-        "retell"
-    }
+pub static PROVIDER: Provider = Provider::new("retell", route_scheme, sign, SAMPLES)
+    // Documented default (`webhook_timeout_ms` can change it per agent).
+    .with_deadline(secs(10))
+    // "Retried up to 3 times"; the delays are not published (assumed).
+    .with_retries(&[secs(1), secs(10), secs(60)])
+    .with_sample_ids(&["/call/call_id"]);
 
-    /// Each secret is an API key carrying the webhook badge; several while
-    /// keys are rotated.
-    fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
-        Ok(Box::new(RetellScheme {
-            keys: utf8_keys(setup.secrets)?,
-            window: Window::both(super::tolerance(&setup)),
-        }))
-    }
+const SAMPLES: &[Sample] = crate::samples!["retell":
+    "call_ended", "call_started", "call_analyzed", "transcript_updated",
+    "transfer_started", "transfer_bridged", "transfer_cancelled", "transfer_ended"];
 
-    /// Documented default (`webhook_timeout_ms` can change it per agent).
-    fn deadline(&self) -> Option<Duration> {
-        Some(Duration::from_secs(10))
-    }
+/// Each secret is an API key carrying the webhook badge; several while keys
+/// are rotated.
+fn route_scheme(setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
+    Ok(Box::new(RetellScheme {
+        keys: utf8_keys(setup.secrets)?,
+        window: Window::both(super::tolerance(&setup)),
+    }))
+}
 
-    /// "Retried up to 3 times"; the delays are not published (assumed).
-    fn retry_schedule(&self) -> &'static [Duration] {
-        const SCHEDULE: &[Duration] = &[
-            Duration::from_secs(1),
-            Duration::from_secs(10),
-            Duration::from_secs(60),
-        ];
-        SCHEDULE
-    }
-
-    fn samples(&self) -> &'static [Sample] {
-        crate::samples!["retell":
-            "call_ended", "call_started", "call_analyzed", "transcript_updated",
-            "transfer_started", "transfer_bridged", "transfer_cancelled", "transfer_ended"]
-    }
-
-    fn sample_ids(&self) -> &'static [&'static str] {
-        &["/call/call_id"]
-    }
-
-    fn sign(
-        &self,
-        secret: &Secret,
-        body: &[u8],
-        d: &Outgoing<'_>,
-    ) -> Result<Vec<(String, String)>, String> {
-        if secret.expose().is_empty() {
-            return Err("the API key is empty".into());
-        }
-        let key = SigningKey::new(secret.expose().as_bytes());
-        let ms = (d.timestamp * 1000).to_string();
-        let mac = key.sign(&[body, ms.as_bytes()]);
-        Ok(vec![(LABEL.into(), format!("v={ms},d={}", hex::encode(mac)))])
-    }
+fn sign(secret: &Secret, body: &[u8], d: &Outgoing<'_>) -> Result<HeaderList, String> {
+    let key = SigningKey::new(secret.expose().as_bytes());
+    let ms = (d.timestamp * 1000).to_string();
+    let mac = key.sign(&[body, ms.as_bytes()]);
+    Ok(vec![(LABEL.into(), format!("v={ms},d={}", hex::encode(mac)))])
 }

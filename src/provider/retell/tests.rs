@@ -22,7 +22,7 @@ fn now_ms() -> u64 {
 }
 
 fn verify_at(secrets: &[&str], sig: &str, body: &[u8], at: std::time::SystemTime) -> Result<(), Reject> {
-    let s = scheme(&Retell, secrets, "");
+    let s = scheme(&PROVIDER, secrets, "");
     check(&*s, &Fields::new(&[("x-retell-signature", sig)]), body, at)
 }
 
@@ -43,7 +43,7 @@ fn the_sdk_worked_example() {
         Err(Reject::InvalidSignature)
     );
     // What `hookgate send` signs is the same HMAC.
-    let signed = Retell
+    let signed = PROVIDER
         .sign(
             &Secret::new("test-api-key"),
             body,
@@ -92,7 +92,7 @@ fn five_minutes_either_way_to_the_millisecond() {
 
 #[test]
 fn only_the_anchored_format_is_read() {
-    let s = scheme(&Retell, &[KEY], "");
+    let s = scheme(&PROVIDER, &[KEY], "");
     assert_eq!(
         check(&*s, &Fields::default(), BODY, now()),
         Err(Reject::MissingSignature { header: LABEL })
@@ -123,7 +123,7 @@ fn only_the_anchored_format_is_read() {
 
 #[test]
 fn identity_is_the_signed_event_and_call_id() {
-    let s = scheme(&Retell, &[KEY], "");
+    let s = scheme(&PROVIDER, &[KEY], "");
     let f = Fields::new(&[("x-retell-signature", &header_for(KEY, now_ms(), BODY))]);
     verified(&*s, &f, BODY, |v, payload| {
         let id = payload.identity(v.request());

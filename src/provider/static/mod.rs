@@ -10,18 +10,15 @@ mod tests;
 
 use std::time::{Duration, SystemTime};
 
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use super::hmac::normalize::{DeliveryId, Reading};
 use super::hmac::Opts;
-use super::{Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup, SetupError};
+use super::{per_secret, HeaderList, Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup, SetupError};
 use crate::reject::Reject;
 use crate::secret::Secret;
+use crate::verify::crypto::{token_digest, token_known};
 use crate::verify::fields::single_header;
 use crate::verify::{Request, Scheme, Signed};
-
-pub struct Static;
 
 const OPTIONS: &[&str] = &["token_header", "bearer", "delivery_id", "event_pointer"];
 
@@ -109,16 +106,7 @@ impl Scheme for StaticScheme {
     }
 
     fn verify(&self, request: &Request<'_>, _: SystemTime) -> Result<Signed, Reject> {
-        let given: [u8; 32] = Sha256::digest(self.token(request)?.as_bytes()).into();
-        let matched = self
-            .tokens
-            .iter()
-            .fold(false, |found, t| found | bool::from(t.ct_eq(&given)));
-        if matched {
-            Ok(Signed::Body)
-        } else {
-            Err(Reject::InvalidSignature)
-        }
+        token_known(&self.tokens, self.token(request)?.as_bytes())
     }
 }
 
@@ -135,78 +123,44 @@ impl RouteScheme for StaticScheme {
     }
 }
 
-impl Provider for Static {
-    fn name(&self) -> &'static str {
-        "static"
-    }
+pub static PROVIDER: Provider = Provider::new("static", route_scheme, sign, SAMPLES)
+    .with_options(OPTIONS)
+    // The sender's; none is known (Svix's common schedule is assumed, as for
+    // `hmac`).
+    .with_retries(super::SVIX_RETRIES)
+    .with_sample_ids(&["/id", "/data/call_id"]);
 
-    fn options(&self) -> &'static [&'static str] {
-        OPTIONS
-    }
+const SAMPLES: &[Sample] = crate::samples!["static": "call.ended"];
 
-    fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
-        let config = Config::parse(setup.options, setup.tolerance)?;
-        let mut tokens = Vec::with_capacity(setup.secrets.len());
-        let mut errors = Vec::new();
-        for (i, s) in setup.secrets.iter().enumerate() {
-            let token = s.expose();
-            if token.is_empty() || token.trim() != token || token.contains(['\r', '\n']) {
-                errors.push(SetupError::new(
-                    format!("secrets[{i}]"),
-                    "a token must be non-empty, without surrounding spaces or line breaks",
-                ));
-            } else {
-                tokens.push(Sha256::digest(token.as_bytes()).into());
-            }
-        }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        Ok(Box::new(StaticScheme {
-            tokens,
-            header: config.header,
-            label: config.label,
-            bearer: config.bearer,
-            reading: config.reading,
-        }))
-    }
-
-    /// The sender's; none is known (Svix's common schedule is assumed, as
-    /// for `hmac`).
-    fn retry_schedule(&self) -> &'static [Duration] {
-        super::SVIX_RETRIES
-    }
-
-    fn samples(&self) -> &'static [Sample] {
-        crate::samples!["static": "call.ended"]
-    }
-
-    fn sample_ids(&self) -> &'static [&'static str] {
-        &["/id", "/data/call_id"]
-    }
-
-    fn sign(
-        &self,
-        secret: &Secret,
-        _body: &[u8],
-        d: &Outgoing<'_>,
-    ) -> Result<Vec<(String, String)>, String> {
-        super::unknown_option("static", d.options, OPTIONS)?;
-        let config = Config::parse(d.options, None).map_err(|errors| {
-            errors
-                .iter()
-                .map(|e| format!("{}: {}", e.key, e.message))
-                .collect::<Vec<_>>()
-                .join("; ")
-        })?;
-        if secret.expose().is_empty() {
-            return Err("the token is empty".into());
-        }
-        let value = if config.bearer {
-            format!("Bearer {}", secret.expose())
+fn route_scheme(setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
+    let config = Config::parse(setup.options, setup.tolerance)?;
+    let tokens = per_secret(setup.secrets, |s| {
+        let token = s.expose();
+        if token.is_empty() || token.trim() != token || token.contains(['\r', '\n']) {
+            Err("a token must be non-empty, without surrounding spaces or line breaks".into())
         } else {
-            secret.expose().to_owned()
-        };
-        Ok(vec![(config.label, value)])
+            Ok(token_digest(token.as_bytes()))
+        }
+    })?;
+    Ok(Box::new(StaticScheme {
+        tokens,
+        header: config.header,
+        label: config.label,
+        bearer: config.bearer,
+        reading: config.reading,
+    }))
+}
+
+fn sign(secret: &Secret, _body: &[u8], d: &Outgoing<'_>) -> Result<HeaderList, String> {
+    super::unknown_option("static", d.options, OPTIONS)?;
+    let config = Config::parse(d.options, None).map_err(super::describe)?;
+    if secret.expose().is_empty() {
+        return Err("the token is empty".into());
     }
+    let value = if config.bearer {
+        format!("Bearer {}", secret.expose())
+    } else {
+        secret.expose().to_owned()
+    };
+    Ok(vec![(config.label, value)])
 }

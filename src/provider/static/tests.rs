@@ -8,7 +8,7 @@ const TOKEN: &str = "cb_tok_8d2c1f0a9b7e";
 const BODY: &[u8] = br#"{"id":"evt_1","event":"call.ended","data":{}}"#;
 
 fn verify(options: &str, secrets: &[&str], fields: &[(&str, &str)]) -> Result<(), Reject> {
-    let s = scheme(&Static, secrets, options);
+    let s = scheme(&PROVIDER, secrets, options);
     check(&*s, &Fields::new(fields), BODY, now())
 }
 
@@ -62,7 +62,7 @@ fn a_bearer_token() {
 
 #[test]
 fn every_static_route_is_warned_about_and_has_no_window() {
-    let s = scheme(&Static, &[TOKEN], "token_header = \"X-T\"");
+    let s = scheme(&PROVIDER, &[TOKEN], "token_header = \"X-T\"");
     let w = s.warnings();
     assert_eq!(w.len(), 1);
     assert!(w[0].contains("no body integrity, no replay window"), "{w:?}");
@@ -72,7 +72,7 @@ fn every_static_route_is_warned_about_and_has_no_window() {
 
     let secrets = [Secret::new(TOKEN)];
     let table: toml::Table = toml::from_str("token_header = \"X-T\"").unwrap();
-    let errors = Static
+    let errors = PROVIDER
         .scheme(SchemeSetup {
             secrets: &secrets,
             tolerance: Some(std::time::Duration::from_secs(300)),
@@ -93,7 +93,7 @@ fn refused_settings_name_their_key() {
         ("bearer = true\nevent_pointer = \"event\"", TOKEN, "event_pointer"),
         ("bearer = true", " padded ", "secrets[0]"),
     ] {
-        let errors = try_scheme(&Static, &[secret], options).err().unwrap();
+        let errors = try_scheme(&PROVIDER, &[secret], options).err().unwrap();
         assert_eq!(errors[0].key, key, "{options}");
     }
 }
@@ -101,7 +101,7 @@ fn refused_settings_name_their_key() {
 #[test]
 fn identity_and_type_come_from_the_body() {
     let s = scheme(
-        &Static,
+        &PROVIDER,
         &[TOKEN],
         "token_header = \"X-T\"\ndelivery_id = \"json:/id\"\nevent_pointer = \"/event\"",
     );
@@ -113,7 +113,7 @@ fn identity_and_type_come_from_the_body() {
         assert_eq!(payload.normalize(true).event_type, "call.ended");
     });
     // A header id is never more than reported.
-    let s = scheme(&Static, &[TOKEN], "token_header = \"X-T\"\ndelivery_id = \"header:X-Delivery\"");
+    let s = scheme(&PROVIDER, &[TOKEN], "token_header = \"X-T\"\ndelivery_id = \"header:X-Delivery\"");
     verified(&*s, &f, BODY, |v, payload| {
         let id = payload.identity(v.request());
         assert!(id.key.is_none());
@@ -132,8 +132,8 @@ fn send_puts_the_token_where_the_route_reads_it() {
             event: "call.ended",
             options: &table,
         };
-        let headers = Static.sign(&Secret::new(TOKEN), BODY, &d).unwrap();
-        let s = scheme(&Static, &[TOKEN], options);
+        let headers = PROVIDER.sign(&Secret::new(TOKEN), BODY, &d).unwrap();
+        let s = scheme(&PROVIDER, &[TOKEN], options);
         assert_eq!(check(&*s, &Fields::from_owned(headers), BODY, now()), Ok(()));
     }
 }

@@ -9,19 +9,20 @@ mod normalize;
 #[cfg(test)]
 mod tests;
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use ring::signature::{Ed25519KeyPair, UnparsedPublicKey, ED25519};
 
-use super::{Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError};
+use super::{
+    per_secret, secs, HeaderList, Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
+};
 use crate::reject::Reject;
+use crate::verify::crypto::body_signed_if;
 use crate::secret::Secret;
 use crate::verify::fields::{check_window, parse_timestamp, single_header};
 use crate::verify::{Request, Scheme, Signed, Window};
-
-pub struct Telnyx;
 
 const SIGNATURE: &str = "telnyx-signature-ed25519";
 const TIMESTAMP: &str = "telnyx-timestamp";
@@ -68,15 +69,11 @@ impl Scheme for TelnyxScheme {
         message.extend_from_slice(request.body);
         // Verification checks a public signature: nothing secret to leak
         // by timing, so the first key that verifies ends the search.
-        if self
-            .keys
-            .iter()
-            .any(|key| key.verify(&message, &parsed.signature).is_ok())
-        {
-            Ok(Signed::Body)
-        } else {
-            Err(Reject::InvalidSignature)
-        }
+        body_signed_if(
+            self.keys
+                .iter()
+                .any(|key| key.verify(&message, &parsed.signature).is_ok()),
+        )
     }
 }
 
@@ -119,75 +116,39 @@ pub fn signing_key(secret: &Secret) -> Result<Ed25519KeyPair, String> {
     })
 }
 
-impl Provider for Telnyx {
-    fn name(&self) -> &'static str {
-        "telnyx"
-    }
+pub static PROVIDER: Provider = Provider::new("telnyx", route_scheme, sign, SAMPLES)
+    // Up to 3 attempts per URL, then the failover URL (messaging asks for an
+    // answer within 2 s; Voice API's timeout is set per connection). The delays
+    // are not published (assumed).
+    .with_retries(&[secs(5), secs(30), secs(60), secs(120), secs(300)])
+    .with_signed_headers(&[TIMESTAMP])
+    .with_sample_ids(&["/data/id"]);
 
-    fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
-        let mut keys = Vec::with_capacity(setup.secrets.len());
-        let mut errors = Vec::new();
-        for (i, s) in setup.secrets.iter().enumerate() {
-            match public_key(s) {
-                Ok(k) => keys.push(UnparsedPublicKey::new(&ED25519, k)),
-                Err(why) => errors.push(SetupError::new(format!("secrets[{i}]"), why)),
-            }
-        }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        Ok(Box::new(TelnyxScheme {
-            keys,
-            window: Window::both(super::tolerance(&setup)),
-        }))
-    }
+const SAMPLES: &[Sample] = crate::samples!["telnyx":
+    "call.hangup", "call.initiated", "call.answered", "call.bridged",
+    "call.recording.saved", "message.received", "message.sent", "message.finalized"];
 
-    /// Retries: up to 3 attempts per URL, then the failover URL (messaging
-    /// asks for an answer within 2 s; Voice API's timeout is set per
-    /// connection). The delays are not published (assumed).
-    fn retry_schedule(&self) -> &'static [Duration] {
-        const SCHEDULE: &[Duration] = &[
-            Duration::from_secs(5),
-            Duration::from_secs(30),
-            Duration::from_secs(60),
-            Duration::from_secs(120),
-            Duration::from_secs(300),
-        ];
-        SCHEDULE
-    }
+fn route_scheme(setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
+    Ok(Box::new(TelnyxScheme {
+        keys: per_secret(setup.secrets, |s| {
+            public_key(s).map(|k| UnparsedPublicKey::new(&ED25519, k))
+        })?,
+        window: Window::both(super::tolerance(&setup)),
+    }))
+}
 
-    fn signed_headers(&self) -> &'static [&'static str] {
-        &[TIMESTAMP]
-    }
-
-    fn samples(&self) -> &'static [Sample] {
-        crate::samples!["telnyx":
-            "call.hangup", "call.initiated", "call.answered", "call.bridged",
-            "call.recording.saved", "message.received", "message.sent", "message.finalized"]
-    }
-
-    fn sample_ids(&self) -> &'static [&'static str] {
-        &["/data/id"]
-    }
-
-    fn sign(
-        &self,
-        secret: &Secret,
-        body: &[u8],
-        d: &Outgoing<'_>,
-    ) -> Result<Vec<(String, String)>, String> {
-        let key = signing_key(secret)?;
-        let t = d.timestamp.to_string();
-        let mut message = t.clone().into_bytes();
-        message.push(b'|');
-        message.extend_from_slice(body);
-        let signature = key.sign(&message);
-        Ok(vec![
-            (
-                "telnyx-signature-ed25519".into(),
-                BASE64.encode(signature.as_ref()),
-            ),
-            ("telnyx-timestamp".into(), t),
-        ])
-    }
+fn sign(secret: &Secret, body: &[u8], d: &Outgoing<'_>) -> Result<HeaderList, String> {
+    let key = signing_key(secret)?;
+    let t = d.timestamp.to_string();
+    let mut message = t.clone().into_bytes();
+    message.push(b'|');
+    message.extend_from_slice(body);
+    let signature = key.sign(&message);
+    Ok(vec![
+        (
+            "telnyx-signature-ed25519".into(),
+            BASE64.encode(signature.as_ref()),
+        ),
+        ("telnyx-timestamp".into(), t),
+    ])
 }

@@ -33,7 +33,7 @@ fn headers_for(seed: &str, t: u64, body: &[u8]) -> Fields {
 }
 
 fn verify(keys: &[&str], headers: &Fields, body: &[u8]) -> Result<(), Reject> {
-    check(&*scheme(&Telnyx, keys, ""), headers, body, now())
+    check(&*scheme(&PROVIDER, keys, ""), headers, body, now())
 }
 
 #[test]
@@ -136,7 +136,7 @@ fn public_keys_are_checked_when_the_route_loads() {
         (PKCS8, "48 bytes"),
         ("AAAA", "3 bytes"),
     ] {
-        let errors = try_scheme(&Telnyx, &[PUBLIC, bad], "").err().unwrap();
+        let errors = try_scheme(&PROVIDER, &[PUBLIC, bad], "").err().unwrap();
         assert_eq!(errors[0].key, "secrets[1]");
         assert!(errors[0].message.contains(says), "{}", errors[0].message);
     }
@@ -154,7 +154,7 @@ fn send_signs_with_a_seed_a_pkcs8_key_or_pem() {
         options: &options,
     };
     for secret in [SEED, PKCS8, pem.as_str()] {
-        let headers = Telnyx.sign(&Secret::new(secret), BODY, &d).unwrap();
+        let headers = PROVIDER.sign(&Secret::new(secret), BODY, &d).unwrap();
         assert_eq!(
             verify(&[PUBLIC], &Fields::from_owned(headers), BODY),
             Ok(()),
@@ -162,12 +162,12 @@ fn send_signs_with_a_seed_a_pkcs8_key_or_pem() {
         );
     }
     // A public key where the private one belongs is refused, not misused.
-    assert!(Telnyx.sign(&Secret::new("AAAA"), BODY, &d).is_err());
+    assert!(PROVIDER.sign(&Secret::new("AAAA"), BODY, &d).is_err());
 }
 
 #[test]
 fn identity_is_the_signed_data_id() {
-    let s = scheme(&Telnyx, &[PUBLIC], "");
+    let s = scheme(&PROVIDER, &[PUBLIC], "");
     verified(&*s, &headers_for(SEED, unix(now()), BODY), BODY, |v, payload| {
         let id = payload.identity(v.request());
         let parts: Vec<_> = id.key.unwrap().iter().map(|s| s.as_str().to_owned()).collect();
@@ -246,6 +246,6 @@ fn telnyx_messages() {
     let failed = String::from_utf8(fixture("telnyx", "message.finalized"))
         .unwrap()
         .replace("\"delivered\"", "\"delivery_failed\"");
-    let d = normalize_body(&Telnyx, failed.as_bytes(), false, true).doc;
+    let d = normalize_body(&PROVIDER, failed.as_bytes(), false, true).doc;
     assert_eq!(d["type"], "unknown", "a failed delivery has no type of its own");
 }

@@ -27,14 +27,12 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError};
+use super::{per_secret, HeaderList, Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError};
 use crate::reject::Reject;
 use crate::secret::Secret;
 use crate::verify::crypto::{Algorithm, HmacKey};
 use crate::verify::fields::single_header;
 use crate::verify::{Format, Headers, Request, Scheme, Signed};
-
-pub struct Twilio;
 
 const SIGNATURE: &str = "x-twilio-signature";
 const SIGNATURE_LABEL: &str = "X-Twilio-Signature";
@@ -336,119 +334,91 @@ impl Scheme for TwilioScheme {
 
 super::reads!(TwilioScheme, normalize::Body);
 
-impl Provider for Twilio {
-    fn name(&self) -> &'static str {
-        "twilio"
-    }
+pub static PROVIDER: Provider = Provider::new("twilio", route_scheme, sign, SAMPLES)
+    .with_options(&["public_url", "shared_keys"])
+    .with_secret_options(&["shared_keys"])
+    // The read timeout and the total time of a webhook request (its connection
+    // overrides' defaults): 15 s.
+    .with_deadline(Duration::from_secs(15))
+    // By default Twilio retries once, at once, when it cannot connect
+    // (connection overrides `#rc=` raise it to 5); it does not retry an answer
+    // it got.
+    .with_retries(&[Duration::ZERO])
+    .with_sample_ids(&["/CallSid", "/MessageSid", "/SmsSid", "/SmsMessageSid"]);
 
-    fn options(&self) -> &'static [&'static str] {
-        &["public_url", "shared_keys"]
-    }
+const SAMPLES: &[Sample] = crate::samples![
+    "twilio" form:
+    "call.completed",
+    "call.ringing",
+    "call.in-progress",
+    "call.no-answer",
+    "message.received",
+    "message.sent",
+    "message.delivered",
+];
 
-    fn secret_options(&self) -> &'static [&'static str] {
-        &["shared_keys"]
+fn route_scheme(setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
+    let options: Options = super::options(setup.options)?;
+    let mut errors = Vec::new();
+    let urls = match options.public_url.as_deref() {
+        None => Err(
+            "required: the URL Twilio requests, as configured in Twilio, without its query (e.g. \"https://hooks.example.com/webhooks/twilio\")"
+                .to_owned(),
+        ),
+        Some(text) => public_url(text),
     }
-
-    fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
-        let options: Options = super::options(setup.options)?;
-        let mut errors = Vec::new();
-        let urls = match options.public_url.as_deref() {
-            None => Err(
-                "required: the URL Twilio requests, as configured in Twilio, without its query (e.g. \"https://hooks.example.com/webhooks/twilio\")"
-                    .to_owned(),
-            ),
-            Some(text) => public_url(text),
+    .map_err(|why| errors.push(SetupError::new("public_url", why)))
+    .ok();
+    let auth_tokens = per_secret(setup.secrets, |s| match s.expose() {
+        "" => Err("secret is empty".into()),
+        token => Ok(KeyPair::new(token.as_bytes())),
+    })
+    .map_err(|e| errors.extend(e))
+    .ok();
+    let mut shared_keys = Vec::new();
+    for (id, secret) in &options.shared_keys {
+        if id.is_empty() || secret.is_empty() {
+            errors.push(SetupError::new(
+                format!("shared_keys.{id}"),
+                "a SharedKey needs an id and a non-empty secret",
+            ));
         }
-        .map_err(|why| errors.push(SetupError::new("public_url", why)))
-        .ok();
-        let mut auth_tokens = Vec::new();
-        for (i, s) in setup.secrets.iter().enumerate() {
-            if s.expose().is_empty() {
-                errors.push(SetupError::new(format!("secrets[{i}]"), "secret is empty"));
-            }
-            auth_tokens.push(KeyPair::new(s.expose().as_bytes()));
-        }
-        let mut shared_keys = Vec::new();
-        for (id, secret) in &options.shared_keys {
-            if id.is_empty() || secret.is_empty() {
-                errors.push(SetupError::new(
-                    format!("shared_keys.{id}"),
-                    "a SharedKey needs an id and a non-empty secret",
-                ));
-            }
-            shared_keys.push((id.clone(), KeyPair::new(secret.as_bytes())));
-        }
-        match urls {
-            Some(urls) if errors.is_empty() => Ok(Box::new(TwilioScheme {
-                urls,
-                auth_tokens,
-                shared_keys,
-            })),
-            _ => Err(errors),
-        }
+        shared_keys.push((id.clone(), KeyPair::new(secret.as_bytes())));
     }
+    match (urls, auth_tokens) {
+        (Some(urls), Some(auth_tokens)) if errors.is_empty() => Ok(Box::new(TwilioScheme {
+            urls,
+            auth_tokens,
+            shared_keys,
+        })),
+        _ => Err(errors),
+    }
+}
 
-    /// The read timeout and the total time of a webhook request (its
-    /// connection overrides' defaults): 15 s.
-    fn deadline(&self) -> Option<Duration> {
-        Some(Duration::from_secs(15))
+fn sign(secret: &Secret, body: &[u8], d: &Outgoing<'_>) -> Result<HeaderList, String> {
+    let options: SendOptions = super::send_options(d.options)?;
+    let url = match &options.public_url {
+        None => d.url.to_owned(),
+        Some(public) => match d.url.split_once('?') {
+            Some((_, query)) => format!("{public}?{query}"),
+            None => public.clone(),
+        },
+    };
+    let (algorithm, settings) = match &options.shared_key_id {
+        None => (Algorithm::Sha1, None),
+        Some(id) => (
+            Algorithm::Sha256,
+            Some(format!("key={id},algorithm=HMAC_SHA256")),
+        ),
+    };
+    let key = HmacKey::new(algorithm, secret.expose().as_bytes());
+    let mut content = url.into_bytes();
+    signed_params(body, &mut content);
+    let mac = key.sign(&[&content]);
+    let mut headers = vec![(SIGNATURE_LABEL.to_owned(), BASE64.encode(mac.as_bytes()))];
+    if let Some(settings) = settings {
+        headers.push((SETTINGS_LABEL.to_owned(), settings));
     }
-
-    /// By default Twilio retries once, at once, when it cannot connect
-    /// (connection overrides `#rc=` raise it to 5); it does not retry an
-    /// answer it got.
-    fn retry_schedule(&self) -> &'static [Duration] {
-        &[Duration::ZERO]
-    }
-
-    fn samples(&self) -> &'static [Sample] {
-        crate::samples![
-            "twilio" form:
-            "call.completed",
-            "call.ringing",
-            "call.in-progress",
-            "call.no-answer",
-            "message.received",
-            "message.sent",
-            "message.delivered",
-        ]
-    }
-
-    fn sample_ids(&self) -> &'static [&'static str] {
-        &["/CallSid", "/MessageSid", "/SmsSid", "/SmsMessageSid"]
-    }
-
-    fn sign(
-        &self,
-        secret: &Secret,
-        body: &[u8],
-        d: &Outgoing<'_>,
-    ) -> Result<Vec<(String, String)>, String> {
-        let options: SendOptions =
-            super::options(d.options).map_err(|e| format!("{}: {}", e[0].key, e[0].message))?;
-        let url = match &options.public_url {
-            None => d.url.to_owned(),
-            Some(public) => match d.url.split_once('?') {
-                Some((_, query)) => format!("{public}?{query}"),
-                None => public.clone(),
-            },
-        };
-        let (algorithm, settings) = match &options.shared_key_id {
-            None => (Algorithm::Sha1, None),
-            Some(id) => (
-                Algorithm::Sha256,
-                Some(format!("key={id},algorithm=HMAC_SHA256")),
-            ),
-        };
-        let key = HmacKey::new(algorithm, secret.expose().as_bytes());
-        let mut content = url.into_bytes();
-        signed_params(body, &mut content);
-        let mac = key.sign(&[&content]);
-        let mut headers = vec![(SIGNATURE_LABEL.to_owned(), BASE64.encode(mac.as_bytes()))];
-        if let Some(settings) = settings {
-            headers.push((SETTINGS_LABEL.to_owned(), settings));
-        }
-        headers.push(("I-Twilio-Idempotency-Token".to_owned(), d.id.to_owned()));
-        Ok(headers)
-    }
+    headers.push(("I-Twilio-Idempotency-Token".to_owned(), d.id.to_owned()));
+    Ok(headers)
 }

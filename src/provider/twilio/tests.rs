@@ -21,7 +21,7 @@ const JSON_SIGNATURE: &str = "a9nBmqA0ju/hNViExpshrM61xv4=";
 
 fn route(secrets: &[&str], public_url: &str, extra: &str) -> Box<dyn RouteScheme> {
     scheme(
-        &Twilio,
+        &PROVIDER,
         secrets,
         &format!("public_url = \"{public_url}\"\n{extra}"),
     )
@@ -306,7 +306,7 @@ fn lenient_form_decoding_matches_the_validators() {
 #[test]
 fn configuration_errors_name_the_key() {
     let keys = |options: &str| -> Vec<String> {
-        try_scheme(&Twilio, &[TOKEN], options)
+        try_scheme(&PROVIDER, &[TOKEN], options)
             .err()
             .unwrap_or_else(|| panic!("{options} should not configure"))
             .into_iter()
@@ -481,7 +481,7 @@ fn twilio_messages() {
 
     // A status hookgate has no type for keeps its data.
     let n = normalize_body(
-        &Twilio,
+        &PROVIDER,
         br#"{"MessageSid":"SM1","MessageStatus":"undelivered","ErrorCode":"30003","NumMedia":"2"}"#,
         true,
         true,
@@ -505,7 +505,7 @@ fn send_signs_the_url_it_posts_to_or_the_public_one() {
             event: "message.received",
             options,
         };
-        Fields::from_owned(Twilio.sign(&secret, &body, &d).unwrap())
+        Fields::from_owned(PROVIDER.sign(&secret, &body, &d).unwrap())
     };
     let s = route(&[TOKEN], "http://127.0.0.1:8080/webhooks/twilio", "");
     let f = outgoing(&options, "http://127.0.0.1:8080/webhooks/twilio?tenant=7");

@@ -19,18 +19,16 @@ use std::time::{Duration, SystemTime};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
-use super::{Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup, SetupError};
+use super::{
+    per_secret, HeaderList, Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
+};
 use crate::reject::Reject;
 use crate::secret::Secret;
 use crate::verify::fields::{intern_header, is_header_name};
-use crate::verify::crypto::{Algorithm, HmacKey};
+use crate::verify::crypto::{body_signed_if, token_digest, token_known, Algorithm, HmacKey};
 use crate::verify::fields::{check_window, single_header};
 use crate::verify::{Headers, Request, Scheme, Signed, Window};
-
-pub struct Vapi;
 
 const TOKEN_HEADER: &str = "x-vapi-secret";
 const TOKEN_LABEL: &str = "X-Vapi-Secret";
@@ -51,7 +49,9 @@ struct Options {
     message_id_header: Option<String>,
 }
 
-const HMAC_KEYS: [&str; 8] = [
+/// The route keys: the credential, then those only the HMAC credential takes.
+const ROUTE_KEYS: &[&str] = &[
+    "credential",
     "algorithm",
     "signature_header",
     "timestamp_header",
@@ -61,6 +61,7 @@ const HMAC_KEYS: [&str; 8] = [
     "secret_encoding",
     "message_id_header",
 ];
+const HMAC_KEYS: &[&str] = ROUTE_KEYS.split_at(1).1;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Encoding {
@@ -415,15 +416,7 @@ impl Scheme for VapiScheme {
     fn verify(&self, request: &Request<'_>, now: SystemTime) -> Result<Signed, Reject> {
         match &self.check {
             Check::Token(tokens) => {
-                let presented: [u8; 32] = Sha256::digest(presented_token(&request.headers)?).into();
-                let known = tokens
-                    .iter()
-                    .fold(false, |found, t| found | bool::from(t.ct_eq(&presented)));
-                if known {
-                    Ok(Signed::Body)
-                } else {
-                    Err(Reject::InvalidSignature)
-                }
+                token_known(tokens, presented_token(&request.headers)?.as_bytes())
             }
             Check::Hmac { hmac, keys, window } => {
                 let p = presented(hmac, &request.headers)?;
@@ -435,11 +428,7 @@ impl Scheme for VapiScheme {
                 let matched = keys
                     .iter()
                     .fold(false, |found, k| found | k.matches(&parts, &p.mac));
-                if matched {
-                    Ok(Signed::Body)
-                } else {
-                    Err(Reject::InvalidSignature)
-                }
+                body_signed_if(matched)
             }
         }
     }
@@ -463,119 +452,64 @@ impl RouteScheme for VapiScheme {
     }
 }
 
-impl Provider for Vapi {
-    fn name(&self) -> &'static str {
-        "vapi"
-    }
+pub static PROVIDER: Provider = Provider::new("vapi", route_scheme, sign, SAMPLES)
+    .with_options(ROUTE_KEYS)
+    // `assistant-request` must be answered within 7.5 s end to end (other
+    // messages wait `server.timeoutSeconds`, 20 s by default): one route serves
+    // both, so the shorter bounds it.
+    .with_deadline(Duration::from_millis(7_500))
+    .with_sample_ids(&["/message/call/id"]);
 
-    fn options(&self) -> &'static [&'static str] {
-        const KEYS: [&str; 9] = [
-            "credential",
-            "algorithm",
-            "signature_header",
-            "timestamp_header",
-            "signature_prefix",
-            "payload_format",
-            "signature_encoding",
-            "secret_encoding",
-            "message_id_header",
-        ];
-        &KEYS
-    }
+const SAMPLES: &[Sample] = crate::samples![
+    "vapi":
+    "end-of-call-report",
+    "status-update",
+    "assistant-request",
+    "tool-calls",
+    "transcript",
+    "conversation-update",
+];
 
-    fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
-        let options: Options = super::options(setup.options)?;
-        let mut errors = Vec::new();
-        let check = match credential(&options)? {
-            Credential::Token => {
-                let mut tokens = Vec::new();
-                for (i, s) in setup.secrets.iter().enumerate() {
-                    if s.expose().is_empty() {
-                        errors.push(SetupError::new(format!("secrets[{i}]"), "secret is empty"));
-                    }
-                    tokens.push(Sha256::digest(s.expose().as_bytes()).into());
-                }
-                Check::Token(tokens)
-            }
-            Credential::Hmac(hmac) => {
-                let mut keys = Vec::new();
-                for (i, s) in setup.secrets.iter().enumerate() {
-                    match hmac.key(s.expose()) {
-                        Ok(k) => keys.push(k),
-                        Err(why) => errors.push(SetupError::new(format!("secrets[{i}]"), why)),
-                    }
-                }
-                let window = hmac
-                    .signs(&Piece::Timestamp)
-                    .then(|| Window::both(super::tolerance(&setup)));
-                Check::Hmac { hmac, keys, window }
-            }
-        };
-        if errors.is_empty() {
-            Ok(Box::new(VapiScheme { check }))
-        } else {
-            Err(errors)
+fn route_scheme(setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
+    let options: Options = super::options(setup.options)?;
+    let check = match credential(&options)? {
+        Credential::Token => Check::Token(per_secret(setup.secrets, |s| match s.expose() {
+            "" => Err("secret is empty".into()),
+            token => Ok(token_digest(token.as_bytes())),
+        })?),
+        Credential::Hmac(hmac) => {
+            let keys = per_secret(setup.secrets, |s| hmac.key(s.expose()))?;
+            let window = hmac
+                .signs(&Piece::Timestamp)
+                .then(|| Window::both(super::tolerance(&setup)));
+            Check::Hmac { hmac, keys, window }
         }
-    }
+    };
+    Ok(Box::new(VapiScheme { check }))
+}
 
-    /// `assistant-request` must be answered within 7.5 s end to end (other
-    /// messages wait `server.timeoutSeconds`, 20 s by default): one route
-    /// serves both, so the shorter bounds it.
-    fn deadline(&self) -> Option<Duration> {
-        Some(Duration::from_millis(7_500))
-    }
-
-    fn samples(&self) -> &'static [Sample] {
-        crate::samples![
-            "vapi":
-            "end-of-call-report",
-            "status-update",
-            "assistant-request",
-            "tool-calls",
-            "transcript",
-            "conversation-update",
-        ]
-    }
-
-    fn sample_ids(&self) -> &'static [&'static str] {
-        &["/message/call/id"]
-    }
-
-    fn sign(
-        &self,
-        secret: &Secret,
-        body: &[u8],
-        d: &Outgoing<'_>,
-    ) -> Result<Vec<(String, String)>, String> {
-        let options: Options =
-            super::options(d.options).map_err(|e| format!("{}: {}", e[0].key, e[0].message))?;
-        let credential = credential(&options).map_err(|e| {
-            e.iter()
-                .map(|e| format!("{}: {}", e.key, e.message))
-                .collect::<Vec<_>>()
-                .join("; ")
-        })?;
-        match credential {
-            Credential::Token => Ok(vec![(
-                AUTHORIZATION_LABEL.to_owned(),
-                format!("Bearer {}", secret.expose()),
-            )]),
-            Credential::Hmac(hmac) => {
-                let key = hmac.key(secret.expose())?;
-                let timestamp = d.timestamp.to_string();
-                let mac = key.sign(&hmac.content(body, &timestamp, d.id));
-                let mut headers = vec![(
-                    hmac.signature_header.to_owned(),
-                    hmac.encode(mac.as_bytes()),
-                )];
-                if hmac.signs(&Piece::Timestamp) {
-                    headers.push((hmac.timestamp_header.to_owned(), timestamp));
-                }
-                if let Some(name) = hmac.message_id_header {
-                    headers.push((name.to_owned(), d.id.to_owned()));
-                }
-                Ok(headers)
+fn sign(secret: &Secret, body: &[u8], d: &Outgoing<'_>) -> Result<HeaderList, String> {
+    let options: Options = super::send_options(d.options)?;
+    match credential(&options).map_err(super::describe)? {
+        Credential::Token => Ok(vec![(
+            AUTHORIZATION_LABEL.to_owned(),
+            format!("Bearer {}", secret.expose()),
+        )]),
+        Credential::Hmac(hmac) => {
+            let key = hmac.key(secret.expose())?;
+            let timestamp = d.timestamp.to_string();
+            let mac = key.sign(&hmac.content(body, &timestamp, d.id));
+            let mut headers = vec![(
+                hmac.signature_header.to_owned(),
+                hmac.encode(mac.as_bytes()),
+            )];
+            if hmac.signs(&Piece::Timestamp) {
+                headers.push((hmac.timestamp_header.to_owned(), timestamp));
             }
+            if let Some(name) = hmac.message_id_header {
+                headers.push((name.to_owned(), d.id.to_owned()));
+            }
+            Ok(headers)
         }
     }
 }

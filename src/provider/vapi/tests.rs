@@ -16,11 +16,11 @@ const BODY: &[u8] =
     br#"{"message":{"type":"end-of-call-report","call":{"id":"call-1"},"endedReason":"hangup"}}"#;
 
 fn token_route(secrets: &[&str]) -> Box<dyn RouteScheme> {
-    scheme(&Vapi, secrets, "")
+    scheme(&PROVIDER, secrets, "")
 }
 
 fn hmac_route(options: &str) -> Box<dyn RouteScheme> {
-    scheme(&Vapi, &[SECRET], &format!("credential = \"hmac\"\n{options}"))
+    scheme(&PROVIDER, &[SECRET], &format!("credential = \"hmac\"\n{options}"))
 }
 
 fn mac<M: Mac + hmac::digest::KeyInit>(key: &[u8], message: &[u8]) -> Vec<u8> {
@@ -135,7 +135,7 @@ fn the_default_hmac_credential_verifies_seconds_and_milliseconds() {
     let mut replay = default_headers(&t, BODY);
     replay.set("x-timestamp", &(secs + 1).to_string());
     assert_eq!(check(&*s, &replay, BODY, now()), Err(Reject::InvalidSignature));
-    let other = scheme(&Vapi, &["another-secret"], "credential = \"hmac\"");
+    let other = scheme(&PROVIDER, &["another-secret"], "credential = \"hmac\"");
     assert_eq!(
         check(&*other, &default_headers(&t, BODY), BODY, now()),
         Err(Reject::InvalidSignature)
@@ -187,7 +187,7 @@ fn every_documented_hmac_setting() {
     // SHA-1 with a base64 secret and a template of every placeholder.
     let key = b"\x00\x01raw key bytes\xff";
     let s = scheme(
-        &Vapi,
+        &PROVIDER,
         &[&BASE64.encode(key)],
         "credential = \"hmac\"\nalgorithm = \"sha1\"\nsecret_encoding = \"base64\"\n\
          payload_format = \"{method}\\n{svix-id}\\n{timestamp}\\n{body}\"\nmessage_id_header = \"x-message-id\"",
@@ -256,7 +256,7 @@ fn hmac_headers_missing_or_malformed() {
 #[test]
 fn configuration_errors_name_the_key() {
     let keys = |secrets: &[&str], options: &str| -> Vec<String> {
-        let mut keys: Vec<String> = try_scheme(&Vapi, secrets, options)
+        let mut keys: Vec<String> = try_scheme(&PROVIDER, secrets, options)
             .err()
             .unwrap_or_else(|| panic!("{options} should not configure"))
             .into_iter()
@@ -392,7 +392,7 @@ fn vapi_end_of_call_report() {
 #[test]
 fn vapi_durations_fall_back_to_milliseconds_then_the_span() {
     let n = |body: serde_json::Value| {
-        normalize_body(&Vapi, body.to_string().as_bytes(), false, true).doc
+        normalize_body(&PROVIDER, body.to_string().as_bytes(), false, true).doc
     };
     let ms = n(json!({"message": {"type": "end-of-call-report", "durationMs": 93400, "call": {"id": "c"}}}));
     assert_eq!(ms["data"]["call"]["duration_seconds"], 93.4);
@@ -412,7 +412,7 @@ fn vapi_status_updates_and_the_rest() {
     assert_eq!(d["data"]["caller"]["phone"], "+14155550123");
 
     let n = |body: serde_json::Value| {
-        normalize_body(&Vapi, body.to_string().as_bytes(), false, true).doc
+        normalize_body(&PROVIDER, body.to_string().as_bytes(), false, true).doc
     };
     let forwarding = n(json!({"message": {"type": "status-update", "status": "forwarding",
         "call": {"id": "c", "type": "outboundPhoneCall", "customer": {"number": "+1555"}},
@@ -453,9 +453,9 @@ fn send_signs_either_credential() {
             event: "end-of-call-report",
             options: &options,
         };
-        Fields::from_owned(Vapi.sign(&secret, BODY, &d).unwrap())
+        Fields::from_owned(PROVIDER.sign(&secret, BODY, &d).unwrap())
     };
-    let token = scheme(&Vapi, &[SECRET], "");
+    let token = scheme(&PROVIDER, &[SECRET], "");
     let f = sign("");
     assert_eq!(f.get("Authorization"), Some(format!("Bearer {SECRET}").as_str()));
     assert_eq!(check(&*token, &f, BODY, now()), Ok(()));
@@ -464,8 +464,8 @@ fn send_signs_either_credential() {
                    message_id_header = \"x-message-id\"";
     let f = sign(options);
     assert_eq!(f.get("x-message-id"), Some("msg_7"));
-    assert_eq!(check(&*scheme(&Vapi, &[SECRET], options), &f, BODY, now()), Ok(()));
-    let err = Vapi
+    assert_eq!(check(&*scheme(&PROVIDER, &[SECRET], options), &f, BODY, now()), Ok(()));
+    let err = PROVIDER
         .sign(
             &secret,
             BODY,

@@ -13,7 +13,7 @@ use std::time::SystemTime;
 use serde::Deserialize;
 
 use super::{
-    utf8_keys, Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
+    mins, secs, utf8_keys, HeaderList, Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
 };
 use crate::reject::Reject;
 use crate::secret::Secret;
@@ -21,8 +21,6 @@ use crate::verify::fields::{intern_header, is_header_name};
 use crate::verify::crypto::{body_signed_by, decode_hex_signature, SigningKey};
 use crate::verify::fields::single_header;
 use crate::verify::{Request, Scheme, Signed};
-
-pub struct Voxagent;
 
 const LABEL: &str = "signature_header";
 const DEFAULT_HEADER: &str = "x-voxagent-signature";
@@ -67,67 +65,37 @@ impl Scheme for VoxagentScheme {
 
 super::reads!(VoxagentScheme, normalize::Body);
 
-impl Provider for Voxagent {
-    fn name(&self) -> &'static str {
-        "voxagent"
-    }
+pub static PROVIDER: Provider = Provider::new("voxagent", route_scheme, sign, SAMPLES)
+    .with_options(&["signature_header"])
+    // "May retry on non-2xx"; no schedule is published. Assumed: 30 s, 2 m,
+    // 10 m, 1 h, 6 h.
+    .with_retries(&[secs(30), mins(2), mins(10), mins(60), mins(360)])
+    .with_sample_ids(&["/data/session_id"]);
 
-    fn options(&self) -> &'static [&'static str] {
-        &["signature_header"]
-    }
+const SAMPLES: &[Sample] = crate::samples!["voxagent": "ConversationComplete", "SessionStarted"];
 
-    fn scheme(&self, setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
-        let options: Options = super::options(setup.options)?;
-        let header = match options.signature_header.as_deref() {
-            None => DEFAULT_HEADER,
-            Some(name) => header_name(name).ok_or_else(|| {
-                vec![SetupError::new(
-                    "signature_header",
-                    format!("{name:?} is not a valid header name"),
-                )]
-            })?,
-        };
-        Ok(Box::new(VoxagentScheme {
-            keys: utf8_keys(setup.secrets)?,
-            header,
-        }))
-    }
+fn route_scheme(setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
+    let options: Options = super::options(setup.options)?;
+    let header = match options.signature_header.as_deref() {
+        None => DEFAULT_HEADER,
+        Some(name) => header_name(name).ok_or_else(|| {
+            vec![SetupError::new(
+                "signature_header",
+                format!("{name:?} is not a valid header name"),
+            )]
+        })?,
+    };
+    Ok(Box::new(VoxagentScheme {
+        keys: utf8_keys(setup.secrets)?,
+        header,
+    }))
+}
 
-    /// "May retry on non-2xx"; no schedule is published. Assumed: 30 s,
-    /// 2 m, 10 m, 1 h, 6 h.
-    fn retry_schedule(&self) -> &'static [std::time::Duration] {
-        use std::time::Duration;
-        const M: u64 = 60;
-        const SCHEDULE: &[Duration] = &[
-            Duration::from_secs(30),
-            Duration::from_secs(2 * M),
-            Duration::from_secs(10 * M),
-            Duration::from_secs(60 * M),
-            Duration::from_secs(360 * M),
-        ];
-        SCHEDULE
-    }
-
-    fn samples(&self) -> &'static [Sample] {
-        crate::samples!["voxagent": "ConversationComplete", "SessionStarted"]
-    }
-
-    fn sample_ids(&self) -> &'static [&'static str] {
-        &["/data/session_id"]
-    }
-
-    fn sign(
-        &self,
-        secret: &Secret,
-        body: &[u8],
-        d: &Outgoing<'_>,
-    ) -> Result<Vec<(String, String)>, String> {
-        let options: Options =
-            super::options(d.options).map_err(|e| format!("{}: {}", e[0].key, e[0].message))?;
-        let header = options
-            .signature_header
-            .unwrap_or_else(|| "X-Voxagent-Signature".to_owned());
-        let key = SigningKey::new(secret.expose().as_bytes());
-        Ok(vec![(header, hex::encode(key.sign(&[body])))])
-    }
+fn sign(secret: &Secret, body: &[u8], d: &Outgoing<'_>) -> Result<HeaderList, String> {
+    let options: Options = super::send_options(d.options)?;
+    let header = options
+        .signature_header
+        .unwrap_or_else(|| "X-Voxagent-Signature".to_owned());
+    let key = SigningKey::new(secret.expose().as_bytes());
+    Ok(vec![(header, hex::encode(key.sign(&[body])))])
 }

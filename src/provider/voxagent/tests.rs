@@ -12,7 +12,7 @@ const BODY: &[u8] = br#"{"event":"ConversationComplete","data":{"session_id":"1f
 
 fn verify(secrets: &[&str], value: &str, body: &[u8]) -> Result<(), Reject> {
     let h = Fields::new(&[("x-voxagent-signature", value)]);
-    check(&*scheme(&Voxagent, secrets, ""), &h, body, now())
+    check(&*scheme(&PROVIDER, secrets, ""), &h, body, now())
 }
 
 #[test]
@@ -45,7 +45,7 @@ fn rejects_wrong_secret_tamper_and_malformed() {
             "{bad}"
         );
     }
-    let s = scheme(&Voxagent, &[SECRET], "");
+    let s = scheme(&PROVIDER, &[SECRET], "");
     assert_eq!(
         check(&*s, &Fields::default(), BODY, now()),
         Err(Reject::MissingSignature { header: LABEL })
@@ -54,16 +54,16 @@ fn rejects_wrong_secret_tamper_and_malformed() {
 
 #[test]
 fn the_signature_header_is_configurable_and_validated() {
-    let s = scheme(&Voxagent, &[SECRET], "signature_header = \"X-Vox-Sig\"");
+    let s = scheme(&PROVIDER, &[SECRET], "signature_header = \"X-Vox-Sig\"");
     let hex = hmac_hex(SECRET.as_bytes(), BODY);
     assert_eq!(check(&*s, &Fields::new(&[("x-vox-sig", &hex)]), BODY, now()), Ok(()));
     assert_eq!(
         check(&*s, &Fields::new(&[("x-voxagent-signature", &hex)]), BODY, now()),
         Err(Reject::MissingSignature { header: LABEL })
     );
-    let err = try_scheme(&Voxagent, &[SECRET], "signature_header = \"bad header\"").err().unwrap();
+    let err = try_scheme(&PROVIDER, &[SECRET], "signature_header = \"bad header\"").err().unwrap();
     assert_eq!(err[0].key, "signature_header");
-    let err = try_scheme(&Voxagent, &[SECRET], "sekret_header = \"x\"").err().unwrap();
+    let err = try_scheme(&PROVIDER, &[SECRET], "sekret_header = \"x\"").err().unwrap();
     assert!(err[0].message.contains("sekret_header"), "{:?}", err);
 }
 
