@@ -75,6 +75,24 @@ pub(crate) const SVIX_RETRIES: &[Duration] = &[
     mins(600),
 ];
 
+/// A sender hookgate knows only by the scheme its route configures (`hmac`,
+/// `static`): its route keys are the scheme's `options`; its retries are
+/// unknown, so Svix's common schedule is assumed for the dedup window's
+/// warning (5 s … 10 h, 32 h in all); its samples carry the event's `id` and
+/// the call's `data.call_id`.
+pub(crate) const fn configured(
+    name: &'static str,
+    route_scheme: SchemeFn,
+    sign: SignFn,
+    samples: &'static [Sample],
+    options: &'static [&'static str],
+) -> Provider {
+    Provider::new(name, route_scheme, sign, samples)
+        .with_options(options)
+        .with_retries(SVIX_RETRIES)
+        .with_sample_ids(&["/id", "/data/call_id"])
+}
+
 /// An error naming the first route key a generic scheme's signer was given
 /// that it does not take.
 pub(crate) fn unknown_option(
@@ -129,12 +147,21 @@ pub(crate) fn per_secret<K>(
     }
 }
 
-/// One HMAC key per secret, each secret's UTF-8 bytes used as they are.
-pub(crate) fn utf8_keys(secrets: &[Secret]) -> Result<Vec<SigningKey>, Vec<SetupError>> {
+/// One key per secret, made by `key` from the secret's UTF-8 bytes as they
+/// are; an empty secret is refused.
+pub(crate) fn nonempty_secrets<K>(
+    secrets: &[Secret],
+    key: impl Fn(&[u8]) -> K,
+) -> Result<Vec<K>, Vec<SetupError>> {
     per_secret(secrets, |s| match s.expose() {
         "" => Err("secret is empty".into()),
-        text => Ok(SigningKey::new(text.as_bytes())),
+        text => Ok(key(text.as_bytes())),
     })
+}
+
+/// One HMAC key per secret, each secret's UTF-8 bytes used as they are.
+pub(crate) fn utf8_keys(secrets: &[Secret]) -> Result<Vec<SigningKey>, Vec<SetupError>> {
+    nonempty_secrets(secrets, SigningKey::new)
 }
 
 /// `key: message; …`: setup errors as one line, for `hookgate send`.

@@ -50,19 +50,7 @@ pub fn signing_key(secret: &Secret) -> Result<SigningKey, String> {
 
 /// One key per secret, each `whsec_<base64>`.
 pub fn keys(secrets: &[Secret]) -> Result<Vec<SigningKey>, Vec<SetupError>> {
-    let mut keys = Vec::new();
-    let mut errors = Vec::new();
-    for (i, s) in secrets.iter().enumerate() {
-        match signing_key(s) {
-            Ok(k) => keys.push(k),
-            Err(why) => errors.push(SetupError::new(format!("secrets[{i}]"), why)),
-        }
-    }
-    if errors.is_empty() {
-        Ok(keys)
-    } else {
-        Err(errors)
-    }
+    super::per_secret(secrets, signing_key)
 }
 
 /// A route's Standard Webhooks check. `names` picks the header set per

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{Provider, RouteScheme, SchemeSetup};
+use super::{Outgoing, Provider, RouteScheme, SchemeSetup};
 use crate::reject::Reject;
 use crate::secret::Secret;
 use crate::verify::{self, Headers, Request, Scheme, Signed, Verified};
@@ -104,6 +104,18 @@ impl Fields {
             query,
             body,
         })
+    }
+}
+
+/// A test delivery of `event` to [`TEST_URL`], now, as `msg_1`: what a
+/// provider's signer is given.
+pub fn delivery<'a>(event: &'a str, options: &'a toml::Table) -> Outgoing<'a> {
+    Outgoing {
+        id: "msg_1",
+        url: TEST_URL,
+        timestamp: unix(now()),
+        event,
+        options,
     }
 }
 

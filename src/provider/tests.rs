@@ -25,13 +25,7 @@ fn every_signer_round_trips_through_its_verifier_for_every_sample() {
         assert!(!p.samples().is_empty(), "{}: no samples", p.name());
         for sample in p.samples() {
             let body = sample.body.as_bytes();
-            let delivery = Outgoing {
-                id: "msg_1",
-                url: TEST_URL,
-                timestamp: unix(now()),
-                event: sample.event,
-                options: &options,
-            };
+            let delivery = delivery(sample.event, &options);
             let pairs = p.sign(&secret, body, &delivery).unwrap();
             let fields = Fields::from_owned(pairs);
             assert_eq!(
@@ -86,6 +80,206 @@ fn standard_webhooks_signer_agrees_with_the_reference_libraries() {
         .unwrap()
         .verify(body, &svix_headers)
         .unwrap();
+}
+
+/// The providers that sign per Standard Webhooks (`provider::standard`),
+/// each signed by an independent library under its header names (Agntix's
+/// newer accounts send the `webhook-*` names too): what every one of them
+/// accepts and refuses.
+#[test]
+fn standard_webhooks_providers_accept_and_refuse_alike() {
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const BODY: &[u8] = br#"{"id":"4981804c-2658-4893-84ff-9c2fa90fb3c2","type":"call.completed","data":{"id":"call_9"}}"#;
+    type Signer = fn(&str, &str, u64, &[u8]) -> String;
+    let svix: Signer = |secret, id, ts, body| {
+        let wh = svix::webhooks::Webhook::new(secret).unwrap();
+        wh.sign(id, ts as i64, body).unwrap()
+    };
+    let standard: Signer = |secret, id, ts, body| {
+        let wh = standardwebhooks::Webhook::new(secret).unwrap();
+        wh.sign(id, ts as i64, body).unwrap()
+    };
+    // The last: the header a request without any signature is refused for
+    // (Agntix names its `svix-*` one).
+    let cases = [
+        (&agntix::PROVIDER, standard::SVIX, svix, standard::SVIX),
+        (
+            &agntix::PROVIDER,
+            standard::WEBHOOK,
+            standard,
+            standard::SVIX,
+        ),
+        (
+            &allo::PROVIDER,
+            standard::WEBHOOK,
+            standard,
+            standard::WEBHOOK,
+        ),
+    ];
+    for (p, names, sign, primary) in cases {
+        let signed = |secret: &str, id: &str, ts: u64, body: &[u8]| {
+            let sig = sign(secret, id, ts, body);
+            let ts = ts.to_string();
+            Fields::new(&[
+                (names.id, id),
+                (names.timestamp, &ts),
+                (names.signature, &sig),
+            ])
+        };
+        let verify = |secrets: &[&str], h: &Fields, body: &[u8]| {
+            check(&*scheme(p, secrets, ""), h, body, now())
+        };
+        let at = format!("{} {}", p.name(), names.signature);
+        let good = signed(SECRET, "msg_1", unix(now()), BODY);
+        assert_eq!(verify(&[SECRET], &good, BODY), Ok(()), "{at}");
+        let bare = SECRET.strip_prefix("whsec_").unwrap();
+        assert_eq!(verify(&[bare], &good, BODY), Ok(()), "{at}: a bare key");
+        let wrong = "whsec_dGhpcyBpcyBub3QgdGhlIGtleQ==";
+        assert_eq!(
+            verify(&[wrong], &good, BODY),
+            Err(Reject::InvalidSignature),
+            "{at}"
+        );
+        for i in [10, BODY.len() - 1] {
+            let mut tampered = BODY.to_vec();
+            tampered[i] ^= 1;
+            assert_eq!(
+                verify(&[SECRET], &good, &tampered),
+                Err(Reject::InvalidSignature),
+                "{at}: byte {i} tampered"
+            );
+        }
+        for ts in [unix(now()) - 301, unix(now()) + 301] {
+            let h = signed(SECRET, "msg_1", ts, BODY);
+            assert_eq!(
+                verify(&[SECRET], &h, BODY),
+                Err(Reject::TimestampOutOfTolerance),
+                "{at}"
+            );
+        }
+        let mut h = good.clone();
+        h.set(names.id, "msg_2");
+        assert_eq!(
+            verify(&[SECRET], &h, BODY),
+            Err(Reject::InvalidSignature),
+            "{at}: the id is signed"
+        );
+
+        let other = "whsec_dGhpcyBpcyBhbm90aGVyIGtleSEhIQ==";
+        assert_eq!(
+            verify(&[other, SECRET], &good, BODY),
+            Ok(()),
+            "{at}: rotation"
+        );
+        let sig = good.get(names.signature).unwrap().to_owned();
+        for several in [
+            format!("v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= v1a,xyz {sig}"),
+            format!("v1,Zm9vYmFyYmF6Zm9vYmFyYmF6Zm9vYmFyYmF6Zm9vYmE= {sig}"),
+        ] {
+            let mut h = good.clone();
+            h.set(names.signature, &several);
+            assert_eq!(verify(&[SECRET], &h, BODY), Ok(()), "{at}: {several}");
+        }
+
+        for (missing, named) in [(names.signature, primary.signature), (names.id, names.id)] {
+            let mut h = good.clone();
+            h.remove(missing);
+            assert_eq!(
+                verify(&[SECRET], &h, BODY),
+                Err(Reject::MissingSignature { header: named }),
+                "{at}"
+            );
+        }
+        for bad in ["v1", "v2,abc", "v1,not base64!", "v1,c2hvcnQ="] {
+            let mut h = good.clone();
+            h.set(names.signature, bad);
+            assert_eq!(
+                verify(&[SECRET], &h, BODY),
+                Err(Reject::MalformedSignature {
+                    header: names.signature
+                }),
+                "{at}: {bad}"
+            );
+        }
+        let mut h = good.clone();
+        h.set(names.timestamp, "soon");
+        assert_eq!(
+            verify(&[SECRET], &h, BODY),
+            Err(Reject::MalformedSignature {
+                header: names.timestamp
+            }),
+            "{at}"
+        );
+    }
+}
+
+/// The providers that sign Stripe's form (`provider::dotted`), each with its
+/// header and version label: what every one of them accepts and refuses,
+/// signed here independently of the scheme.
+#[test]
+fn stripe_form_providers_accept_and_refuse_alike() {
+    const SECRET: &str = "stripe_form_secret_1";
+    const BODY: &[u8] = br#"{"event":"call.ended","call_id":"CA1","duration":146}"#;
+    let forms = [
+        (&nixflex::PROVIDER, "X-Nixflex-Signature", "v1"),
+        (&elevenlabs::PROVIDER, "ElevenLabs-Signature", "v0"),
+    ];
+    for (p, label, version) in forms {
+        let mac = |secret: &str, t: u64, body: &[u8]| {
+            let mut msg = format!("{t}.").into_bytes();
+            msg.extend_from_slice(body);
+            format!("{version}={}", hmac_hex(secret.as_bytes(), &msg))
+        };
+        let verify = |secrets: &[&str], sig: &str, body: &[u8]| {
+            let s = scheme(p, secrets, "");
+            check(&*s, &Fields::new(&[(label, sig)]), body, now())
+        };
+        let t = unix(now());
+        let good = mac(SECRET, t, BODY);
+        let sig = format!("t={t},{good}");
+        let name = p.name();
+        assert_eq!(verify(&[SECRET], &sig, BODY), Ok(()), "{name}");
+        assert_eq!(
+            verify(&["old", SECRET], &sig, BODY),
+            Ok(()),
+            "{name}: rotation"
+        );
+        assert_eq!(
+            verify(&["other"], &sig, BODY),
+            Err(Reject::InvalidSignature),
+            "{name}"
+        );
+        let tampered = String::from_utf8(BODY.to_vec())
+            .unwrap()
+            .replace("146", "147");
+        assert_eq!(
+            verify(&[SECRET], &sig, tampered.as_bytes()),
+            Err(Reject::InvalidSignature),
+            "{name}: tampered"
+        );
+        let s = scheme(p, &[SECRET], "");
+        assert_eq!(
+            check(&*s, &Fields::default(), BODY, now()),
+            Err(Reject::MissingSignature { header: label }),
+            "{name}"
+        );
+        let short = format!("{version}={}", "ab".repeat(31));
+        for bad in [
+            "garbage".to_string(),
+            format!("t={t}"),
+            good.clone(),
+            format!("t={t},{version}=zz"),
+            format!("t={t},t={t},{good}"),
+            format!("t=-5,{good}"),
+            format!("t={t},{short}"),
+        ] {
+            assert_eq!(
+                verify(&[SECRET], &bad, BODY),
+                Err(Reject::MalformedSignature { header: label }),
+                "{name}: {bad}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -27,19 +27,6 @@ fn verify(secrets: &[&str], sig: &str, body: &[u8]) -> Result<(), Reject> {
 }
 
 #[test]
-fn accepts_valid_and_rejects_wrong_secret_and_tamper_with_rotation() {
-    let sig = header_for(SECRET, unix(now()), BODY);
-    assert_eq!(verify(&[SECRET], &sig, BODY), Ok(()));
-    assert_eq!(verify(&["wsec_old", SECRET], &sig, BODY), Ok(()));
-    assert_eq!(verify(&["other"], &sig, BODY), Err(Reject::InvalidSignature));
-    let tampered = String::from_utf8(BODY.to_vec()).unwrap().replace("146", "147");
-    assert_eq!(
-        verify(&[SECRET], &sig, tampered.as_bytes()),
-        Err(Reject::InvalidSignature)
-    );
-}
-
-#[test]
 fn thirty_minutes_in_the_past_and_any_future() {
     let t = unix(now());
     assert_eq!(verify(&[SECRET], &header_for(SECRET, t - 1800, BODY), BODY), Ok(()));
@@ -91,25 +78,14 @@ fn any_v0_entry_may_match() {
     );
 }
 
+/// Accepting, refusing and the malformed headers every Stripe-form provider
+/// shares are tested once, in `provider::tests`; ElevenLabs' own: a
+/// fractional time, a truncated signature.
 #[test]
-fn missing_and_malformed() {
-    let s = scheme(&PROVIDER, &[SECRET], "");
-    assert_eq!(
-        check(&*s, &Fields::default(), BODY, now()),
-        Err(Reject::MissingSignature { header: LABEL })
-    );
+fn malformed() {
     let t = unix(now());
     let good = v0(SECRET, t, BODY);
-    for bad in [
-        "garbage".to_string(),
-        format!("t={t}"),
-        good.clone(),
-        format!("t={t},v0=zz"),
-        format!("t={t},t={t},{good}"),
-        format!("t=-5,{good}"),
-        format!("t={t}.5,{good}"),
-        format!("t={t},{}", &good[..40]),
-    ] {
+    for bad in [format!("t={t}.5,{good}"), format!("t={t},{}", &good[..40])] {
         assert_eq!(
             verify(&[SECRET], &bad, BODY),
             Err(Reject::MalformedSignature { header: LABEL }),

@@ -464,12 +464,7 @@ impl Config {
 }
 
 
-pub static PROVIDER: Provider = Provider::new("hmac", route_scheme, sign, SAMPLES)
-    .with_options(OPTIONS)
-    // The sender's; none is known, so Svix's common schedule is assumed for the
-    // dedup window's warning (5 s … 10 h, 32 h in all).
-    .with_retries(super::SVIX_RETRIES)
-    .with_sample_ids(&["/id", "/data/call_id"]);
+pub static PROVIDER: Provider = super::configured("hmac", route_scheme, sign, SAMPLES, OPTIONS);
 
 const SAMPLES: &[Sample] = crate::samples!["hmac": "call.ended"];
 

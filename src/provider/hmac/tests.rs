@@ -501,13 +501,7 @@ fn send_signs_as_the_route_says() {
         let secret = if options == STANDARD { SVIX_SECRET } else { "k3y" };
         let table: toml::Table = toml::from_str(options).unwrap();
         let body = br#"{"type":"call.ended","id":"evt_1"}"#;
-        let d = Outgoing {
-            url: "https://hooks.example.test/hook",
-            id: "msg_1",
-            timestamp: unix(now()),
-            event: "call.ended",
-            options: &table,
-        };
+        let d = delivery("call.ended", &table);
         let headers = PROVIDER.sign(&Secret::new(secret), body, &d).unwrap();
         let s = build(&[secret], options, None);
         assert_eq!(

@@ -21,24 +21,11 @@ fn verify(secrets: &[&str], sig: &str, body: &[u8]) -> Result<(), Reject> {
     check(&*s, &Fields::new(&[("x-nixflex-signature", sig)]), body, now())
 }
 
+/// Accepting, refusing and the malformed headers every Stripe-form provider
+/// shares are tested once, in `provider::tests`.
 #[test]
-fn accepts_valid_and_rejects_wrong_secret_and_tamper() {
+fn several_v1_and_upper_hex() {
     let sig = header_for(SECRET, unix(now()), BODY);
-    assert_eq!(verify(&[SECRET], &sig, BODY), Ok(()));
-    assert_eq!(verify(&["other"], &sig, BODY), Err(Reject::InvalidSignature));
-    let tampered = String::from_utf8(BODY.to_vec())
-        .unwrap()
-        .replace("146", "147");
-    assert_eq!(
-        verify(&[SECRET], &sig, tampered.as_bytes()),
-        Err(Reject::InvalidSignature)
-    );
-}
-
-#[test]
-fn rotation_and_several_v1_and_upper_hex() {
-    let sig = header_for(SECRET, unix(now()), BODY);
-    assert_eq!(verify(&["old", SECRET], &sig, BODY), Ok(()));
     let (t, v1) = sig.split_once(',').unwrap();
     let several = format!("{t},v1={},{v1},v0=ignored", "ab".repeat(32));
     assert_eq!(verify(&[SECRET], &several, BODY), Ok(()));
@@ -59,31 +46,6 @@ fn stale_and_future_timestamps() {
         assert_eq!(
             verify(&[SECRET], &sig, BODY),
             Err(Reject::TimestampOutOfTolerance)
-        );
-    }
-}
-
-#[test]
-fn missing_and_malformed() {
-    let s = scheme(&PROVIDER, &[SECRET], "");
-    assert_eq!(
-        check(&*s, &Fields::default(), BODY, now()),
-        Err(Reject::MissingSignature { header: LABEL })
-    );
-    let t = unix(now());
-    for bad in [
-        "garbage".to_string(),
-        format!("t={t}"),
-        format!("v1={}", "ab".repeat(32)),
-        format!("t={t},v1=zz"),
-        format!("t={t},t={t},v1={}", "ab".repeat(32)),
-        format!("t=-5,v1={}", "ab".repeat(32)),
-        format!("t={t},v1={}", "ab".repeat(31)),
-    ] {
-        assert_eq!(
-            verify(&[SECRET], &bad, BODY),
-            Err(Reject::MalformedSignature { header: LABEL }),
-            "{bad}"
         );
     }
 }

@@ -123,12 +123,7 @@ impl RouteScheme for StaticScheme {
     }
 }
 
-pub static PROVIDER: Provider = Provider::new("static", route_scheme, sign, SAMPLES)
-    .with_options(OPTIONS)
-    // The sender's; none is known (Svix's common schedule is assumed, as for
-    // `hmac`).
-    .with_retries(super::SVIX_RETRIES)
-    .with_sample_ids(&["/id", "/data/call_id"]);
+pub static PROVIDER: Provider = super::configured("static", route_scheme, sign, SAMPLES, OPTIONS);
 
 const SAMPLES: &[Sample] = crate::samples!["static": "call.ended"];
 

@@ -125,13 +125,7 @@ fn identity_and_type_come_from_the_body() {
 fn send_puts_the_token_where_the_route_reads_it() {
     for options in ["token_header = \"X-Callback-Token\"", "bearer = true"] {
         let table: toml::Table = toml::from_str(options).unwrap();
-        let d = Outgoing {
-            url: "https://hooks.example.test/hook",
-            id: "m",
-            timestamp: unix(now()),
-            event: "call.ended",
-            options: &table,
-        };
+        let d = delivery("call.ended", &table);
         let headers = PROVIDER.sign(&Secret::new(TOKEN), BODY, &d).unwrap();
         let s = scheme(&PROVIDER, &[TOKEN], options);
         assert_eq!(check(&*s, &Fields::from_owned(headers), BODY, now()), Ok(()));

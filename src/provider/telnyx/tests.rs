@@ -146,13 +146,7 @@ fn public_keys_are_checked_when_the_route_loads() {
 fn send_signs_with_a_seed_a_pkcs8_key_or_pem() {
     let pem = format!("-----BEGIN PRIVATE KEY-----\n{PKCS8}\n-----END PRIVATE KEY-----\n");
     let options = toml::Table::new();
-    let d = Outgoing {
-        url: "https://hooks.example.test/hook",
-        id: "x",
-        timestamp: unix(now()),
-        event: "call.hangup",
-        options: &options,
-    };
+    let d = delivery("call.hangup", &options);
     for secret in [SEED, PKCS8, pem.as_str()] {
         let headers = PROVIDER.sign(&Secret::new(secret), BODY, &d).unwrap();
         assert_eq!(

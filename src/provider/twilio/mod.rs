@@ -27,7 +27,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{per_secret, HeaderList, Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError};
+use super::{nonempty_secrets, HeaderList, Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError};
 use crate::reject::Reject;
 use crate::secret::Secret;
 use crate::verify::crypto::{Algorithm, HmacKey};
@@ -346,16 +346,9 @@ pub static PROVIDER: Provider = Provider::new("twilio", route_scheme, sign, SAMP
     .with_retries(&[Duration::ZERO])
     .with_sample_ids(&["/CallSid", "/MessageSid", "/SmsSid", "/SmsMessageSid"]);
 
-const SAMPLES: &[Sample] = crate::samples![
-    "twilio" form:
-    "call.completed",
-    "call.ringing",
-    "call.in-progress",
-    "call.no-answer",
-    "message.received",
-    "message.sent",
-    "message.delivered",
-];
+const SAMPLES: &[Sample] = crate::samples!["twilio" form:
+    "call.completed", "call.ringing", "call.in-progress", "call.no-answer", "message.received",
+    "message.sent", "message.delivered"];
 
 fn route_scheme(setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
     let options: Options = super::options(setup.options)?;
@@ -369,12 +362,9 @@ fn route_scheme(setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<Setu
     }
     .map_err(|why| errors.push(SetupError::new("public_url", why)))
     .ok();
-    let auth_tokens = per_secret(setup.secrets, |s| match s.expose() {
-        "" => Err("secret is empty".into()),
-        token => Ok(KeyPair::new(token.as_bytes())),
-    })
-    .map_err(|e| errors.extend(e))
-    .ok();
+    let auth_tokens = nonempty_secrets(setup.secrets, KeyPair::new)
+        .map_err(|e| errors.extend(e))
+        .ok();
     let mut shared_keys = Vec::new();
     for (id, secret) in &options.shared_keys {
         if id.is_empty() || secret.is_empty() {

@@ -21,7 +21,7 @@ use base64::Engine;
 use serde::Deserialize;
 
 use super::{
-    per_secret, HeaderList, Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
+    nonempty_secrets, per_secret, HeaderList, Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
 };
 use crate::reject::Reject;
 use crate::secret::Secret;
@@ -460,23 +460,14 @@ pub static PROVIDER: Provider = Provider::new("vapi", route_scheme, sign, SAMPLE
     .with_deadline(Duration::from_millis(7_500))
     .with_sample_ids(&["/message/call/id"]);
 
-const SAMPLES: &[Sample] = crate::samples![
-    "vapi":
-    "end-of-call-report",
-    "status-update",
-    "assistant-request",
-    "tool-calls",
-    "transcript",
-    "conversation-update",
-];
+const SAMPLES: &[Sample] = crate::samples!["vapi":
+    "end-of-call-report", "status-update", "assistant-request", "tool-calls", "transcript",
+    "conversation-update"];
 
 fn route_scheme(setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
     let options: Options = super::options(setup.options)?;
     let check = match credential(&options)? {
-        Credential::Token => Check::Token(per_secret(setup.secrets, |s| match s.expose() {
-            "" => Err("secret is empty".into()),
-            token => Ok(token_digest(token.as_bytes())),
-        })?),
+        Credential::Token => Check::Token(nonempty_secrets(setup.secrets, token_digest)?),
         Credential::Hmac(hmac) => {
             let keys = per_secret(setup.secrets, |s| hmac.key(s.expose()))?;
             let window = hmac
