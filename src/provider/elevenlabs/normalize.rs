@@ -4,8 +4,8 @@
 
 use serde::Deserialize;
 
-use crate::event::{role, Call, Caller, Event, Turn};
-use crate::normalize::{json_number, Field, List, Obj, Raw};
+use crate::event::{from_to, role, Call, Caller, Event, Turn};
+use crate::normalize::{json_number, offset_ms, pair_key, transcript, Field, Obj, Raw};
 use crate::provider::{Identity, Payload};
 use crate::verify::Request;
 
@@ -72,13 +72,8 @@ struct ElevenLabsTurn<'a> {
 
 impl<'a> Payload<'a> for Body<'a> {
     fn identity(&self, _: &Request<'_>) -> Identity<'a> {
-        let key = self
-            .kind
-            .scalar()
-            .zip(self.data.0.conversation_id.scalar())
-            .map(|(kind, conversation)| vec![kind, conversation]);
         Identity {
-            key,
+            key: pair_key(self.kind.scalar(), self.data.0.conversation_id.scalar()),
             ..Identity::default()
         }
     }
@@ -116,16 +111,12 @@ impl<'a> Body<'a> {
         let meta = &data.metadata.0;
         let phone = &meta.phone_call.0;
         let analysis = &data.analysis.0;
-        let outbound = phone
-            .direction
-            .as_str()
-            .is_some_and(|d| d.eq_ignore_ascii_case("outbound"));
-        let (from, to) = if outbound {
-            (phone.agent_number.text(), phone.external_number.text())
-        } else {
-            (phone.external_number.text(), phone.agent_number.text())
-        };
-        let start = meta.start_time_unix_secs.number().and_then(|n| n.as_f64());
+        let (from, to) = from_to(
+            phone.direction.is("outbound"),
+            phone.agent_number.text(),
+            phone.external_number.text(),
+        );
+        let start = meta.start_time_unix_secs.float();
         let duration = meta
             .call_duration_secs
             .number()
@@ -153,9 +144,7 @@ impl<'a> Body<'a> {
             },
             summary: analysis.transcript_summary.text(),
             extracted: analysis.data_collection_results.structured(),
-            transcript: with_data
-                .then(|| data.transcript.is_array().then(|| transcript(&data.transcript)))
-                .flatten(),
+            transcript: transcript(&data.transcript, with_data, turn),
             ..Call::default()
         };
         event.caller = Caller {
@@ -165,21 +154,13 @@ impl<'a> Body<'a> {
     }
 }
 
-/// The turns: `user` is the caller, `agent` the agent; the time into the
+/// A turn: `user` is the caller, `agent` the agent; the time into the
 /// call as `offset_ms`.
-fn transcript<'a>(raw: &Raw<'a>) -> Vec<Turn<'a>> {
-    let List(turns) = raw.read::<List<ElevenLabsTurn<'a>>>();
-    turns
-        .into_iter()
-        .map(|t| Turn {
-            role: t.role.as_str().map(role),
-            text: t.message.text(),
-            offset_ms: t
-                .time_in_call_secs
-                .number()
-                .and_then(|s| s.as_f64())
-                .and_then(|s| json_number((s * 1000.0).round())),
-            at: None,
-        })
-        .collect()
+fn turn(t: ElevenLabsTurn<'_>) -> Turn<'_> {
+    Turn {
+        role: t.role.as_str().map(role),
+        text: t.message.text(),
+        offset_ms: offset_ms(&t.time_in_call_secs),
+        at: None,
+    }
 }

@@ -102,7 +102,7 @@ impl<'a> Payload<'a> for Body<'a> {
                             label: d.transferred_to_label.text(),
                             reason: d.reason.text(),
                         })
-                        .filter(|t| !t.is_empty()),
+                        .and_then(Transfer::non_empty),
                     ..Call::default()
                 };
                 event.time = d.ended_at.time().or_else(|| self.timestamp.time());

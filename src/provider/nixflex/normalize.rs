@@ -2,8 +2,8 @@
 
 use serde::Deserialize;
 
-use crate::event::{role, sentiment, Call, Caller, Event, Sms, Turn};
-use crate::normalize::{first_text, first_time, Field, List, Obj, Raw};
+use crate::event::{other_party, role, sentiment, Call, Caller, Event, Sms, Turn};
+use crate::normalize::{first_text, first_time, pair_key, transcript, Field, Obj, Raw};
 use crate::provider::{Identity, Payload};
 use crate::verify::Request;
 
@@ -66,11 +66,7 @@ struct NixflexTurn<'a> {
 
 impl<'a> Payload<'a> for Body<'a> {
     fn identity(&self, request: &Request<'_>) -> Identity<'a> {
-        let key = self
-            .event
-            .scalar()
-            .zip(self.call_id.scalar())
-            .map(|(event, call)| vec![event, call]);
+        let key = pair_key(self.event.scalar(), self.call_id.scalar());
         // Unsigned (and underscored, which many proxies drop): reported only.
         let unsigned_id = crate::verify::fields::header_id(&request.headers, "webhook_delivery_id")
             .or_else(|| crate::verify::fields::header_id(&request.headers, "webhook-delivery-id"))
@@ -123,9 +119,7 @@ impl<'a> Body<'a> {
             sentiment: self.caller_sentiment.as_str().map(sentiment),
             recording_url: self.recording_url.text(),
             extracted: self.extracted_data.value(),
-            transcript: with_data
-                .then(|| self.transcript.is_array().then(|| transcript(&self.transcript)))
-                .flatten(),
+            transcript: transcript(&self.transcript, with_data, turn),
             ..Call::default()
         };
         event.subject = self.call_id.text();
@@ -137,11 +131,7 @@ impl<'a> Body<'a> {
         let Obj(extracted) = self.extracted_data.read::<Obj<Extracted<'a>>>();
         event.caller = Caller {
             name: extracted.caller_name.text(),
-            phone: if inbound {
-                self.from_number.text()
-            } else {
-                self.to_number.text()
-            },
+            phone: other_party(!inbound, &self.from_number, &self.to_number).text(),
             ..Caller::default()
         };
     }
@@ -170,28 +160,20 @@ impl<'a> Body<'a> {
             &self.timestamp,
             &self.created_at,
         ]);
-        let received = event.event_type == "sms.received";
+        let outbound = event.event_type != "sms.received";
         event.caller = Caller {
-            phone: if received {
-                self.from_number.text()
-            } else {
-                self.to_number.text()
-            },
+            phone: other_party(outbound, &self.from_number, &self.to_number).text(),
             ..Caller::default()
         };
     }
 }
 
-/// The turns, mapped: the roles to hookgate's, the time as `offset_ms`.
-fn transcript<'a>(raw: &Raw<'a>) -> Vec<Turn<'a>> {
-    let List(turns) = raw.read::<List<NixflexTurn<'a>>>();
-    turns
-        .into_iter()
-        .map(|t| Turn {
-            role: t.role.as_str().map(role),
-            text: first_text(&[&t.text, &t.content]),
-            offset_ms: t.timestamp_ms.number().or_else(|| t.offset_ms.number()),
-            at: None,
-        })
-        .collect()
+/// A turn, mapped: the role to hookgate's, the time as `offset_ms`.
+fn turn(t: NixflexTurn<'_>) -> Turn<'_> {
+    Turn {
+        role: t.role.as_str().map(role),
+        text: first_text(&[&t.text, &t.content]),
+        offset_ms: t.timestamp_ms.number().or_else(|| t.offset_ms.number()),
+        at: None,
+    }
 }

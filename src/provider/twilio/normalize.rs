@@ -9,8 +9,8 @@ use serde::Deserialize;
 use time::format_description::well_known::{Rfc2822, Rfc3339};
 use time::OffsetDateTime;
 
-use crate::event::{format_utc, Call, Caller, Event, Sms, Text};
-use crate::normalize::{first_text, Field};
+use crate::event::{format_utc, other_party, Call, Caller, Event, Sms, Text};
+use crate::normalize::{first_text, pair_key, Field};
 use crate::provider::{Identity, Payload};
 use crate::verify::fields::header_id;
 use crate::verify::Request;
@@ -90,24 +90,16 @@ impl<'a> Payload<'a> for Body<'a> {
     fn identity(&self, request: &Request<'_>) -> Identity<'a> {
         let (key, exempt) = match self.kind() {
             Kind::Call => {
-                let key = self
-                    .call_sid
-                    .scalar()
-                    .zip(self.call_status.scalar())
-                    .map(|(call, status)| {
-                        let mut key = vec![call, status];
+                let key =
+                    pair_key(self.call_sid.scalar(), self.call_status.scalar()).map(|mut key| {
                         key.extend(self.sequence_number.scalar());
                         key
                     });
                 (key, self.asks_for_twiml())
             }
             Kind::Message => {
-                let key = self
-                    .message_sid
-                    .scalar()
-                    .or_else(|| self.sms_sid.scalar())
-                    .zip(self.message_status().scalar())
-                    .map(|(message, status)| vec![message, status]);
+                let message = self.message_sid.scalar().or_else(|| self.sms_sid.scalar());
+                let key = pair_key(message, self.message_status().scalar());
                 (key, false)
             }
             Kind::Other => (None, false),
@@ -167,11 +159,7 @@ impl<'a> Body<'a> {
             time: at,
             caller: Caller {
                 name: inbound.then(|| self.caller_name.text()).flatten(),
-                phone: if inbound {
-                    self.from.text()
-                } else {
-                    self.to.text()
-                },
+                phone: other_party(!inbound, &self.from, &self.to).text(),
                 ..Caller::default()
             },
             call,
@@ -188,14 +176,14 @@ impl<'a> Body<'a> {
             _ => "unknown",
         };
         let id = self.message_id();
-        let kind = self.num_media.number().and_then(|n| n.as_f64()).map(|n| {
+        let kind = self.num_media.float().map(|n| {
             if n > 0.0 {
                 Cow::Borrowed("mms")
             } else {
                 Cow::Borrowed("sms")
             }
         });
-        let received = event_type == "sms.received";
+        let outbound = event_type != "sms.received";
         Event {
             event_type,
             provider_event: Some(Cow::Owned(match &status {
@@ -213,11 +201,7 @@ impl<'a> Body<'a> {
                 ..Sms::default()
             },
             caller: Caller {
-                phone: if received {
-                    self.from.text()
-                } else {
-                    self.to.text()
-                },
+                phone: other_party(outbound, &self.from, &self.to).text(),
                 ..Caller::default()
             },
             ..Event::default()
