@@ -174,6 +174,22 @@ impl<'a> Field<'a> {
     }
 }
 
+/// Declares a provider's views: structs of this module's types, every field
+/// optional (`#[serde(default)]`, as providers leave fields out) and
+/// borrowing from the payload text for `'a`. Doc comments and attributes,
+/// the structs' and their fields', pass through as written.
+macro_rules! view {
+    ($($(#[$attr:meta])* $vis:vis struct $name:ident<'a> { $($fields:tt)* })*) => {
+        $(
+            #[derive(::serde::Deserialize, Default)]
+            #[serde(default, bound(deserialize = "'de: 'a"))]
+            $(#[$attr])*
+            $vis struct $name<'a> { $($fields)* }
+        )*
+    };
+}
+pub(crate) use view;
+
 /// The first field among `fields` that holds text.
 pub fn first_text<'a>(fields: &[&Field<'a>]) -> Option<Text<'a>> {
     fields.iter().find_map(|f| f.text())
@@ -427,21 +443,19 @@ fn parse_time(s: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    #[derive(Deserialize, Default)]
-    #[serde(default, bound(deserialize = "'de: 'a"))]
-    struct Doc<'a> {
-        a: Field<'a>,
-        b: Field<'a>,
-        c: Field<'a>,
-        nested: Obj<Inner<'a>>,
-        list: List<Inner<'a>>,
-        raw: Raw<'a>,
-    }
+    view! {
+        struct Doc<'a> {
+            a: Field<'a>,
+            b: Field<'a>,
+            c: Field<'a>,
+            nested: Obj<Inner<'a>>,
+            list: List<Inner<'a>>,
+            raw: Raw<'a>,
+        }
 
-    #[derive(Deserialize, Default)]
-    #[serde(default, bound(deserialize = "'de: 'a"))]
-    struct Inner<'a> {
-        x: Field<'a>,
+        struct Inner<'a> {
+            x: Field<'a>,
+        }
     }
 
     #[test]

@@ -2,70 +2,62 @@
 //! `type` (VOICE or CHAT) gives the event. Chat sessions use the `call`
 //! object too, with `channel` saying where they happened.
 
-use serde::Deserialize;
-
 use crate::event::{sentiment, Call, Caller, Event};
-use crate::normalize::{first_text, first_time, header_scalar, seconds_between, Field, Obj, Raw};
+use crate::normalize::{
+    first_text, first_time, header_scalar, seconds_between, view, Field, Obj, Raw,
+};
 use crate::provider::{Identity, Payload};
 use crate::verify::Request;
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-pub(super) struct Body<'a> {
-    id: Field<'a>,
-    #[serde(rename = "eventType")]
-    event_type_camel: Field<'a>,
-    event_type: Field<'a>,
-    #[serde(rename = "type")]
-    kind: Field<'a>,
-    platform: Field<'a>,
-    direction: Field<'a>,
-    #[serde(rename = "agentId")]
-    agent_id_camel: Field<'a>,
-    agent_id: Field<'a>,
-    #[serde(rename = "createdAt")]
-    created_at_camel: Field<'a>,
-    created_at: Field<'a>,
-    #[serde(rename = "endedAt")]
-    ended_at_camel: Field<'a>,
-    ended_at: Field<'a>,
-    #[serde(rename = "lastActivityAt")]
-    last_activity_at: Field<'a>,
-    metadata: Obj<Metadata<'a>>,
-    analysis: Obj<Analysis<'a>>,
-}
+view! {
+    pub(super) struct Body<'a> {
+        id: Field<'a>,
+        #[serde(rename = "eventType")]
+        event_type_camel: Field<'a>,
+        event_type: Field<'a>,
+        #[serde(rename = "type")]
+        kind: Field<'a>,
+        platform: Field<'a>,
+        direction: Field<'a>,
+        #[serde(rename = "agentId")]
+        agent_id_camel: Field<'a>,
+        agent_id: Field<'a>,
+        #[serde(rename = "createdAt")]
+        created_at_camel: Field<'a>,
+        created_at: Field<'a>,
+        #[serde(rename = "endedAt")]
+        ended_at_camel: Field<'a>,
+        ended_at: Field<'a>,
+        #[serde(rename = "lastActivityAt")]
+        last_activity_at: Field<'a>,
+        metadata: Obj<Metadata<'a>>,
+        analysis: Obj<Analysis<'a>>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Metadata<'a> {
-    #[serde(rename = "customerPhoneNumber")]
-    customer_phone_camel: Field<'a>,
-    customer_phone_number: Field<'a>,
-    #[serde(rename = "sessionVariables")]
-    session_variables_camel: Raw<'a>,
-    session_variables: Raw<'a>,
-}
+    struct Metadata<'a> {
+        #[serde(rename = "customerPhoneNumber")]
+        customer_phone_camel: Field<'a>,
+        customer_phone_number: Field<'a>,
+        #[serde(rename = "sessionVariables")]
+        session_variables_camel: Raw<'a>,
+        session_variables: Raw<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Analysis<'a> {
-    summary: Field<'a>,
-    sentiment: Obj<Sentiment<'a>>,
-    #[serde(rename = "extractedData")]
-    extracted_camel: Raw<'a>,
-    extracted_data: Raw<'a>,
-}
+    struct Analysis<'a> {
+        summary: Field<'a>,
+        sentiment: Obj<Sentiment<'a>>,
+        #[serde(rename = "extractedData")]
+        extracted_camel: Raw<'a>,
+        extracted_data: Raw<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Sentiment<'a> {
-    conversation: Obj<Label<'a>>,
-}
+    struct Sentiment<'a> {
+        conversation: Obj<Label<'a>>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Label<'a> {
-    label: Field<'a>,
+    struct Label<'a> {
+        label: Field<'a>,
+    }
 }
 
 impl<'a> Payload<'a> for Body<'a> {

@@ -2,106 +2,98 @@
 //! upper-case topics, v2 lower-case with `version` and `timestamp`); call
 //! fields come in snake_case or camelCase.
 
-use serde::Deserialize;
-
 use crate::event::{role, Call, Caller, Contact, Event, Sms, Text, Transfer, Turn};
 use crate::normalize::{
-    first_text, first_time, header_scalar, json_number, seconds, transcript, Field, Obj, Raw,
+    first_text, first_time, header_scalar, json_number, seconds, transcript, view, Field, Obj, Raw,
 };
 use crate::provider::{Identity, Payload};
 use crate::verify::Request;
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-pub(super) struct Body<'a> {
-    topic: Field<'a>,
-    event: Field<'a>,
-    timestamp: Field<'a>,
-    data: Obj<Data<'a>>,
-}
+view! {
+    pub(super) struct Body<'a> {
+        topic: Field<'a>,
+        event: Field<'a>,
+        timestamp: Field<'a>,
+        data: Obj<Data<'a>>,
+    }
 
-/// Call, SMS and contact fields, both casings.
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Data<'a> {
-    id: Field<'a>,
-    #[serde(rename = "type")]
-    kind: Field<'a>,
-    direction: Field<'a>,
-    from_number: Field<'a>,
-    #[serde(rename = "fromNumber")]
-    from_number_camel: Field<'a>,
-    from_name: Field<'a>,
-    #[serde(rename = "fromName")]
-    from_name_camel: Field<'a>,
-    to: Field<'a>,
-    to_number: Field<'a>,
-    #[serde(rename = "toNumber")]
-    to_number_camel: Field<'a>,
-    to_name: Field<'a>,
-    #[serde(rename = "toName")]
-    to_name_camel: Field<'a>,
-    user_email: Field<'a>,
-    #[serde(rename = "userEmail")]
-    user_email_camel: Field<'a>,
-    start_date: Field<'a>,
-    #[serde(rename = "startDate")]
-    start_date_camel: Field<'a>,
-    length_in_minutes: Field<'a>,
-    #[serde(rename = "lengthInMinutes")]
-    length_in_minutes_camel: Field<'a>,
-    length: Field<'a>,
-    summary: Field<'a>,
-    one_sentence_summary: Field<'a>,
-    #[serde(rename = "oneSentenceSummary")]
-    one_sentence_summary_camel: Field<'a>,
-    recording_url: Field<'a>,
-    #[serde(rename = "recordingUrl")]
-    recording_url_camel: Field<'a>,
-    data_collected: Raw<'a>,
-    #[serde(rename = "dataCollected")]
-    data_collected_camel: Raw<'a>,
-    transfer_to: Obj<TransferTo<'a>>,
-    #[serde(rename = "transferTo")]
-    transfer_to_camel: Obj<TransferTo<'a>>,
-    transcriptions: Raw<'a>,
-    transcript: Raw<'a>,
-    content: Field<'a>,
-    text: Field<'a>,
-    sent_at: Field<'a>,
-    #[serde(rename = "sentAt")]
-    sent_at_camel: Field<'a>,
-    name: Field<'a>,
-    first_name: Field<'a>,
-    #[serde(rename = "firstName")]
-    first_name_camel: Field<'a>,
-    last_name: Field<'a>,
-    #[serde(rename = "lastName")]
-    last_name_camel: Field<'a>,
-    company: Field<'a>,
-    emails: Raw<'a>,
-    numbers: Raw<'a>,
-}
+    /// Call, SMS and contact fields, both casings.
+    struct Data<'a> {
+        id: Field<'a>,
+        #[serde(rename = "type")]
+        kind: Field<'a>,
+        direction: Field<'a>,
+        from_number: Field<'a>,
+        #[serde(rename = "fromNumber")]
+        from_number_camel: Field<'a>,
+        from_name: Field<'a>,
+        #[serde(rename = "fromName")]
+        from_name_camel: Field<'a>,
+        to: Field<'a>,
+        to_number: Field<'a>,
+        #[serde(rename = "toNumber")]
+        to_number_camel: Field<'a>,
+        to_name: Field<'a>,
+        #[serde(rename = "toName")]
+        to_name_camel: Field<'a>,
+        user_email: Field<'a>,
+        #[serde(rename = "userEmail")]
+        user_email_camel: Field<'a>,
+        start_date: Field<'a>,
+        #[serde(rename = "startDate")]
+        start_date_camel: Field<'a>,
+        length_in_minutes: Field<'a>,
+        #[serde(rename = "lengthInMinutes")]
+        length_in_minutes_camel: Field<'a>,
+        length: Field<'a>,
+        summary: Field<'a>,
+        one_sentence_summary: Field<'a>,
+        #[serde(rename = "oneSentenceSummary")]
+        one_sentence_summary_camel: Field<'a>,
+        recording_url: Field<'a>,
+        #[serde(rename = "recordingUrl")]
+        recording_url_camel: Field<'a>,
+        data_collected: Raw<'a>,
+        #[serde(rename = "dataCollected")]
+        data_collected_camel: Raw<'a>,
+        transfer_to: Obj<TransferTo<'a>>,
+        #[serde(rename = "transferTo")]
+        transfer_to_camel: Obj<TransferTo<'a>>,
+        transcriptions: Raw<'a>,
+        transcript: Raw<'a>,
+        content: Field<'a>,
+        text: Field<'a>,
+        sent_at: Field<'a>,
+        #[serde(rename = "sentAt")]
+        sent_at_camel: Field<'a>,
+        name: Field<'a>,
+        first_name: Field<'a>,
+        #[serde(rename = "firstName")]
+        first_name_camel: Field<'a>,
+        last_name: Field<'a>,
+        #[serde(rename = "lastName")]
+        last_name_camel: Field<'a>,
+        company: Field<'a>,
+        emails: Raw<'a>,
+        numbers: Raw<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct TransferTo<'a> {
-    number: Field<'a>,
-    user_name: Field<'a>,
-    #[serde(rename = "userName")]
-    user_name_camel: Field<'a>,
-    user_email: Field<'a>,
-    #[serde(rename = "userEmail")]
-    user_email_camel: Field<'a>,
-}
+    struct TransferTo<'a> {
+        number: Field<'a>,
+        user_name: Field<'a>,
+        #[serde(rename = "userName")]
+        user_name_camel: Field<'a>,
+        user_email: Field<'a>,
+        #[serde(rename = "userEmail")]
+        user_email_camel: Field<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct AlloTurn<'a> {
-    source: Field<'a>,
-    role: Field<'a>,
-    text: Field<'a>,
-    time: Field<'a>,
+    struct AlloTurn<'a> {
+        source: Field<'a>,
+        role: Field<'a>,
+        text: Field<'a>,
+        time: Field<'a>,
+    }
 }
 
 impl<'a> Payload<'a> for Body<'a> {

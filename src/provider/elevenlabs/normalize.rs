@@ -2,72 +2,58 @@
 //! seconds, durations in seconds, turns as `{role, message,
 //! time_in_call_secs}`.
 
-use serde::Deserialize;
-
 use crate::event::{from_to, role, Call, Caller, Event, Turn};
-use crate::normalize::{json_number, offset_ms, pair_key, transcript, Field, Obj, Raw};
+use crate::normalize::{json_number, offset_ms, pair_key, transcript, view, Field, Obj, Raw};
 use crate::provider::{Identity, Payload};
 use crate::verify::Request;
 
-/// The fields hookgate maps; the rest (the audio included) stays in `raw`.
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-pub(super) struct Body<'a> {
-    #[serde(rename = "type")]
-    kind: Field<'a>,
-    event_timestamp: Field<'a>,
-    data: Obj<Data<'a>>,
-}
+view! {
+    /// The fields hookgate maps; the rest (the audio included) stays in `raw`.
+    pub(super) struct Body<'a> {
+        #[serde(rename = "type")]
+        kind: Field<'a>,
+        event_timestamp: Field<'a>,
+        data: Obj<Data<'a>>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Data<'a> {
-    agent_id: Field<'a>,
-    conversation_id: Field<'a>,
-    failure_reason: Field<'a>,
-    transcript: Raw<'a>,
-    metadata: Obj<Metadata<'a>>,
-    analysis: Obj<Analysis<'a>>,
-    conversation_initiation_client_data: Obj<ClientData<'a>>,
-}
+    struct Data<'a> {
+        agent_id: Field<'a>,
+        conversation_id: Field<'a>,
+        failure_reason: Field<'a>,
+        transcript: Raw<'a>,
+        metadata: Obj<Metadata<'a>>,
+        analysis: Obj<Analysis<'a>>,
+        conversation_initiation_client_data: Obj<ClientData<'a>>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Metadata<'a> {
-    start_time_unix_secs: Field<'a>,
-    call_duration_secs: Field<'a>,
-    termination_reason: Field<'a>,
-    phone_call: Obj<PhoneCall<'a>>,
-}
+    struct Metadata<'a> {
+        start_time_unix_secs: Field<'a>,
+        call_duration_secs: Field<'a>,
+        termination_reason: Field<'a>,
+        phone_call: Obj<PhoneCall<'a>>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct PhoneCall<'a> {
-    direction: Field<'a>,
-    agent_number: Field<'a>,
-    external_number: Field<'a>,
-}
+    struct PhoneCall<'a> {
+        direction: Field<'a>,
+        agent_number: Field<'a>,
+        external_number: Field<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Analysis<'a> {
-    transcript_summary: Field<'a>,
-    call_successful: Field<'a>,
-    data_collection_results: Raw<'a>,
-}
+    struct Analysis<'a> {
+        transcript_summary: Field<'a>,
+        call_successful: Field<'a>,
+        data_collection_results: Raw<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct ClientData<'a> {
-    dynamic_variables: Raw<'a>,
-}
+    struct ClientData<'a> {
+        dynamic_variables: Raw<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct ElevenLabsTurn<'a> {
-    role: Field<'a>,
-    message: Field<'a>,
-    time_in_call_secs: Field<'a>,
+    struct ElevenLabsTurn<'a> {
+        role: Field<'a>,
+        message: Field<'a>,
+        time_in_call_secs: Field<'a>,
+    }
 }
 
 impl<'a> Payload<'a> for Body<'a> {

@@ -1,47 +1,43 @@
 //! InboundFlow's payload: an envelope `{event, timestamp, delivery_id,
 //! data}`.
 
-use serde::Deserialize;
-
 use crate::event::{Appointment, Call, Caller, Event, Lead, Transfer};
-use crate::normalize::{first_text, Field, Obj};
+use crate::normalize::{first_text, view, Field, Obj};
 use crate::provider::{Identity, Payload};
 use crate::verify::{fields, Request};
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-pub(super) struct Body<'a> {
-    event: Field<'a>,
-    timestamp: Field<'a>,
-    delivery_id: Field<'a>,
-    data: Obj<Data<'a>>,
-}
+view! {
+    pub(super) struct Body<'a> {
+        event: Field<'a>,
+        timestamp: Field<'a>,
+        delivery_id: Field<'a>,
+        data: Obj<Data<'a>>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Data<'a> {
-    call_id: Field<'a>,
-    caller_phone: Field<'a>,
-    caller_name: Field<'a>,
-    caller_email: Field<'a>,
-    duration_seconds: Field<'a>,
-    summary: Field<'a>,
-    call_summary: Field<'a>,
-    recording_url: Field<'a>,
-    started_at: Field<'a>,
-    ended_at: Field<'a>,
-    transferred_to_number: Field<'a>,
-    transferred_to_label: Field<'a>,
-    reason: Field<'a>,
-    appointment_date: Field<'a>,
-    appointment_time_start: Field<'a>,
-    appointment_time_end: Field<'a>,
-    service_type: Field<'a>,
-    calendar_event_id: Field<'a>,
-    calendar_event_link: Field<'a>,
-    intent: Field<'a>,
-    urgency: Field<'a>,
-    interest: Field<'a>,
+    struct Data<'a> {
+        call_id: Field<'a>,
+        caller_phone: Field<'a>,
+        caller_name: Field<'a>,
+        caller_email: Field<'a>,
+        duration_seconds: Field<'a>,
+        summary: Field<'a>,
+        call_summary: Field<'a>,
+        recording_url: Field<'a>,
+        started_at: Field<'a>,
+        ended_at: Field<'a>,
+        transferred_to_number: Field<'a>,
+        transferred_to_label: Field<'a>,
+        reason: Field<'a>,
+        appointment_date: Field<'a>,
+        appointment_time_start: Field<'a>,
+        appointment_time_end: Field<'a>,
+        service_type: Field<'a>,
+        calendar_event_id: Field<'a>,
+        calendar_event_link: Field<'a>,
+        intent: Field<'a>,
+        urgency: Field<'a>,
+        interest: Field<'a>,
+    }
 }
 
 impl<'a> Payload<'a> for Body<'a> {

@@ -1,67 +1,61 @@
 //! Nixflex's payload: a flat body; `event` names the event.
 
-use serde::Deserialize;
-
 use crate::event::{other_party, role, sentiment, Call, Caller, Event, Sms, Turn};
-use crate::normalize::{first_text, first_time, pair_key, transcript, Field, Obj, Raw};
+use crate::normalize::{first_text, first_time, pair_key, transcript, view, Field, Obj, Raw};
 use crate::provider::{Identity, Payload};
 use crate::verify::Request;
 
-/// The fields hookgate maps; the rest stays in `raw`.
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-pub(super) struct Body<'a> {
-    event: Field<'a>,
-    call_id: Field<'a>,
-    agent_id: Field<'a>,
-    direction: Field<'a>,
-    from_number: Field<'a>,
-    to_number: Field<'a>,
-    started_at: Field<'a>,
-    ended_at: Field<'a>,
-    timestamp: Field<'a>,
-    duration_seconds: Field<'a>,
-    ended_reason: Field<'a>,
-    end_reason: Field<'a>,
-    failure_reason: Field<'a>,
-    call_successful: Field<'a>,
-    call_summary: Field<'a>,
-    caller_sentiment: Field<'a>,
-    recording_url: Field<'a>,
-    extracted_data: Raw<'a>,
-    metadata: Raw<'a>,
-    transcript: Raw<'a>,
-    // SMS events (their fields are not documented: what is present maps).
-    message_id: Field<'a>,
-    sms_id: Field<'a>,
-    id: Field<'a>,
-    from: Field<'a>,
-    to: Field<'a>,
-    text: Field<'a>,
-    body: Field<'a>,
-    message: Field<'a>,
-    content: Field<'a>,
-    status: Field<'a>,
-    sent_at: Field<'a>,
-    delivered_at: Field<'a>,
-    received_at: Field<'a>,
-    created_at: Field<'a>,
-}
+view! {
+    /// The fields hookgate maps; the rest stays in `raw`.
+    pub(super) struct Body<'a> {
+        event: Field<'a>,
+        call_id: Field<'a>,
+        agent_id: Field<'a>,
+        direction: Field<'a>,
+        from_number: Field<'a>,
+        to_number: Field<'a>,
+        started_at: Field<'a>,
+        ended_at: Field<'a>,
+        timestamp: Field<'a>,
+        duration_seconds: Field<'a>,
+        ended_reason: Field<'a>,
+        end_reason: Field<'a>,
+        failure_reason: Field<'a>,
+        call_successful: Field<'a>,
+        call_summary: Field<'a>,
+        caller_sentiment: Field<'a>,
+        recording_url: Field<'a>,
+        extracted_data: Raw<'a>,
+        metadata: Raw<'a>,
+        transcript: Raw<'a>,
+        // SMS events (their fields are not documented: what is present maps).
+        message_id: Field<'a>,
+        sms_id: Field<'a>,
+        id: Field<'a>,
+        from: Field<'a>,
+        to: Field<'a>,
+        text: Field<'a>,
+        body: Field<'a>,
+        message: Field<'a>,
+        content: Field<'a>,
+        status: Field<'a>,
+        sent_at: Field<'a>,
+        delivered_at: Field<'a>,
+        received_at: Field<'a>,
+        created_at: Field<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Extracted<'a> {
-    caller_name: Field<'a>,
-}
+    struct Extracted<'a> {
+        caller_name: Field<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct NixflexTurn<'a> {
-    role: Field<'a>,
-    text: Field<'a>,
-    content: Field<'a>,
-    timestamp_ms: Field<'a>,
-    offset_ms: Field<'a>,
+    struct NixflexTurn<'a> {
+        role: Field<'a>,
+        text: Field<'a>,
+        content: Field<'a>,
+        timestamp_ms: Field<'a>,
+        offset_ms: Field<'a>,
+    }
 }
 
 impl<'a> Payload<'a> for Body<'a> {

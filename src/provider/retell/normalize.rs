@@ -1,75 +1,63 @@
 //! Retell's payload: `{event, call}`; times in Unix milliseconds, the
 //! duration in milliseconds, the transcript as `transcript_object` turns.
 
-use serde::Deserialize;
-
 use crate::event::{other_party, role, sentiment, Call, Caller, Event, Transfer, Turn};
 use crate::normalize::{
-    first_text, offset_ms, pair_key, seconds_from_ms, transcript, Field, List, Obj, Raw,
+    first_text, offset_ms, pair_key, seconds_from_ms, transcript, view, Field, List, Obj, Raw,
 };
 use crate::provider::{Identity, Payload};
 use crate::verify::Request;
 
-/// The fields hookgate maps; the rest stays in `raw`.
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-pub(super) struct Body<'a> {
-    event: Field<'a>,
-    call: Obj<RetellCall<'a>>,
-    transfer_destination: Raw<'a>,
-}
+view! {
+    /// The fields hookgate maps; the rest stays in `raw`.
+    pub(super) struct Body<'a> {
+        event: Field<'a>,
+        call: Obj<RetellCall<'a>>,
+        transfer_destination: Raw<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct RetellCall<'a> {
-    call_id: Field<'a>,
-    call_type: Field<'a>,
-    call_status: Field<'a>,
-    agent_id: Field<'a>,
-    agent_name: Field<'a>,
-    direction: Field<'a>,
-    from_number: Field<'a>,
-    to_number: Field<'a>,
-    start_timestamp: Field<'a>,
-    end_timestamp: Field<'a>,
-    duration_ms: Field<'a>,
-    disconnection_reason: Field<'a>,
-    recording_url: Field<'a>,
-    transcript_object: Raw<'a>,
-    call_analysis: Obj<Analysis<'a>>,
-    metadata: Raw<'a>,
-    retell_llm_dynamic_variables: Raw<'a>,
-    transfer_destination: Raw<'a>,
-}
+    struct RetellCall<'a> {
+        call_id: Field<'a>,
+        call_type: Field<'a>,
+        call_status: Field<'a>,
+        agent_id: Field<'a>,
+        agent_name: Field<'a>,
+        direction: Field<'a>,
+        from_number: Field<'a>,
+        to_number: Field<'a>,
+        start_timestamp: Field<'a>,
+        end_timestamp: Field<'a>,
+        duration_ms: Field<'a>,
+        disconnection_reason: Field<'a>,
+        recording_url: Field<'a>,
+        transcript_object: Raw<'a>,
+        call_analysis: Obj<Analysis<'a>>,
+        metadata: Raw<'a>,
+        retell_llm_dynamic_variables: Raw<'a>,
+        transfer_destination: Raw<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Analysis<'a> {
-    call_summary: Field<'a>,
-    user_sentiment: Field<'a>,
-    call_successful: Field<'a>,
-    custom_analysis_data: Raw<'a>,
-}
+    struct Analysis<'a> {
+        call_summary: Field<'a>,
+        user_sentiment: Field<'a>,
+        call_successful: Field<'a>,
+        custom_analysis_data: Raw<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct RetellTurn<'a> {
-    role: Field<'a>,
-    content: Field<'a>,
-    words: List<Word<'a>>,
-}
+    struct RetellTurn<'a> {
+        role: Field<'a>,
+        content: Field<'a>,
+        words: List<Word<'a>>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Word<'a> {
-    start: Field<'a>,
-}
+    struct Word<'a> {
+        start: Field<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Destination<'a> {
-    number: Field<'a>,
-    description: Field<'a>,
+    struct Destination<'a> {
+        number: Field<'a>,
+        description: Field<'a>,
+    }
 }
 
 /// Why a call ended that means it never connected (Retell sends no

@@ -2,59 +2,51 @@
 //! directions `incoming`/`outgoing`, times RFC 3339, message parties as
 //! objects.
 
-use serde::Deserialize;
-
 use crate::event::{other_party, Call, Caller, Event, Sms, Text};
-use crate::normalize::{seconds_between, Field, List, Obj, Raw};
+use crate::normalize::{seconds_between, view, Field, List, Obj, Raw};
 use crate::provider::{Identity, Payload};
 use crate::verify::Request;
 
-/// The fields hookgate maps; the rest stays in `raw`.
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-pub(super) struct Body<'a> {
-    data: Obj<Data<'a>>,
-}
+view! {
+    /// The fields hookgate maps; the rest stays in `raw`.
+    pub(super) struct Body<'a> {
+        data: Obj<Data<'a>>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Data<'a> {
-    id: Field<'a>,
-    event_type: Field<'a>,
-    occurred_at: Field<'a>,
-    payload: Obj<Detail<'a>>,
-}
+    struct Data<'a> {
+        id: Field<'a>,
+        event_type: Field<'a>,
+        occurred_at: Field<'a>,
+        payload: Obj<Detail<'a>>,
+    }
 
-/// The fields of call and message events, side by side (each event has
-/// its own).
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Detail<'a> {
-    // Calls.
-    call_control_id: Field<'a>,
-    direction: Field<'a>,
-    from: Raw<'a>,
-    to: Raw<'a>,
-    start_time: Field<'a>,
-    end_time: Field<'a>,
-    hangup_cause: Field<'a>,
-    client_state: Raw<'a>,
-    // Messages.
-    id: Field<'a>,
-    #[serde(rename = "type")]
-    kind: Field<'a>,
-    text: Field<'a>,
-    sent_at: Field<'a>,
-    received_at: Field<'a>,
-    completed_at: Field<'a>,
-}
+    /// The fields of call and message events, side by side (each event has
+    /// its own).
+    struct Detail<'a> {
+        // Calls.
+        call_control_id: Field<'a>,
+        direction: Field<'a>,
+        from: Raw<'a>,
+        to: Raw<'a>,
+        start_time: Field<'a>,
+        end_time: Field<'a>,
+        hangup_cause: Field<'a>,
+        client_state: Raw<'a>,
+        // Messages.
+        id: Field<'a>,
+        #[serde(rename = "type")]
+        kind: Field<'a>,
+        text: Field<'a>,
+        sent_at: Field<'a>,
+        received_at: Field<'a>,
+        completed_at: Field<'a>,
+    }
 
-/// A message party: `{phone_number, status}`.
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Party<'a> {
-    phone_number: Field<'a>,
-    status: Field<'a>,
+    /// A message party: `{phone_number, status}`.
+    struct Party<'a> {
+        phone_number: Field<'a>,
+        status: Field<'a>,
+    }
 }
 
 /// Hang-up causes of a call that never connected.

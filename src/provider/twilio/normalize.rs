@@ -5,12 +5,11 @@
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
 use time::format_description::well_known::{Rfc2822, Rfc3339};
 use time::OffsetDateTime;
 
 use crate::event::{format_utc, other_party, Call, Caller, Event, Sms, Text};
-use crate::normalize::{first_text, pair_key, Field};
+use crate::normalize::{first_text, pair_key, view, Field};
 use crate::provider::{Identity, Payload};
 use crate::verify::fields::header_id;
 use crate::verify::Request;
@@ -18,27 +17,28 @@ use crate::verify::Request;
 /// Unsigned: Twilio's id for one delivery attempt's content, reported only.
 const IDEMPOTENCY_TOKEN: &str = "i-twilio-idempotency-token";
 
-/// The fields hookgate maps; the rest stays in `raw`.
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "PascalCase", bound(deserialize = "'de: 'a"))]
-pub(super) struct Body<'a> {
-    call_sid: Field<'a>,
-    call_status: Field<'a>,
-    sequence_number: Field<'a>,
-    callback_source: Field<'a>,
-    direction: Field<'a>,
-    from: Field<'a>,
-    to: Field<'a>,
-    caller_name: Field<'a>,
-    call_duration: Field<'a>,
-    timestamp: Field<'a>,
-    recording_url: Field<'a>,
-    message_sid: Field<'a>,
-    sms_sid: Field<'a>,
-    message_status: Field<'a>,
-    sms_status: Field<'a>,
-    body: Field<'a>,
-    num_media: Field<'a>,
+view! {
+    /// The fields hookgate maps; the rest stays in `raw`.
+    #[serde(rename_all = "PascalCase")]
+    pub(super) struct Body<'a> {
+        call_sid: Field<'a>,
+        call_status: Field<'a>,
+        sequence_number: Field<'a>,
+        callback_source: Field<'a>,
+        direction: Field<'a>,
+        from: Field<'a>,
+        to: Field<'a>,
+        caller_name: Field<'a>,
+        call_duration: Field<'a>,
+        timestamp: Field<'a>,
+        recording_url: Field<'a>,
+        message_sid: Field<'a>,
+        sms_sid: Field<'a>,
+        message_status: Field<'a>,
+        sms_status: Field<'a>,
+        body: Field<'a>,
+        num_media: Field<'a>,
+    }
 }
 
 /// What a payload is about: a call (its `CallSid`), a message (its

@@ -3,14 +3,13 @@
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::event::{from_to, role, Call, Caller, Event, Text, Transfer, Turn};
 use crate::normalize::{
-    first_text, first_time, json_number, offset_ms, pair_key, seconds_from_ms, transcript, Field,
-    Obj, Raw,
+    first_text, first_time, json_number, offset_ms, pair_key, seconds_from_ms, transcript, view,
+    Field, Obj, Raw,
 };
 use crate::provider::{Identity, Payload};
 use crate::verify::Request;
@@ -32,87 +31,79 @@ const SYNCHRONOUS: [&str; 6] = [
 /// nothing signed to tell them apart, so the signed bytes' digest does.
 const ONCE_PER_CALL: [&str; 3] = ["end-of-call-report", "status-update", "assistant-request"];
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-pub(super) struct Body<'a> {
-    message: Obj<Message<'a>>,
-}
+view! {
+    pub(super) struct Body<'a> {
+        message: Obj<Message<'a>>,
+    }
 
-/// The fields hookgate maps; the rest stays in `raw`.
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase", bound(deserialize = "'de: 'a"))]
-struct Message<'a> {
-    #[serde(rename = "type")]
-    kind: Field<'a>,
-    status: Field<'a>,
-    ended_reason: Field<'a>,
-    timestamp: Field<'a>,
-    started_at: Field<'a>,
-    ended_at: Field<'a>,
-    duration_seconds: Field<'a>,
-    duration_ms: Field<'a>,
-    summary: Field<'a>,
-    recording_url: Field<'a>,
-    call: Obj<VapiCall<'a>>,
-    customer: Obj<Party<'a>>,
-    phone_number: Obj<Party<'a>>,
-    artifact: Obj<Artifact<'a>>,
-    analysis: Obj<Analysis<'a>>,
-    destination: Obj<Destination<'a>>,
-}
+    /// The fields hookgate maps; the rest stays in `raw`.
+    #[serde(rename_all = "camelCase")]
+    struct Message<'a> {
+        #[serde(rename = "type")]
+        kind: Field<'a>,
+        status: Field<'a>,
+        ended_reason: Field<'a>,
+        timestamp: Field<'a>,
+        started_at: Field<'a>,
+        ended_at: Field<'a>,
+        duration_seconds: Field<'a>,
+        duration_ms: Field<'a>,
+        summary: Field<'a>,
+        recording_url: Field<'a>,
+        call: Obj<VapiCall<'a>>,
+        customer: Obj<Party<'a>>,
+        phone_number: Obj<Party<'a>>,
+        artifact: Obj<Artifact<'a>>,
+        analysis: Obj<Analysis<'a>>,
+        destination: Obj<Destination<'a>>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase", bound(deserialize = "'de: 'a"))]
-struct VapiCall<'a> {
-    id: Field<'a>,
-    #[serde(rename = "type")]
-    kind: Field<'a>,
-    assistant_id: Field<'a>,
-    started_at: Field<'a>,
-    ended_at: Field<'a>,
-    ended_reason: Field<'a>,
-    customer: Obj<Party<'a>>,
-    phone_number: Obj<Party<'a>>,
-}
+    #[serde(rename_all = "camelCase")]
+    struct VapiCall<'a> {
+        id: Field<'a>,
+        #[serde(rename = "type")]
+        kind: Field<'a>,
+        assistant_id: Field<'a>,
+        started_at: Field<'a>,
+        ended_at: Field<'a>,
+        ended_reason: Field<'a>,
+        customer: Obj<Party<'a>>,
+        phone_number: Obj<Party<'a>>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Party<'a> {
-    number: Field<'a>,
-    name: Field<'a>,
-}
+    struct Party<'a> {
+        number: Field<'a>,
+        name: Field<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase", bound(deserialize = "'de: 'a"))]
-struct Artifact<'a> {
-    recording_url: Field<'a>,
-    messages: Raw<'a>,
-}
+    #[serde(rename_all = "camelCase")]
+    struct Artifact<'a> {
+        recording_url: Field<'a>,
+        messages: Raw<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase", bound(deserialize = "'de: 'a"))]
-struct Analysis<'a> {
-    summary: Field<'a>,
-    success_evaluation: Field<'a>,
-    structured_data: Raw<'a>,
-}
+    #[serde(rename_all = "camelCase")]
+    struct Analysis<'a> {
+        summary: Field<'a>,
+        success_evaluation: Field<'a>,
+        structured_data: Raw<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase", bound(deserialize = "'de: 'a"))]
-struct Destination<'a> {
-    number: Field<'a>,
-    sip_uri: Field<'a>,
-    description: Field<'a>,
-}
+    #[serde(rename_all = "camelCase")]
+    struct Destination<'a> {
+        number: Field<'a>,
+        sip_uri: Field<'a>,
+        description: Field<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase", bound(deserialize = "'de: 'a"))]
-struct VapiTurn<'a> {
-    role: Field<'a>,
-    message: Field<'a>,
-    result: Field<'a>,
-    seconds_from_start: Field<'a>,
-    time: Field<'a>,
+    #[serde(rename_all = "camelCase")]
+    struct VapiTurn<'a> {
+        role: Field<'a>,
+        message: Field<'a>,
+        result: Field<'a>,
+        seconds_from_start: Field<'a>,
+        time: Field<'a>,
+    }
 }
 
 impl<'a> Payload<'a> for Body<'a> {

@@ -1,46 +1,40 @@
 //! Voxagent's payload: an envelope `{event, data}`; `history` turns come in
 //! two shapes (`role`/`content`/`created_at`, or `type`/`text`/`timestamp`).
 
-use serde::Deserialize;
-
 use crate::event::{role, Call, Caller, Event, Turn};
-use crate::normalize::{first_text, first_time, pair_key, transcript, Field, Obj, Raw};
+use crate::normalize::{first_text, first_time, pair_key, transcript, view, Field, Obj, Raw};
 use crate::provider::{Identity, Payload};
 use crate::verify::Request;
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-pub(super) struct Body<'a> {
-    event: Field<'a>,
-    data: Obj<Data<'a>>,
-}
+view! {
+    pub(super) struct Body<'a> {
+        event: Field<'a>,
+        data: Obj<Data<'a>>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Data<'a> {
-    session_id: Field<'a>,
-    agent_id: Field<'a>,
-    agent_name: Field<'a>,
-    from_number: Field<'a>,
-    to_number: Field<'a>,
-    start_time: Field<'a>,
-    created_at: Field<'a>,
-    duration_seconds: Field<'a>,
-    audio_url: Field<'a>,
-    history: Raw<'a>,
-    url_parameters: Raw<'a>,
-}
+    struct Data<'a> {
+        session_id: Field<'a>,
+        agent_id: Field<'a>,
+        agent_name: Field<'a>,
+        from_number: Field<'a>,
+        to_number: Field<'a>,
+        start_time: Field<'a>,
+        created_at: Field<'a>,
+        duration_seconds: Field<'a>,
+        audio_url: Field<'a>,
+        history: Raw<'a>,
+        url_parameters: Raw<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct HistoryTurn<'a> {
-    role: Field<'a>,
-    #[serde(rename = "type")]
-    kind: Field<'a>,
-    content: Field<'a>,
-    text: Field<'a>,
-    created_at: Field<'a>,
-    timestamp: Field<'a>,
+    struct HistoryTurn<'a> {
+        role: Field<'a>,
+        #[serde(rename = "type")]
+        kind: Field<'a>,
+        content: Field<'a>,
+        text: Field<'a>,
+        created_at: Field<'a>,
+        timestamp: Field<'a>,
+    }
 }
 
 impl<'a> Payload<'a> for Body<'a> {
