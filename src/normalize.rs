@@ -217,6 +217,13 @@ pub fn header_scalar(request: &Request<'_>, name: &str) -> Option<Scalar<'static
     header_id(&request.headers, name).map(|id| Scalar::Text(Cow::Owned(id.to_owned())))
 }
 
+/// An id the provider sends in a header it does not sign: reported (as
+/// `providerdeliveryid`), never used to dedup.
+#[inline]
+pub fn unsigned_header_id(request: &Request<'_>, name: &str) -> Option<String> {
+    header_id(&request.headers, name).map(str::to_owned)
+}
+
 /// A call's transcript: `raw`'s turns, each read as `T` and mapped by
 /// `turn`. Built only when the event's `data` is wanted (it is the costly
 /// part) and `raw` is a list.

@@ -2,9 +2,9 @@
 //! data}`.
 
 use crate::event::{Appointment, Call, Caller, Event, Lead, Transfer};
-use crate::normalize::{first_text, view, Field, Obj};
+use crate::normalize::{first_text, unsigned_header_id, view, Field, Obj};
 use crate::provider::{Identity, Payload};
-use crate::verify::{fields, Request};
+use crate::verify::Request;
 
 view! {
     pub(super) struct Body<'a> {
@@ -52,8 +52,7 @@ impl<'a> Payload<'a> for Body<'a> {
             },
             None => Identity {
                 key: None,
-                unsigned_id: fields::header_id(&request.headers, "x-inboundflow-delivery-id")
-                    .map(str::to_owned),
+                unsigned_id: unsigned_header_id(request, "x-inboundflow-delivery-id"),
                 exempt: false,
             },
         }

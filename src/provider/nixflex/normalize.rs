@@ -1,7 +1,9 @@
 //! Nixflex's payload: a flat body; `event` names the event.
 
 use crate::event::{other_party, role, sentiment, Call, Caller, Event, Sms, Turn};
-use crate::normalize::{first_text, first_time, pair_key, transcript, view, Field, Obj, Raw};
+use crate::normalize::{
+    first_text, first_time, pair_key, transcript, unsigned_header_id, view, Field, Obj, Raw,
+};
 use crate::provider::{Identity, Payload};
 use crate::verify::Request;
 
@@ -62,9 +64,8 @@ impl<'a> Payload<'a> for Body<'a> {
     fn identity(&self, request: &Request<'_>) -> Identity<'a> {
         let key = pair_key(self.event.scalar(), self.call_id.scalar());
         // Unsigned (and underscored, which many proxies drop): reported only.
-        let unsigned_id = crate::verify::fields::header_id(&request.headers, "webhook_delivery_id")
-            .or_else(|| crate::verify::fields::header_id(&request.headers, "webhook-delivery-id"))
-            .map(str::to_owned);
+        let unsigned_id = unsigned_header_id(request, "webhook_delivery_id")
+            .or_else(|| unsigned_header_id(request, "webhook-delivery-id"));
         Identity {
             key,
             unsigned_id,

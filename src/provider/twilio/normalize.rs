@@ -9,9 +9,8 @@ use time::format_description::well_known::{Rfc2822, Rfc3339};
 use time::OffsetDateTime;
 
 use crate::event::{format_utc, other_party, Call, Caller, Event, Sms, Text};
-use crate::normalize::{first_text, pair_key, view, Field};
+use crate::normalize::{first_text, pair_key, unsigned_header_id, view, Field};
 use crate::provider::{Identity, Payload};
-use crate::verify::fields::header_id;
 use crate::verify::Request;
 
 /// Unsigned: Twilio's id for one delivery attempt's content, reported only.
@@ -106,7 +105,7 @@ impl<'a> Payload<'a> for Body<'a> {
         };
         Identity {
             key,
-            unsigned_id: header_id(&request.headers, IDEMPOTENCY_TOKEN).map(str::to_owned),
+            unsigned_id: unsigned_header_id(request, IDEMPOTENCY_TOKEN),
             exempt,
         }
     }
