@@ -240,6 +240,35 @@ pub fn transcript<'a, T: Deserialize<'a> + Default>(
     Some(turns.into_iter().map(turn).collect())
 }
 
+/// The visitor methods of [`Obj`] and [`List`] for a scalar or `null`
+/// where they expect an object or a list: it reads as the default (empty)
+/// value, never as an error.
+macro_rules! scalars_read_as_default {
+    () => {
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(Self::Value::default())
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(Self::Value::default())
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(Self::Value::default())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(Self::Value::default())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(Self::Value::default())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(Self::Value::default())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(Self::Value::default())
+        }
+    };
+}
+
 /// A nested object: anything but an object reads as `T::default()`.
 #[derive(Debug, Default)]
 pub struct Obj<T>(pub T);
@@ -262,27 +291,7 @@ impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for Obj<T> {
             fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Obj<T>, D::Error> {
                 d.deserialize_any(self)
             }
-            fn visit_unit<E>(self) -> Result<Obj<T>, E> {
-                Ok(Obj(T::default()))
-            }
-            fn visit_none<E>(self) -> Result<Obj<T>, E> {
-                Ok(Obj(T::default()))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Obj<T>, E> {
-                Ok(Obj(T::default()))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Obj<T>, E> {
-                Ok(Obj(T::default()))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Obj<T>, E> {
-                Ok(Obj(T::default()))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Obj<T>, E> {
-                Ok(Obj(T::default()))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Obj<T>, E> {
-                Ok(Obj(T::default()))
-            }
+            scalars_read_as_default!();
         }
         d.deserialize_any(V(PhantomData))
     }
@@ -315,27 +324,7 @@ impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for List<T> {
             fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<List<T>, D::Error> {
                 d.deserialize_any(self)
             }
-            fn visit_unit<E>(self) -> Result<List<T>, E> {
-                Ok(List(Vec::new()))
-            }
-            fn visit_none<E>(self) -> Result<List<T>, E> {
-                Ok(List(Vec::new()))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<List<T>, E> {
-                Ok(List(Vec::new()))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<List<T>, E> {
-                Ok(List(Vec::new()))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<List<T>, E> {
-                Ok(List(Vec::new()))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<List<T>, E> {
-                Ok(List(Vec::new()))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<List<T>, E> {
-                Ok(List(Vec::new()))
-            }
+            scalars_read_as_default!();
         }
         d.deserialize_any(V(PhantomData))
     }
