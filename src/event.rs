@@ -100,6 +100,13 @@ macro_rules! object {
             pub fn is_empty(&self) -> bool {
                 $(self.$field.is_none())&&+
             }
+
+            /// The object, or `None` when it has no field (an optional
+            /// part of another object is then left out).
+            #[inline]
+            pub fn non_empty(self) -> Option<Self> {
+                (!self.is_empty()).then_some(self)
+            }
         }
     };
 }
@@ -215,6 +222,28 @@ object! {
         name: Text<'a>,
         phone: Text<'a>,
         email: Text<'a>,
+    }
+}
+
+/// Of a call's or message's two ends, the other party (`data.caller`): the
+/// recipient of what went out, else the sender.
+#[inline]
+pub fn other_party<T>(outbound: bool, from: T, to: T) -> T {
+    if outbound {
+        to
+    } else {
+        from
+    }
+}
+
+/// A call's `(from, to)` given our end and the other party's: an outbound
+/// call is from us.
+#[inline]
+pub fn from_to<T>(outbound: bool, ours: T, theirs: T) -> (T, T) {
+    if outbound {
+        (ours, theirs)
+    } else {
+        (theirs, ours)
     }
 }
 

@@ -20,9 +20,10 @@ use serde_json::Number;
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use crate::event::format_utc;
+use crate::event::{format_utc, Turn};
 pub use crate::event::{role, sentiment, Event, EventContext, Text};
-use crate::verify::Scalar;
+use crate::verify::fields::header_id;
+use crate::verify::{Request, Scalar};
 
 /// A JSON scalar as sent. `null`, objects and arrays read as absent.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -104,6 +105,12 @@ impl<'a> Field<'a> {
         }
     }
 
+    /// A number (or a string holding one) as `f64`, for arithmetic.
+    #[inline]
+    pub fn float(&self) -> Option<f64> {
+        self.number().and_then(|n| n.as_f64())
+    }
+
     pub fn boolean(&self) -> Option<bool> {
         match self {
             Field::Bool(b) => Some(*b),
@@ -150,6 +157,13 @@ impl<'a> Field<'a> {
         }
     }
 
+    /// Whether the field is the label `label`, in any case (providers
+    /// differ in the case of their enumerations).
+    #[inline]
+    pub fn is(&self, label: &str) -> bool {
+        self.as_str().is_some_and(|t| t.eq_ignore_ascii_case(label))
+    }
+
     /// As signed material for a delivery's identity.
     pub fn scalar(&self) -> Option<Scalar<'a>> {
         match self {
@@ -160,6 +174,22 @@ impl<'a> Field<'a> {
     }
 }
 
+/// Declares a provider's views: structs of this module's types, every field
+/// optional (`#[serde(default)]`, as providers leave fields out) and
+/// borrowing from the payload text for `'a`. Doc comments and attributes,
+/// the structs' and their fields', pass through as written.
+macro_rules! view {
+    ($($(#[$attr:meta])* $vis:vis struct $name:ident<'a> { $($fields:tt)* })*) => {
+        $(
+            #[derive(::serde::Deserialize, Default)]
+            #[serde(default, bound(deserialize = "'de: 'a"))]
+            $(#[$attr])*
+            $vis struct $name<'a> { $($fields)* }
+        )*
+    };
+}
+pub(crate) use view;
+
 /// The first field among `fields` that holds text.
 pub fn first_text<'a>(fields: &[&Field<'a>]) -> Option<Text<'a>> {
     fields.iter().find_map(|f| f.text())
@@ -168,6 +198,75 @@ pub fn first_text<'a>(fields: &[&Field<'a>]) -> Option<Text<'a>> {
 /// The first field among `fields` that holds a time.
 pub fn first_time(fields: &[&Field<'_>]) -> Option<String> {
     fields.iter().find_map(|f| f.time())
+}
+
+/// A dedup key of two signed values, or none unless both are present (a
+/// part missing would merge deliveries that differ in it).
+#[inline]
+pub fn pair_key<'a>(
+    first: Option<Scalar<'a>>,
+    second: Option<Scalar<'a>>,
+) -> Option<Vec<Scalar<'a>>> {
+    Some(vec![first?, second?])
+}
+
+/// A request header's value as signed material for an identity: owned,
+/// since the headers do not live as long as the payload's view.
+#[inline]
+pub fn header_scalar(request: &Request<'_>, name: &str) -> Option<Scalar<'static>> {
+    header_id(&request.headers, name).map(|id| Scalar::Text(Cow::Owned(id.to_owned())))
+}
+
+/// An id the provider sends in a header it does not sign: reported (as
+/// `providerdeliveryid`), never used to dedup.
+#[inline]
+pub fn unsigned_header_id(request: &Request<'_>, name: &str) -> Option<String> {
+    header_id(&request.headers, name).map(str::to_owned)
+}
+
+/// A call's transcript: `raw`'s turns, each read as `T` and mapped by
+/// `turn`. Built only when the event's `data` is wanted (it is the costly
+/// part) and `raw` is a list.
+#[inline]
+pub fn transcript<'a, T: Deserialize<'a> + Default>(
+    raw: &Raw<'a>,
+    with_data: bool,
+    turn: impl FnMut(T) -> Turn<'a>,
+) -> Option<Vec<Turn<'a>>> {
+    if !(with_data && raw.is_array()) {
+        return None;
+    }
+    let List(turns) = raw.read::<List<T>>();
+    Some(turns.into_iter().map(turn).collect())
+}
+
+/// The visitor methods of [`Obj`] and [`List`] for a scalar or `null`
+/// where they expect an object or a list: it reads as the default (empty)
+/// value, never as an error.
+macro_rules! scalars_read_as_default {
+    () => {
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(Self::Value::default())
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(Self::Value::default())
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(Self::Value::default())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(Self::Value::default())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(Self::Value::default())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(Self::Value::default())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(Self::Value::default())
+        }
+    };
 }
 
 /// A nested object: anything but an object reads as `T::default()`.
@@ -192,27 +291,7 @@ impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for Obj<T> {
             fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Obj<T>, D::Error> {
                 d.deserialize_any(self)
             }
-            fn visit_unit<E>(self) -> Result<Obj<T>, E> {
-                Ok(Obj(T::default()))
-            }
-            fn visit_none<E>(self) -> Result<Obj<T>, E> {
-                Ok(Obj(T::default()))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Obj<T>, E> {
-                Ok(Obj(T::default()))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Obj<T>, E> {
-                Ok(Obj(T::default()))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Obj<T>, E> {
-                Ok(Obj(T::default()))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Obj<T>, E> {
-                Ok(Obj(T::default()))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Obj<T>, E> {
-                Ok(Obj(T::default()))
-            }
+            scalars_read_as_default!();
         }
         d.deserialize_any(V(PhantomData))
     }
@@ -245,27 +324,7 @@ impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for List<T> {
             fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<List<T>, D::Error> {
                 d.deserialize_any(self)
             }
-            fn visit_unit<E>(self) -> Result<List<T>, E> {
-                Ok(List(Vec::new()))
-            }
-            fn visit_none<E>(self) -> Result<List<T>, E> {
-                Ok(List(Vec::new()))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<List<T>, E> {
-                Ok(List(Vec::new()))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<List<T>, E> {
-                Ok(List(Vec::new()))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<List<T>, E> {
-                Ok(List(Vec::new()))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<List<T>, E> {
-                Ok(List(Vec::new()))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<List<T>, E> {
-                Ok(List(Vec::new()))
-            }
+            scalars_read_as_default!();
         }
         d.deserialize_any(V(PhantomData))
     }
@@ -304,6 +363,14 @@ impl<'a> Raw<'a> {
         self.0
     }
 
+    /// The kept value as a scalar [`Field`]: absent when it is an object or
+    /// a list (for a value sent as either a number or an object).
+    pub fn field(&self) -> Field<'a> {
+        self.0
+            .and_then(|raw| serde_json::from_str(raw.get()).ok())
+            .unwrap_or_default()
+    }
+
     /// Whether the value is an array (a transcript is mapped only then).
     pub fn is_array(&self) -> bool {
         self.0.is_some_and(|raw| raw.get().starts_with('['))
@@ -326,6 +393,35 @@ pub fn json_number(n: f64) -> Option<Number> {
     }
 }
 
+/// A duration in seconds as a JSON number, to the millisecond.
+#[inline]
+pub fn seconds(secs: f64) -> Option<Number> {
+    json_number((secs * 1000.0).round() / 1000.0)
+}
+
+/// A duration sent in milliseconds, in seconds.
+#[inline]
+pub fn seconds_from_ms(ms: f64) -> Option<Number> {
+    json_number(ms / 1000.0)
+}
+
+/// The seconds from `start` to `end`, both RFC 3339 as sent, to the
+/// millisecond; absent if either is, or if `end` comes first.
+pub fn seconds_between(start: &Field<'_>, end: &Field<'_>) -> Option<Number> {
+    let at = |f: &Field<'_>| OffsetDateTime::parse(f.as_str()?, &Rfc3339).ok();
+    let secs = (at(end)? - at(start)?).as_seconds_f64();
+    (secs >= 0.0).then(|| seconds(secs)).flatten()
+}
+
+/// A time into the call sent in seconds, as a turn's `offset_ms` (whole
+/// milliseconds).
+#[inline]
+pub fn offset_ms(seconds: &Field<'_>) -> Option<Number> {
+    seconds
+        .float()
+        .and_then(|s| json_number((s * 1000.0).round()))
+}
+
 fn parse_time(s: &str) -> Option<String> {
     if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
         return Some(format_utc(t));
@@ -343,21 +439,19 @@ fn parse_time(s: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    #[derive(Deserialize, Default)]
-    #[serde(default, bound(deserialize = "'de: 'a"))]
-    struct Doc<'a> {
-        a: Field<'a>,
-        b: Field<'a>,
-        c: Field<'a>,
-        nested: Obj<Inner<'a>>,
-        list: List<Inner<'a>>,
-        raw: Raw<'a>,
-    }
+    view! {
+        struct Doc<'a> {
+            a: Field<'a>,
+            b: Field<'a>,
+            c: Field<'a>,
+            nested: Obj<Inner<'a>>,
+            list: List<Inner<'a>>,
+            raw: Raw<'a>,
+        }
 
-    #[derive(Deserialize, Default)]
-    #[serde(default, bound(deserialize = "'de: 'a"))]
-    struct Inner<'a> {
-        x: Field<'a>,
+        struct Inner<'a> {
+            x: Field<'a>,
+        }
     }
 
     #[test]

@@ -2,72 +2,62 @@
 //! `type` (VOICE or CHAT) gives the event. Chat sessions use the `call`
 //! object too, with `channel` saying where they happened.
 
-use serde::Deserialize;
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
-
 use crate::event::{sentiment, Call, Caller, Event};
-use crate::normalize::{first_text, first_time, json_number, Field, Obj, Raw};
+use crate::normalize::{
+    first_text, first_time, header_scalar, seconds_between, view, Field, Obj, Raw,
+};
 use crate::provider::{Identity, Payload};
-use crate::verify::{fields, Request, Scalar};
+use crate::verify::Request;
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-pub(super) struct Body<'a> {
-    id: Field<'a>,
-    #[serde(rename = "eventType")]
-    event_type_camel: Field<'a>,
-    event_type: Field<'a>,
-    #[serde(rename = "type")]
-    kind: Field<'a>,
-    platform: Field<'a>,
-    direction: Field<'a>,
-    #[serde(rename = "agentId")]
-    agent_id_camel: Field<'a>,
-    agent_id: Field<'a>,
-    #[serde(rename = "createdAt")]
-    created_at_camel: Field<'a>,
-    created_at: Field<'a>,
-    #[serde(rename = "endedAt")]
-    ended_at_camel: Field<'a>,
-    ended_at: Field<'a>,
-    #[serde(rename = "lastActivityAt")]
-    last_activity_at: Field<'a>,
-    metadata: Obj<Metadata<'a>>,
-    analysis: Obj<Analysis<'a>>,
-}
+view! {
+    pub(super) struct Body<'a> {
+        id: Field<'a>,
+        #[serde(rename = "eventType")]
+        event_type_camel: Field<'a>,
+        event_type: Field<'a>,
+        #[serde(rename = "type")]
+        kind: Field<'a>,
+        platform: Field<'a>,
+        direction: Field<'a>,
+        #[serde(rename = "agentId")]
+        agent_id_camel: Field<'a>,
+        agent_id: Field<'a>,
+        #[serde(rename = "createdAt")]
+        created_at_camel: Field<'a>,
+        created_at: Field<'a>,
+        #[serde(rename = "endedAt")]
+        ended_at_camel: Field<'a>,
+        ended_at: Field<'a>,
+        #[serde(rename = "lastActivityAt")]
+        last_activity_at: Field<'a>,
+        metadata: Obj<Metadata<'a>>,
+        analysis: Obj<Analysis<'a>>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Metadata<'a> {
-    #[serde(rename = "customerPhoneNumber")]
-    customer_phone_camel: Field<'a>,
-    customer_phone_number: Field<'a>,
-    #[serde(rename = "sessionVariables")]
-    session_variables_camel: Raw<'a>,
-    session_variables: Raw<'a>,
-}
+    struct Metadata<'a> {
+        #[serde(rename = "customerPhoneNumber")]
+        customer_phone_camel: Field<'a>,
+        customer_phone_number: Field<'a>,
+        #[serde(rename = "sessionVariables")]
+        session_variables_camel: Raw<'a>,
+        session_variables: Raw<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Analysis<'a> {
-    summary: Field<'a>,
-    sentiment: Obj<Sentiment<'a>>,
-    #[serde(rename = "extractedData")]
-    extracted_camel: Raw<'a>,
-    extracted_data: Raw<'a>,
-}
+    struct Analysis<'a> {
+        summary: Field<'a>,
+        sentiment: Obj<Sentiment<'a>>,
+        #[serde(rename = "extractedData")]
+        extracted_camel: Raw<'a>,
+        extracted_data: Raw<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Sentiment<'a> {
-    conversation: Obj<Label<'a>>,
-}
+    struct Sentiment<'a> {
+        conversation: Obj<Label<'a>>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Label<'a> {
-    label: Field<'a>,
+    struct Label<'a> {
+        label: Field<'a>,
+    }
 }
 
 impl<'a> Payload<'a> for Body<'a> {
@@ -75,10 +65,8 @@ impl<'a> Payload<'a> for Body<'a> {
     /// `session.created` and `session.ended`.
     fn identity(&self, request: &Request<'_>) -> Identity<'a> {
         let names = super::header_set(&request.headers);
-        let key = fields::header_id(&request.headers, names.id)
-            .map(|id| vec![Scalar::Text(id.to_owned().into())]);
         Identity {
-            key,
+            key: header_scalar(request, names.id).map(|id| vec![id]),
             unsigned_id: None,
             exempt: false,
         }
@@ -124,7 +112,12 @@ impl<'a> Payload<'a> for Body<'a> {
                 agent_id: first_text(&[&self.agent_id_camel, &self.agent_id]),
                 started_at,
                 ended_at: if ended { ended_at } else { None },
-                duration_seconds: if ended { self.duration() } else { None },
+                // `endedAt - createdAt`, as Agntix sends them.
+                duration_seconds: if ended {
+                    seconds_between(&self.created_at_camel, &self.ended_at_camel)
+                } else {
+                    None
+                },
                 summary: analysis.summary.text(),
                 sentiment: analysis.sentiment.0.conversation.0.label.as_str().map(sentiment),
                 extracted: analysis
@@ -143,16 +136,5 @@ impl<'a> Payload<'a> for Body<'a> {
                 .or(meta.session_variables.value()),
             ..Event::default()
         }
-    }
-}
-
-impl Body<'_> {
-    /// `endedAt - createdAt`, both sent by Agntix; absent if either is.
-    fn duration(&self) -> Option<serde_json::Number> {
-        let at = |f: &Field<'_>| OffsetDateTime::parse(f.as_str()?, &Rfc3339).ok();
-        let secs = (at(&self.ended_at_camel)? - at(&self.created_at_camel)?).as_seconds_f64();
-        (secs >= 0.0)
-            .then(|| json_number((secs * 1000.0).round() / 1000.0))
-            .flatten()
     }
 }

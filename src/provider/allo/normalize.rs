@@ -2,111 +2,104 @@
 //! upper-case topics, v2 lower-case with `version` and `timestamp`); call
 //! fields come in snake_case or camelCase.
 
-use serde::Deserialize;
-
-use crate::event::{role, Call, Caller, Contact, Event, Sms, Transfer, Turn};
-use crate::normalize::{first_text, first_time, json_number, Field, List, Obj, Raw};
+use crate::event::{role, Call, Caller, Contact, Event, Sms, Text, Transfer, Turn};
+use crate::normalize::{
+    first_text, first_time, header_scalar, json_number, seconds, transcript, view, Field, Obj, Raw,
+};
 use crate::provider::{Identity, Payload};
-use crate::verify::{fields, Request, Scalar};
+use crate::verify::Request;
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-pub(super) struct Body<'a> {
-    topic: Field<'a>,
-    event: Field<'a>,
-    timestamp: Field<'a>,
-    data: Obj<Data<'a>>,
-}
+view! {
+    pub(super) struct Body<'a> {
+        topic: Field<'a>,
+        event: Field<'a>,
+        timestamp: Field<'a>,
+        data: Obj<Data<'a>>,
+    }
 
-/// Call, SMS and contact fields, both casings.
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Data<'a> {
-    id: Field<'a>,
-    #[serde(rename = "type")]
-    kind: Field<'a>,
-    direction: Field<'a>,
-    from_number: Field<'a>,
-    #[serde(rename = "fromNumber")]
-    from_number_camel: Field<'a>,
-    from_name: Field<'a>,
-    #[serde(rename = "fromName")]
-    from_name_camel: Field<'a>,
-    to: Field<'a>,
-    to_number: Field<'a>,
-    #[serde(rename = "toNumber")]
-    to_number_camel: Field<'a>,
-    to_name: Field<'a>,
-    #[serde(rename = "toName")]
-    to_name_camel: Field<'a>,
-    user_email: Field<'a>,
-    #[serde(rename = "userEmail")]
-    user_email_camel: Field<'a>,
-    start_date: Field<'a>,
-    #[serde(rename = "startDate")]
-    start_date_camel: Field<'a>,
-    length_in_minutes: Field<'a>,
-    #[serde(rename = "lengthInMinutes")]
-    length_in_minutes_camel: Field<'a>,
-    length: Field<'a>,
-    summary: Field<'a>,
-    one_sentence_summary: Field<'a>,
-    #[serde(rename = "oneSentenceSummary")]
-    one_sentence_summary_camel: Field<'a>,
-    recording_url: Field<'a>,
-    #[serde(rename = "recordingUrl")]
-    recording_url_camel: Field<'a>,
-    data_collected: Raw<'a>,
-    #[serde(rename = "dataCollected")]
-    data_collected_camel: Raw<'a>,
-    transfer_to: Obj<TransferTo<'a>>,
-    #[serde(rename = "transferTo")]
-    transfer_to_camel: Obj<TransferTo<'a>>,
-    transcriptions: Raw<'a>,
-    transcript: Raw<'a>,
-    content: Field<'a>,
-    text: Field<'a>,
-    sent_at: Field<'a>,
-    #[serde(rename = "sentAt")]
-    sent_at_camel: Field<'a>,
-    name: Field<'a>,
-    first_name: Field<'a>,
-    #[serde(rename = "firstName")]
-    first_name_camel: Field<'a>,
-    last_name: Field<'a>,
-    #[serde(rename = "lastName")]
-    last_name_camel: Field<'a>,
-    company: Field<'a>,
-    emails: Raw<'a>,
-    numbers: Raw<'a>,
-}
+    /// Call, SMS and contact fields, both casings.
+    struct Data<'a> {
+        id: Field<'a>,
+        #[serde(rename = "type")]
+        kind: Field<'a>,
+        direction: Field<'a>,
+        from_number: Field<'a>,
+        #[serde(rename = "fromNumber")]
+        from_number_camel: Field<'a>,
+        from_name: Field<'a>,
+        #[serde(rename = "fromName")]
+        from_name_camel: Field<'a>,
+        to: Field<'a>,
+        to_number: Field<'a>,
+        #[serde(rename = "toNumber")]
+        to_number_camel: Field<'a>,
+        to_name: Field<'a>,
+        #[serde(rename = "toName")]
+        to_name_camel: Field<'a>,
+        user_email: Field<'a>,
+        #[serde(rename = "userEmail")]
+        user_email_camel: Field<'a>,
+        start_date: Field<'a>,
+        #[serde(rename = "startDate")]
+        start_date_camel: Field<'a>,
+        length_in_minutes: Field<'a>,
+        #[serde(rename = "lengthInMinutes")]
+        length_in_minutes_camel: Field<'a>,
+        length: Field<'a>,
+        summary: Field<'a>,
+        one_sentence_summary: Field<'a>,
+        #[serde(rename = "oneSentenceSummary")]
+        one_sentence_summary_camel: Field<'a>,
+        recording_url: Field<'a>,
+        #[serde(rename = "recordingUrl")]
+        recording_url_camel: Field<'a>,
+        data_collected: Raw<'a>,
+        #[serde(rename = "dataCollected")]
+        data_collected_camel: Raw<'a>,
+        transfer_to: Obj<TransferTo<'a>>,
+        #[serde(rename = "transferTo")]
+        transfer_to_camel: Obj<TransferTo<'a>>,
+        transcriptions: Raw<'a>,
+        transcript: Raw<'a>,
+        content: Field<'a>,
+        text: Field<'a>,
+        sent_at: Field<'a>,
+        #[serde(rename = "sentAt")]
+        sent_at_camel: Field<'a>,
+        name: Field<'a>,
+        first_name: Field<'a>,
+        #[serde(rename = "firstName")]
+        first_name_camel: Field<'a>,
+        last_name: Field<'a>,
+        #[serde(rename = "lastName")]
+        last_name_camel: Field<'a>,
+        company: Field<'a>,
+        emails: Raw<'a>,
+        numbers: Raw<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct TransferTo<'a> {
-    number: Field<'a>,
-    user_name: Field<'a>,
-    #[serde(rename = "userName")]
-    user_name_camel: Field<'a>,
-    user_email: Field<'a>,
-    #[serde(rename = "userEmail")]
-    user_email_camel: Field<'a>,
-}
+    struct TransferTo<'a> {
+        number: Field<'a>,
+        user_name: Field<'a>,
+        #[serde(rename = "userName")]
+        user_name_camel: Field<'a>,
+        user_email: Field<'a>,
+        #[serde(rename = "userEmail")]
+        user_email_camel: Field<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct AlloTurn<'a> {
-    source: Field<'a>,
-    role: Field<'a>,
-    text: Field<'a>,
-    time: Field<'a>,
+    struct AlloTurn<'a> {
+        source: Field<'a>,
+        role: Field<'a>,
+        text: Field<'a>,
+        time: Field<'a>,
+    }
 }
 
 impl<'a> Payload<'a> for Body<'a> {
     fn identity(&self, request: &Request<'_>) -> Identity<'a> {
         Identity {
-            key: fields::header_id(&request.headers, "webhook-id")
-                .map(|id| vec![Scalar::Text(id.to_owned().into())]),
+            key: header_scalar(request, "webhook-id").map(|id| vec![id]),
             unsigned_id: None,
             exempt: false,
         }
@@ -134,8 +127,23 @@ impl<'a> Payload<'a> for Body<'a> {
             ..Event::default()
         };
         let from_phone = || first_text(&[&d.from_number, &d.from_number_camel]);
-        let from_name = || first_text(&[&d.from_name, &d.from_name_camel]);
-        let to_name = || first_text(&[&d.to_name, &d.to_name_camel]);
+        // The other party (the recipient of what went out, else the sender),
+        // with its name.
+        let caller = |outbound: bool, to_phone: Option<Text<'a>>| {
+            if outbound {
+                Caller {
+                    name: first_text(&[&d.to_name, &d.to_name_camel]),
+                    phone: to_phone,
+                    ..Caller::default()
+                }
+            } else {
+                Caller {
+                    name: first_text(&[&d.from_name, &d.from_name_camel]),
+                    phone: from_phone(),
+                    ..Caller::default()
+                }
+            }
+        };
         match event_type {
             "call.ended" | "call.started" => {
                 let direction = first_text(&[&d.kind, &d.direction])
@@ -158,22 +166,10 @@ impl<'a> Payload<'a> for Body<'a> {
                     recording_url: first_text(&[&d.recording_url, &d.recording_url_camel]),
                     extracted: d.data_collected.value().or(d.data_collected_camel.value()),
                     transfer: d.transfer(),
-                    transcript: with_data.then(|| d.transcript()).flatten(),
+                    transcript: transcript(d.transcript(), with_data, turn),
                     ..Call::default()
                 };
-                event.caller = if outbound {
-                    Caller {
-                        name: to_name(),
-                        phone: to_phone,
-                        ..Caller::default()
-                    }
-                } else {
-                    Caller {
-                        name: from_name(),
-                        phone: from_phone(),
-                        ..Caller::default()
-                    }
-                };
+                event.caller = caller(outbound, to_phone);
                 event.time =
                     envelope_time.or_else(|| first_time(&[&d.start_date, &d.start_date_camel]));
             }
@@ -189,19 +185,7 @@ impl<'a> Payload<'a> for Body<'a> {
                     sent_at: first_time(&[&d.sent_at, &d.sent_at_camel]),
                     ..Sms::default()
                 };
-                event.caller = if event_type == "sms.received" {
-                    Caller {
-                        name: from_name(),
-                        phone: from_phone(),
-                        ..Caller::default()
-                    }
-                } else {
-                    Caller {
-                        name: to_name(),
-                        phone: to_phone,
-                        ..Caller::default()
-                    }
-                };
+                event.caller = caller(event_type != "sms.received", to_phone);
                 event.time = envelope_time.or_else(|| first_time(&[&d.sent_at, &d.sent_at_camel]));
             }
             "contact.created" | "contact.updated" => {
@@ -226,11 +210,10 @@ impl<'a> Data<'a> {
     fn duration(&self) -> Option<serde_json::Number> {
         let minutes = self
             .length_in_minutes
-            .number()
-            .or_else(|| self.length_in_minutes_camel.number())
-            .and_then(|n| n.as_f64());
+            .float()
+            .or_else(|| self.length_in_minutes_camel.float());
         if let Some(minutes) = minutes {
-            return json_number((minutes * 60.0 * 1000.0).round() / 1000.0);
+            return seconds(minutes * 60.0);
         }
         let text = self.length.as_str()?;
         let mut total = 0.0;
@@ -258,7 +241,7 @@ impl<'a> Data<'a> {
         } else {
             &self.transfer_to_camel.0
         };
-        let transfer = Transfer {
+        Transfer {
             to: t.number.text(),
             label: first_text(&[
                 &t.user_name,
@@ -267,27 +250,26 @@ impl<'a> Data<'a> {
                 &t.user_email_camel,
             ]),
             reason: None,
-        };
-        (!transfer.is_empty()).then_some(transfer)
+        }
+        .non_empty()
     }
 
-    fn transcript(&self) -> Option<Vec<Turn<'a>>> {
-        let raw = if self.transcriptions.value().is_some() {
+    /// `transcriptions`, or the older `transcript`.
+    fn transcript(&self) -> &Raw<'a> {
+        if self.transcriptions.value().is_some() {
             &self.transcriptions
         } else {
             &self.transcript
-        };
-        raw.is_array().then(|| {
-            let List(turns) = raw.read::<List<AlloTurn<'a>>>();
-            turns
-                .into_iter()
-                .map(|t| Turn {
-                    role: t.source.as_str().or(t.role.as_str()).map(role),
-                    text: t.text.text(),
-                    at: t.time.text(),
-                    offset_ms: None,
-                })
-                .collect()
-        })
+        }
+    }
+}
+
+/// A turn: `source` (or `role`) mapped, its `time` as sent as `at`.
+fn turn(t: AlloTurn<'_>) -> Turn<'_> {
+    Turn {
+        role: t.source.as_str().or(t.role.as_str()).map(role),
+        text: t.text.text(),
+        at: t.time.text(),
+        offset_ms: None,
     }
 }

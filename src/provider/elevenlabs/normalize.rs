@@ -2,83 +2,64 @@
 //! seconds, durations in seconds, turns as `{role, message,
 //! time_in_call_secs}`.
 
-use serde::Deserialize;
-
-use crate::event::{role, Call, Caller, Event, Turn};
-use crate::normalize::{json_number, Field, List, Obj, Raw};
+use crate::event::{from_to, role, Call, Caller, Event, Turn};
+use crate::normalize::{json_number, offset_ms, pair_key, transcript, view, Field, Obj, Raw};
 use crate::provider::{Identity, Payload};
 use crate::verify::Request;
 
-/// The fields hookgate maps; the rest (the audio included) stays in `raw`.
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-pub(super) struct Body<'a> {
-    #[serde(rename = "type")]
-    kind: Field<'a>,
-    event_timestamp: Field<'a>,
-    data: Obj<Data<'a>>,
-}
+view! {
+    /// The fields hookgate maps; the rest (the audio included) stays in `raw`.
+    pub(super) struct Body<'a> {
+        #[serde(rename = "type")]
+        kind: Field<'a>,
+        event_timestamp: Field<'a>,
+        data: Obj<Data<'a>>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Data<'a> {
-    agent_id: Field<'a>,
-    conversation_id: Field<'a>,
-    failure_reason: Field<'a>,
-    transcript: Raw<'a>,
-    metadata: Obj<Metadata<'a>>,
-    analysis: Obj<Analysis<'a>>,
-    conversation_initiation_client_data: Obj<ClientData<'a>>,
-}
+    struct Data<'a> {
+        agent_id: Field<'a>,
+        conversation_id: Field<'a>,
+        failure_reason: Field<'a>,
+        transcript: Raw<'a>,
+        metadata: Obj<Metadata<'a>>,
+        analysis: Obj<Analysis<'a>>,
+        conversation_initiation_client_data: Obj<ClientData<'a>>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Metadata<'a> {
-    start_time_unix_secs: Field<'a>,
-    call_duration_secs: Field<'a>,
-    termination_reason: Field<'a>,
-    phone_call: Obj<PhoneCall<'a>>,
-}
+    struct Metadata<'a> {
+        start_time_unix_secs: Field<'a>,
+        call_duration_secs: Field<'a>,
+        termination_reason: Field<'a>,
+        phone_call: Obj<PhoneCall<'a>>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct PhoneCall<'a> {
-    direction: Field<'a>,
-    agent_number: Field<'a>,
-    external_number: Field<'a>,
-}
+    struct PhoneCall<'a> {
+        direction: Field<'a>,
+        agent_number: Field<'a>,
+        external_number: Field<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Analysis<'a> {
-    transcript_summary: Field<'a>,
-    call_successful: Field<'a>,
-    data_collection_results: Raw<'a>,
-}
+    struct Analysis<'a> {
+        transcript_summary: Field<'a>,
+        call_successful: Field<'a>,
+        data_collection_results: Raw<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct ClientData<'a> {
-    dynamic_variables: Raw<'a>,
-}
+    struct ClientData<'a> {
+        dynamic_variables: Raw<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct ElevenLabsTurn<'a> {
-    role: Field<'a>,
-    message: Field<'a>,
-    time_in_call_secs: Field<'a>,
+    struct ElevenLabsTurn<'a> {
+        role: Field<'a>,
+        message: Field<'a>,
+        time_in_call_secs: Field<'a>,
+    }
 }
 
 impl<'a> Payload<'a> for Body<'a> {
     fn identity(&self, _: &Request<'_>) -> Identity<'a> {
-        let key = self
-            .kind
-            .scalar()
-            .zip(self.data.0.conversation_id.scalar())
-            .map(|(kind, conversation)| vec![kind, conversation]);
         Identity {
-            key,
+            key: pair_key(self.kind.scalar(), self.data.0.conversation_id.scalar()),
             ..Identity::default()
         }
     }
@@ -116,16 +97,12 @@ impl<'a> Body<'a> {
         let meta = &data.metadata.0;
         let phone = &meta.phone_call.0;
         let analysis = &data.analysis.0;
-        let outbound = phone
-            .direction
-            .as_str()
-            .is_some_and(|d| d.eq_ignore_ascii_case("outbound"));
-        let (from, to) = if outbound {
-            (phone.agent_number.text(), phone.external_number.text())
-        } else {
-            (phone.external_number.text(), phone.agent_number.text())
-        };
-        let start = meta.start_time_unix_secs.number().and_then(|n| n.as_f64());
+        let (from, to) = from_to(
+            phone.direction.is("outbound"),
+            phone.agent_number.text(),
+            phone.external_number.text(),
+        );
+        let start = meta.start_time_unix_secs.float();
         let duration = meta
             .call_duration_secs
             .number()
@@ -153,9 +130,7 @@ impl<'a> Body<'a> {
             },
             summary: analysis.transcript_summary.text(),
             extracted: analysis.data_collection_results.structured(),
-            transcript: with_data
-                .then(|| data.transcript.is_array().then(|| transcript(&data.transcript)))
-                .flatten(),
+            transcript: transcript(&data.transcript, with_data, turn),
             ..Call::default()
         };
         event.caller = Caller {
@@ -165,21 +140,13 @@ impl<'a> Body<'a> {
     }
 }
 
-/// The turns: `user` is the caller, `agent` the agent; the time into the
+/// A turn: `user` is the caller, `agent` the agent; the time into the
 /// call as `offset_ms`.
-fn transcript<'a>(raw: &Raw<'a>) -> Vec<Turn<'a>> {
-    let List(turns) = raw.read::<List<ElevenLabsTurn<'a>>>();
-    turns
-        .into_iter()
-        .map(|t| Turn {
-            role: t.role.as_str().map(role),
-            text: t.message.text(),
-            offset_ms: t
-                .time_in_call_secs
-                .number()
-                .and_then(|s| s.as_f64())
-                .and_then(|s| json_number((s * 1000.0).round())),
-            at: None,
-        })
-        .collect()
+fn turn(t: ElevenLabsTurn<'_>) -> Turn<'_> {
+    Turn {
+        role: t.role.as_str().map(role),
+        text: t.message.text(),
+        offset_ms: offset_ms(&t.time_in_call_secs),
+        at: None,
+    }
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::value::RawValue;
 
 use crate::event::{Event, TYPES};
-use crate::normalize::Field;
+use crate::normalize::{header_scalar, Field};
 use crate::provider::{Identity, Payload};
 use crate::verify::{Request, Scalar};
 
@@ -111,11 +111,7 @@ impl<'a> Payload<'a> for Envelope<'a> {
         let (value, signed): (Option<Scalar<'a>>, bool) = match &self.delivery_id {
             None => (None, false),
             Some(DeliveryId::Json { signed, .. }) => (self.id.scalar(), *signed),
-            Some(DeliveryId::Header { name, signed }) => (
-                crate::verify::fields::header_id(&request.headers, name)
-                    .map(|v| Scalar::Text(Cow::Owned(v.to_owned()))),
-                *signed,
-            ),
+            Some(DeliveryId::Header { name, signed }) => (header_scalar(request, name), *signed),
         };
         match value {
             Some(v) if signed => Identity {

@@ -1,47 +1,43 @@
 //! InboundFlow's payload: an envelope `{event, timestamp, delivery_id,
 //! data}`.
 
-use serde::Deserialize;
-
 use crate::event::{Appointment, Call, Caller, Event, Lead, Transfer};
-use crate::normalize::{first_text, Field, Obj};
+use crate::normalize::{first_text, unsigned_header_id, view, Field, Obj};
 use crate::provider::{Identity, Payload};
-use crate::verify::{fields, Request};
+use crate::verify::Request;
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-pub(super) struct Body<'a> {
-    event: Field<'a>,
-    timestamp: Field<'a>,
-    delivery_id: Field<'a>,
-    data: Obj<Data<'a>>,
-}
+view! {
+    pub(super) struct Body<'a> {
+        event: Field<'a>,
+        timestamp: Field<'a>,
+        delivery_id: Field<'a>,
+        data: Obj<Data<'a>>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Data<'a> {
-    call_id: Field<'a>,
-    caller_phone: Field<'a>,
-    caller_name: Field<'a>,
-    caller_email: Field<'a>,
-    duration_seconds: Field<'a>,
-    summary: Field<'a>,
-    call_summary: Field<'a>,
-    recording_url: Field<'a>,
-    started_at: Field<'a>,
-    ended_at: Field<'a>,
-    transferred_to_number: Field<'a>,
-    transferred_to_label: Field<'a>,
-    reason: Field<'a>,
-    appointment_date: Field<'a>,
-    appointment_time_start: Field<'a>,
-    appointment_time_end: Field<'a>,
-    service_type: Field<'a>,
-    calendar_event_id: Field<'a>,
-    calendar_event_link: Field<'a>,
-    intent: Field<'a>,
-    urgency: Field<'a>,
-    interest: Field<'a>,
+    struct Data<'a> {
+        call_id: Field<'a>,
+        caller_phone: Field<'a>,
+        caller_name: Field<'a>,
+        caller_email: Field<'a>,
+        duration_seconds: Field<'a>,
+        summary: Field<'a>,
+        call_summary: Field<'a>,
+        recording_url: Field<'a>,
+        started_at: Field<'a>,
+        ended_at: Field<'a>,
+        transferred_to_number: Field<'a>,
+        transferred_to_label: Field<'a>,
+        reason: Field<'a>,
+        appointment_date: Field<'a>,
+        appointment_time_start: Field<'a>,
+        appointment_time_end: Field<'a>,
+        service_type: Field<'a>,
+        calendar_event_id: Field<'a>,
+        calendar_event_link: Field<'a>,
+        intent: Field<'a>,
+        urgency: Field<'a>,
+        interest: Field<'a>,
+    }
 }
 
 impl<'a> Payload<'a> for Body<'a> {
@@ -56,8 +52,7 @@ impl<'a> Payload<'a> for Body<'a> {
             },
             None => Identity {
                 key: None,
-                unsigned_id: fields::header_id(&request.headers, "x-inboundflow-delivery-id")
-                    .map(str::to_owned),
+                unsigned_id: unsigned_header_id(request, "x-inboundflow-delivery-id"),
                 exempt: false,
             },
         }
@@ -102,7 +97,7 @@ impl<'a> Payload<'a> for Body<'a> {
                             label: d.transferred_to_label.text(),
                             reason: d.reason.text(),
                         })
-                        .filter(|t| !t.is_empty()),
+                        .and_then(Transfer::non_empty),
                     ..Call::default()
                 };
                 event.time = d.ended_at.time().or_else(|| self.timestamp.time());

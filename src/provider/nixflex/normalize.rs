@@ -1,80 +1,71 @@
 //! Nixflex's payload: a flat body; `event` names the event.
 
-use serde::Deserialize;
-
-use crate::event::{role, sentiment, Call, Caller, Event, Sms, Turn};
-use crate::normalize::{first_text, first_time, Field, List, Obj, Raw};
+use crate::event::{other_party, role, sentiment, Call, Caller, Event, Sms, Turn};
+use crate::normalize::{
+    first_text, first_time, pair_key, transcript, unsigned_header_id, view, Field, Obj, Raw,
+};
 use crate::provider::{Identity, Payload};
 use crate::verify::Request;
 
-/// The fields hookgate maps; the rest stays in `raw`.
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-pub(super) struct Body<'a> {
-    event: Field<'a>,
-    call_id: Field<'a>,
-    agent_id: Field<'a>,
-    direction: Field<'a>,
-    from_number: Field<'a>,
-    to_number: Field<'a>,
-    started_at: Field<'a>,
-    ended_at: Field<'a>,
-    timestamp: Field<'a>,
-    duration_seconds: Field<'a>,
-    ended_reason: Field<'a>,
-    end_reason: Field<'a>,
-    failure_reason: Field<'a>,
-    call_successful: Field<'a>,
-    call_summary: Field<'a>,
-    caller_sentiment: Field<'a>,
-    recording_url: Field<'a>,
-    extracted_data: Raw<'a>,
-    metadata: Raw<'a>,
-    transcript: Raw<'a>,
-    // SMS events (their fields are not documented: what is present maps).
-    message_id: Field<'a>,
-    sms_id: Field<'a>,
-    id: Field<'a>,
-    from: Field<'a>,
-    to: Field<'a>,
-    text: Field<'a>,
-    body: Field<'a>,
-    message: Field<'a>,
-    content: Field<'a>,
-    status: Field<'a>,
-    sent_at: Field<'a>,
-    delivered_at: Field<'a>,
-    received_at: Field<'a>,
-    created_at: Field<'a>,
-}
+view! {
+    /// The fields hookgate maps; the rest stays in `raw`.
+    pub(super) struct Body<'a> {
+        event: Field<'a>,
+        call_id: Field<'a>,
+        agent_id: Field<'a>,
+        direction: Field<'a>,
+        from_number: Field<'a>,
+        to_number: Field<'a>,
+        started_at: Field<'a>,
+        ended_at: Field<'a>,
+        timestamp: Field<'a>,
+        duration_seconds: Field<'a>,
+        ended_reason: Field<'a>,
+        end_reason: Field<'a>,
+        failure_reason: Field<'a>,
+        call_successful: Field<'a>,
+        call_summary: Field<'a>,
+        caller_sentiment: Field<'a>,
+        recording_url: Field<'a>,
+        extracted_data: Raw<'a>,
+        metadata: Raw<'a>,
+        transcript: Raw<'a>,
+        // SMS events (their fields are not documented: what is present maps).
+        message_id: Field<'a>,
+        sms_id: Field<'a>,
+        id: Field<'a>,
+        from: Field<'a>,
+        to: Field<'a>,
+        text: Field<'a>,
+        body: Field<'a>,
+        message: Field<'a>,
+        content: Field<'a>,
+        status: Field<'a>,
+        sent_at: Field<'a>,
+        delivered_at: Field<'a>,
+        received_at: Field<'a>,
+        created_at: Field<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Extracted<'a> {
-    caller_name: Field<'a>,
-}
+    struct Extracted<'a> {
+        caller_name: Field<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct NixflexTurn<'a> {
-    role: Field<'a>,
-    text: Field<'a>,
-    content: Field<'a>,
-    timestamp_ms: Field<'a>,
-    offset_ms: Field<'a>,
+    struct NixflexTurn<'a> {
+        role: Field<'a>,
+        text: Field<'a>,
+        content: Field<'a>,
+        timestamp_ms: Field<'a>,
+        offset_ms: Field<'a>,
+    }
 }
 
 impl<'a> Payload<'a> for Body<'a> {
     fn identity(&self, request: &Request<'_>) -> Identity<'a> {
-        let key = self
-            .event
-            .scalar()
-            .zip(self.call_id.scalar())
-            .map(|(event, call)| vec![event, call]);
+        let key = pair_key(self.event.scalar(), self.call_id.scalar());
         // Unsigned (and underscored, which many proxies drop): reported only.
-        let unsigned_id = crate::verify::fields::header_id(&request.headers, "webhook_delivery_id")
-            .or_else(|| crate::verify::fields::header_id(&request.headers, "webhook-delivery-id"))
-            .map(str::to_owned);
+        let unsigned_id = unsigned_header_id(request, "webhook_delivery_id")
+            .or_else(|| unsigned_header_id(request, "webhook-delivery-id"));
         Identity {
             key,
             unsigned_id,
@@ -123,9 +114,7 @@ impl<'a> Body<'a> {
             sentiment: self.caller_sentiment.as_str().map(sentiment),
             recording_url: self.recording_url.text(),
             extracted: self.extracted_data.value(),
-            transcript: with_data
-                .then(|| self.transcript.is_array().then(|| transcript(&self.transcript)))
-                .flatten(),
+            transcript: transcript(&self.transcript, with_data, turn),
             ..Call::default()
         };
         event.subject = self.call_id.text();
@@ -137,11 +126,7 @@ impl<'a> Body<'a> {
         let Obj(extracted) = self.extracted_data.read::<Obj<Extracted<'a>>>();
         event.caller = Caller {
             name: extracted.caller_name.text(),
-            phone: if inbound {
-                self.from_number.text()
-            } else {
-                self.to_number.text()
-            },
+            phone: other_party(!inbound, &self.from_number, &self.to_number).text(),
             ..Caller::default()
         };
     }
@@ -170,28 +155,20 @@ impl<'a> Body<'a> {
             &self.timestamp,
             &self.created_at,
         ]);
-        let received = event.event_type == "sms.received";
+        let outbound = event.event_type != "sms.received";
         event.caller = Caller {
-            phone: if received {
-                self.from_number.text()
-            } else {
-                self.to_number.text()
-            },
+            phone: other_party(outbound, &self.from_number, &self.to_number).text(),
             ..Caller::default()
         };
     }
 }
 
-/// The turns, mapped: the roles to hookgate's, the time as `offset_ms`.
-fn transcript<'a>(raw: &Raw<'a>) -> Vec<Turn<'a>> {
-    let List(turns) = raw.read::<List<NixflexTurn<'a>>>();
-    turns
-        .into_iter()
-        .map(|t| Turn {
-            role: t.role.as_str().map(role),
-            text: first_text(&[&t.text, &t.content]),
-            offset_ms: t.timestamp_ms.number().or_else(|| t.offset_ms.number()),
-            at: None,
-        })
-        .collect()
+/// A turn, mapped: the role to hookgate's, the time as `offset_ms`.
+fn turn(t: NixflexTurn<'_>) -> Turn<'_> {
+    Turn {
+        role: t.role.as_str().map(role),
+        text: first_text(&[&t.text, &t.content]),
+        offset_ms: t.timestamp_ms.number().or_else(|| t.offset_ms.number()),
+        at: None,
+    }
 }

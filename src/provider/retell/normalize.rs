@@ -1,73 +1,63 @@
 //! Retell's payload: `{event, call}`; times in Unix milliseconds, the
 //! duration in milliseconds, the transcript as `transcript_object` turns.
 
-use serde::Deserialize;
-
-use crate::event::{role, sentiment, Call, Caller, Event, Transfer, Turn};
-use crate::normalize::{first_text, json_number, Field, List, Obj, Raw};
+use crate::event::{other_party, role, sentiment, Call, Caller, Event, Transfer, Turn};
+use crate::normalize::{
+    first_text, offset_ms, pair_key, seconds_from_ms, transcript, view, Field, List, Obj, Raw,
+};
 use crate::provider::{Identity, Payload};
 use crate::verify::Request;
 
-/// The fields hookgate maps; the rest stays in `raw`.
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-pub(super) struct Body<'a> {
-    event: Field<'a>,
-    call: Obj<RetellCall<'a>>,
-    transfer_destination: Raw<'a>,
-}
+view! {
+    /// The fields hookgate maps; the rest stays in `raw`.
+    pub(super) struct Body<'a> {
+        event: Field<'a>,
+        call: Obj<RetellCall<'a>>,
+        transfer_destination: Raw<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct RetellCall<'a> {
-    call_id: Field<'a>,
-    call_type: Field<'a>,
-    call_status: Field<'a>,
-    agent_id: Field<'a>,
-    agent_name: Field<'a>,
-    direction: Field<'a>,
-    from_number: Field<'a>,
-    to_number: Field<'a>,
-    start_timestamp: Field<'a>,
-    end_timestamp: Field<'a>,
-    duration_ms: Field<'a>,
-    disconnection_reason: Field<'a>,
-    recording_url: Field<'a>,
-    transcript_object: Raw<'a>,
-    call_analysis: Obj<Analysis<'a>>,
-    metadata: Raw<'a>,
-    retell_llm_dynamic_variables: Raw<'a>,
-    transfer_destination: Raw<'a>,
-}
+    struct RetellCall<'a> {
+        call_id: Field<'a>,
+        call_type: Field<'a>,
+        call_status: Field<'a>,
+        agent_id: Field<'a>,
+        agent_name: Field<'a>,
+        direction: Field<'a>,
+        from_number: Field<'a>,
+        to_number: Field<'a>,
+        start_timestamp: Field<'a>,
+        end_timestamp: Field<'a>,
+        duration_ms: Field<'a>,
+        disconnection_reason: Field<'a>,
+        recording_url: Field<'a>,
+        transcript_object: Raw<'a>,
+        call_analysis: Obj<Analysis<'a>>,
+        metadata: Raw<'a>,
+        retell_llm_dynamic_variables: Raw<'a>,
+        transfer_destination: Raw<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Analysis<'a> {
-    call_summary: Field<'a>,
-    user_sentiment: Field<'a>,
-    call_successful: Field<'a>,
-    custom_analysis_data: Raw<'a>,
-}
+    struct Analysis<'a> {
+        call_summary: Field<'a>,
+        user_sentiment: Field<'a>,
+        call_successful: Field<'a>,
+        custom_analysis_data: Raw<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct RetellTurn<'a> {
-    role: Field<'a>,
-    content: Field<'a>,
-    words: List<Word<'a>>,
-}
+    struct RetellTurn<'a> {
+        role: Field<'a>,
+        content: Field<'a>,
+        words: List<Word<'a>>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Word<'a> {
-    start: Field<'a>,
-}
+    struct Word<'a> {
+        start: Field<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Destination<'a> {
-    number: Field<'a>,
-    description: Field<'a>,
+    struct Destination<'a> {
+        number: Field<'a>,
+        description: Field<'a>,
+    }
 }
 
 /// Why a call ended that means it never connected (Retell sends no
@@ -91,13 +81,8 @@ const NOT_CONNECTED: &[&str] = &[
 
 impl<'a> Payload<'a> for Body<'a> {
     fn identity(&self, _: &Request<'_>) -> Identity<'a> {
-        let key = self
-            .event
-            .scalar()
-            .zip(self.call.0.call_id.scalar())
-            .map(|(event, call)| vec![event, call]);
         Identity {
-            key,
+            key: pair_key(self.event.scalar(), self.call.0.call_id.scalar()),
             ..Identity::default()
         }
     }
@@ -163,10 +148,9 @@ impl<'a> Body<'a> {
             ended_at: call.end_timestamp.time(),
             duration_seconds: call
                 .duration_ms
-                .number()
-                .and_then(|ms| ms.as_f64())
+                .float()
                 .filter(|ms| *ms >= 0.0)
-                .and_then(|ms| json_number(ms / 1000.0)),
+                .and_then(seconds_from_ms),
             end_reason: call.disconnection_reason.text(),
             successful: analysis.call_successful.boolean(),
             summary: analysis.call_summary.text(),
@@ -177,14 +161,8 @@ impl<'a> Body<'a> {
                 .map(sentiment),
             recording_url: call.recording_url.text(),
             extracted: analysis.custom_analysis_data.structured(),
-            transcript: with_data
-                .then(|| {
-                    call.transcript_object
-                        .is_array()
-                        .then(|| transcript(&call.transcript_object))
-                })
-                .flatten(),
-            transfer: (!transfer.is_empty()).then_some(transfer),
+            transcript: transcript(&call.transcript_object, with_data, turn),
+            transfer: transfer.non_empty(),
             ..Call::default()
         };
         event.subject = call.call_id.text();
@@ -192,16 +170,9 @@ impl<'a> Body<'a> {
             "call.started" | "call.transferred" => call.start_timestamp.time(),
             _ => call.end_timestamp.time(),
         };
-        let outbound = call
-            .direction
-            .as_str()
-            .is_some_and(|d| d.eq_ignore_ascii_case("outbound"));
+        let outbound = call.direction.is("outbound");
         event.caller = Caller {
-            phone: if outbound {
-                call.to_number.text()
-            } else {
-                call.from_number.text()
-            },
+            phone: other_party(outbound, &call.from_number, &call.to_number).text(),
             ..Caller::default()
         };
     }
@@ -209,35 +180,21 @@ impl<'a> Body<'a> {
 
 /// `transfer_destination`: a number, or `{number, description}`.
 fn destination<'a>(raw: &Raw<'a>) -> Transfer<'a> {
-    let as_text: Field<'a> = raw
-        .value()
-        .and_then(|r| serde_json::from_str(r.get()).ok())
-        .unwrap_or_default();
     let Obj(d) = raw.read::<Obj<Destination<'a>>>();
     Transfer {
-        to: first_text(&[&as_text, &d.number]),
+        to: first_text(&[&raw.field(), &d.number]),
         label: d.description.text(),
         reason: None,
     }
 }
 
-/// The turns: Retell's `agent`/`user` roles mapped, the first word's start
+/// A turn: Retell's `agent`/`user` roles mapped, the first word's start
 /// (seconds into the call) as `offset_ms`.
-fn transcript<'a>(raw: &Raw<'a>) -> Vec<Turn<'a>> {
-    let List(turns) = raw.read::<List<RetellTurn<'a>>>();
-    turns
-        .into_iter()
-        .map(|t| Turn {
-            role: t.role.as_str().map(role),
-            text: t.content.text(),
-            offset_ms: t
-                .words
-                .0
-                .first()
-                .and_then(|w| w.start.number())
-                .and_then(|s| s.as_f64())
-                .and_then(|s| json_number((s * 1000.0).round())),
-            at: None,
-        })
-        .collect()
+fn turn(t: RetellTurn<'_>) -> Turn<'_> {
+    Turn {
+        role: t.role.as_str().map(role),
+        text: t.content.text(),
+        offset_ms: t.words.0.first().and_then(|w| offset_ms(&w.start)),
+        at: None,
+    }
 }

@@ -2,61 +2,51 @@
 //! directions `incoming`/`outgoing`, times RFC 3339, message parties as
 //! objects.
 
-use serde::Deserialize;
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
-
-use crate::event::{Call, Caller, Event, Sms, Text};
-use crate::normalize::{json_number, Field, List, Obj, Raw};
+use crate::event::{other_party, Call, Caller, Event, Sms, Text};
+use crate::normalize::{seconds_between, view, Field, List, Obj, Raw};
 use crate::provider::{Identity, Payload};
 use crate::verify::Request;
 
-/// The fields hookgate maps; the rest stays in `raw`.
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-pub(super) struct Body<'a> {
-    data: Obj<Data<'a>>,
-}
+view! {
+    /// The fields hookgate maps; the rest stays in `raw`.
+    pub(super) struct Body<'a> {
+        data: Obj<Data<'a>>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Data<'a> {
-    id: Field<'a>,
-    event_type: Field<'a>,
-    occurred_at: Field<'a>,
-    payload: Obj<Detail<'a>>,
-}
+    struct Data<'a> {
+        id: Field<'a>,
+        event_type: Field<'a>,
+        occurred_at: Field<'a>,
+        payload: Obj<Detail<'a>>,
+    }
 
-/// The fields of call and message events, side by side (each event has
-/// its own).
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Detail<'a> {
-    // Calls.
-    call_control_id: Field<'a>,
-    direction: Field<'a>,
-    from: Raw<'a>,
-    to: Raw<'a>,
-    start_time: Field<'a>,
-    end_time: Field<'a>,
-    hangup_cause: Field<'a>,
-    client_state: Raw<'a>,
-    // Messages.
-    id: Field<'a>,
-    #[serde(rename = "type")]
-    kind: Field<'a>,
-    text: Field<'a>,
-    sent_at: Field<'a>,
-    received_at: Field<'a>,
-    completed_at: Field<'a>,
-}
+    /// The fields of call and message events, side by side (each event has
+    /// its own).
+    struct Detail<'a> {
+        // Calls.
+        call_control_id: Field<'a>,
+        direction: Field<'a>,
+        from: Raw<'a>,
+        to: Raw<'a>,
+        start_time: Field<'a>,
+        end_time: Field<'a>,
+        hangup_cause: Field<'a>,
+        client_state: Raw<'a>,
+        // Messages.
+        id: Field<'a>,
+        #[serde(rename = "type")]
+        kind: Field<'a>,
+        text: Field<'a>,
+        sent_at: Field<'a>,
+        received_at: Field<'a>,
+        completed_at: Field<'a>,
+    }
 
-/// A message party: `{phone_number, status}`.
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Party<'a> {
-    phone_number: Field<'a>,
-    status: Field<'a>,
+    /// A message party: `{phone_number, status}`.
+    struct Party<'a> {
+        phone_number: Field<'a>,
+        status: Field<'a>,
+    }
 }
 
 /// Hang-up causes of a call that never connected.
@@ -132,21 +122,21 @@ fn call<'a>(p: &Detail<'a>, event: &mut Event<'a>) {
     event.subject = p.call_control_id.text();
     event.metadata = p.client_state.value();
     event.caller = Caller {
-        phone: if outbound { to } else { from },
+        phone: other_party(outbound, from, to),
         ..Caller::default()
     };
 }
 
 fn sms<'a>(p: &Detail<'a>, event: &mut Event<'a>) {
     let to = first_party(&p.to);
-    let received = event.event_type == "sms.received";
-    let from = party_text(&p.from);
+    let outbound = event.event_type != "sms.received";
+    let (from, to_phone) = (party_text(&p.from), to.phone_number.text());
     event.sms = Sms {
         id: p.id.text(),
         direction: direction(&p.direction),
         kind: p.kind.lower(),
         from: from.clone(),
-        to: to.phone_number.text(),
+        to: to_phone.clone(),
         text: p.text.text(),
         status: to.status.lower(),
         sent_at: p.sent_at.time(),
@@ -158,11 +148,7 @@ fn sms<'a>(p: &Detail<'a>, event: &mut Event<'a>) {
     };
     event.subject = p.id.text();
     event.caller = Caller {
-        phone: if received {
-            from
-        } else {
-            to.phone_number.text()
-        },
+        phone: other_party(outbound, from, to_phone),
         ..Caller::default()
     };
 }
@@ -179,11 +165,7 @@ fn direction<'a>(field: &Field<'a>) -> Option<Text<'a>> {
 
 /// A party given as a number (calls) or as `{phone_number}` (messages).
 fn party_text<'a>(raw: &Raw<'a>) -> Option<Text<'a>> {
-    let as_text: Field<'a> = raw
-        .value()
-        .and_then(|r| serde_json::from_str(r.get()).ok())
-        .unwrap_or_default();
-    as_text
+    raw.field()
         .text()
         .or_else(|| raw.read::<Obj<Party<'a>>>().0.phone_number.text())
 }
@@ -195,12 +177,4 @@ fn first_party<'a>(raw: &Raw<'a>) -> Party<'a> {
         .into_iter()
         .next()
         .unwrap_or_default()
-}
-
-fn seconds_between(start: &Field<'_>, end: &Field<'_>) -> Option<serde_json::Number> {
-    let parse = |f: &Field<'_>| OffsetDateTime::parse(f.as_str()?, &Rfc3339).ok();
-    let seconds = (parse(end)? - parse(start)?).as_seconds_f64();
-    (seconds >= 0.0)
-        .then(|| json_number((seconds * 1000.0).round() / 1000.0))
-        .flatten()
 }

@@ -5,40 +5,39 @@
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
 use time::format_description::well_known::{Rfc2822, Rfc3339};
 use time::OffsetDateTime;
 
-use crate::event::{format_utc, Call, Caller, Event, Sms, Text};
-use crate::normalize::{first_text, Field};
+use crate::event::{format_utc, other_party, Call, Caller, Event, Sms, Text};
+use crate::normalize::{first_text, pair_key, unsigned_header_id, view, Field};
 use crate::provider::{Identity, Payload};
-use crate::verify::fields::header_id;
 use crate::verify::Request;
 
 /// Unsigned: Twilio's id for one delivery attempt's content, reported only.
 const IDEMPOTENCY_TOKEN: &str = "i-twilio-idempotency-token";
 
-/// The fields hookgate maps; the rest stays in `raw`.
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "PascalCase", bound(deserialize = "'de: 'a"))]
-pub(super) struct Body<'a> {
-    call_sid: Field<'a>,
-    call_status: Field<'a>,
-    sequence_number: Field<'a>,
-    callback_source: Field<'a>,
-    direction: Field<'a>,
-    from: Field<'a>,
-    to: Field<'a>,
-    caller_name: Field<'a>,
-    call_duration: Field<'a>,
-    timestamp: Field<'a>,
-    recording_url: Field<'a>,
-    message_sid: Field<'a>,
-    sms_sid: Field<'a>,
-    message_status: Field<'a>,
-    sms_status: Field<'a>,
-    body: Field<'a>,
-    num_media: Field<'a>,
+view! {
+    /// The fields hookgate maps; the rest stays in `raw`.
+    #[serde(rename_all = "PascalCase")]
+    pub(super) struct Body<'a> {
+        call_sid: Field<'a>,
+        call_status: Field<'a>,
+        sequence_number: Field<'a>,
+        callback_source: Field<'a>,
+        direction: Field<'a>,
+        from: Field<'a>,
+        to: Field<'a>,
+        caller_name: Field<'a>,
+        call_duration: Field<'a>,
+        timestamp: Field<'a>,
+        recording_url: Field<'a>,
+        message_sid: Field<'a>,
+        sms_sid: Field<'a>,
+        message_status: Field<'a>,
+        sms_status: Field<'a>,
+        body: Field<'a>,
+        num_media: Field<'a>,
+    }
 }
 
 /// What a payload is about: a call (its `CallSid`), a message (its
@@ -90,31 +89,23 @@ impl<'a> Payload<'a> for Body<'a> {
     fn identity(&self, request: &Request<'_>) -> Identity<'a> {
         let (key, exempt) = match self.kind() {
             Kind::Call => {
-                let key = self
-                    .call_sid
-                    .scalar()
-                    .zip(self.call_status.scalar())
-                    .map(|(call, status)| {
-                        let mut key = vec![call, status];
+                let key =
+                    pair_key(self.call_sid.scalar(), self.call_status.scalar()).map(|mut key| {
                         key.extend(self.sequence_number.scalar());
                         key
                     });
                 (key, self.asks_for_twiml())
             }
             Kind::Message => {
-                let key = self
-                    .message_sid
-                    .scalar()
-                    .or_else(|| self.sms_sid.scalar())
-                    .zip(self.message_status().scalar())
-                    .map(|(message, status)| vec![message, status]);
+                let message = self.message_sid.scalar().or_else(|| self.sms_sid.scalar());
+                let key = pair_key(message, self.message_status().scalar());
                 (key, false)
             }
             Kind::Other => (None, false),
         };
         Identity {
             key,
-            unsigned_id: header_id(&request.headers, IDEMPOTENCY_TOKEN).map(str::to_owned),
+            unsigned_id: unsigned_header_id(request, IDEMPOTENCY_TOKEN),
             exempt,
         }
     }
@@ -167,11 +158,7 @@ impl<'a> Body<'a> {
             time: at,
             caller: Caller {
                 name: inbound.then(|| self.caller_name.text()).flatten(),
-                phone: if inbound {
-                    self.from.text()
-                } else {
-                    self.to.text()
-                },
+                phone: other_party(!inbound, &self.from, &self.to).text(),
                 ..Caller::default()
             },
             call,
@@ -188,14 +175,14 @@ impl<'a> Body<'a> {
             _ => "unknown",
         };
         let id = self.message_id();
-        let kind = self.num_media.number().and_then(|n| n.as_f64()).map(|n| {
+        let kind = self.num_media.float().map(|n| {
             if n > 0.0 {
                 Cow::Borrowed("mms")
             } else {
                 Cow::Borrowed("sms")
             }
         });
-        let received = event_type == "sms.received";
+        let outbound = event_type != "sms.received";
         Event {
             event_type,
             provider_event: Some(Cow::Owned(match &status {
@@ -213,11 +200,7 @@ impl<'a> Body<'a> {
                 ..Sms::default()
             },
             caller: Caller {
-                phone: if received {
-                    self.from.text()
-                } else {
-                    self.to.text()
-                },
+                phone: other_party(outbound, &self.from, &self.to).text(),
                 ..Caller::default()
             },
             ..Event::default()

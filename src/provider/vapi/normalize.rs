@@ -3,12 +3,14 @@
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::event::{role, Call, Caller, Event, Text, Transfer, Turn};
-use crate::normalize::{first_text, first_time, json_number, Field, List, Obj, Raw};
+use crate::event::{from_to, role, Call, Caller, Event, Text, Transfer, Turn};
+use crate::normalize::{
+    first_text, first_time, json_number, offset_ms, pair_key, seconds_from_ms, transcript, view,
+    Field, Obj, Raw,
+};
 use crate::provider::{Identity, Payload};
 use crate::verify::Request;
 
@@ -29,87 +31,79 @@ const SYNCHRONOUS: [&str; 6] = [
 /// nothing signed to tell them apart, so the signed bytes' digest does.
 const ONCE_PER_CALL: [&str; 3] = ["end-of-call-report", "status-update", "assistant-request"];
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-pub(super) struct Body<'a> {
-    message: Obj<Message<'a>>,
-}
+view! {
+    pub(super) struct Body<'a> {
+        message: Obj<Message<'a>>,
+    }
 
-/// The fields hookgate maps; the rest stays in `raw`.
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase", bound(deserialize = "'de: 'a"))]
-struct Message<'a> {
-    #[serde(rename = "type")]
-    kind: Field<'a>,
-    status: Field<'a>,
-    ended_reason: Field<'a>,
-    timestamp: Field<'a>,
-    started_at: Field<'a>,
-    ended_at: Field<'a>,
-    duration_seconds: Field<'a>,
-    duration_ms: Field<'a>,
-    summary: Field<'a>,
-    recording_url: Field<'a>,
-    call: Obj<VapiCall<'a>>,
-    customer: Obj<Party<'a>>,
-    phone_number: Obj<Party<'a>>,
-    artifact: Obj<Artifact<'a>>,
-    analysis: Obj<Analysis<'a>>,
-    destination: Obj<Destination<'a>>,
-}
+    /// The fields hookgate maps; the rest stays in `raw`.
+    #[serde(rename_all = "camelCase")]
+    struct Message<'a> {
+        #[serde(rename = "type")]
+        kind: Field<'a>,
+        status: Field<'a>,
+        ended_reason: Field<'a>,
+        timestamp: Field<'a>,
+        started_at: Field<'a>,
+        ended_at: Field<'a>,
+        duration_seconds: Field<'a>,
+        duration_ms: Field<'a>,
+        summary: Field<'a>,
+        recording_url: Field<'a>,
+        call: Obj<VapiCall<'a>>,
+        customer: Obj<Party<'a>>,
+        phone_number: Obj<Party<'a>>,
+        artifact: Obj<Artifact<'a>>,
+        analysis: Obj<Analysis<'a>>,
+        destination: Obj<Destination<'a>>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase", bound(deserialize = "'de: 'a"))]
-struct VapiCall<'a> {
-    id: Field<'a>,
-    #[serde(rename = "type")]
-    kind: Field<'a>,
-    assistant_id: Field<'a>,
-    started_at: Field<'a>,
-    ended_at: Field<'a>,
-    ended_reason: Field<'a>,
-    customer: Obj<Party<'a>>,
-    phone_number: Obj<Party<'a>>,
-}
+    #[serde(rename_all = "camelCase")]
+    struct VapiCall<'a> {
+        id: Field<'a>,
+        #[serde(rename = "type")]
+        kind: Field<'a>,
+        assistant_id: Field<'a>,
+        started_at: Field<'a>,
+        ended_at: Field<'a>,
+        ended_reason: Field<'a>,
+        customer: Obj<Party<'a>>,
+        phone_number: Obj<Party<'a>>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Party<'a> {
-    number: Field<'a>,
-    name: Field<'a>,
-}
+    struct Party<'a> {
+        number: Field<'a>,
+        name: Field<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase", bound(deserialize = "'de: 'a"))]
-struct Artifact<'a> {
-    recording_url: Field<'a>,
-    messages: Raw<'a>,
-}
+    #[serde(rename_all = "camelCase")]
+    struct Artifact<'a> {
+        recording_url: Field<'a>,
+        messages: Raw<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase", bound(deserialize = "'de: 'a"))]
-struct Analysis<'a> {
-    summary: Field<'a>,
-    success_evaluation: Field<'a>,
-    structured_data: Raw<'a>,
-}
+    #[serde(rename_all = "camelCase")]
+    struct Analysis<'a> {
+        summary: Field<'a>,
+        success_evaluation: Field<'a>,
+        structured_data: Raw<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase", bound(deserialize = "'de: 'a"))]
-struct Destination<'a> {
-    number: Field<'a>,
-    sip_uri: Field<'a>,
-    description: Field<'a>,
-}
+    #[serde(rename_all = "camelCase")]
+    struct Destination<'a> {
+        number: Field<'a>,
+        sip_uri: Field<'a>,
+        description: Field<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase", bound(deserialize = "'de: 'a"))]
-struct VapiTurn<'a> {
-    role: Field<'a>,
-    message: Field<'a>,
-    result: Field<'a>,
-    seconds_from_start: Field<'a>,
-    time: Field<'a>,
+    #[serde(rename_all = "camelCase")]
+    struct VapiTurn<'a> {
+        role: Field<'a>,
+        message: Field<'a>,
+        result: Field<'a>,
+        seconds_from_start: Field<'a>,
+        time: Field<'a>,
+    }
 }
 
 impl<'a> Payload<'a> for Body<'a> {
@@ -118,10 +112,9 @@ impl<'a> Payload<'a> for Body<'a> {
         let kind = m.kind.as_str().unwrap_or_default();
         let key = ONCE_PER_CALL
             .contains(&kind)
-            .then(|| m.kind.scalar().zip(m.call.0.id.scalar()))
+            .then(|| pair_key(m.kind.scalar(), m.call.0.id.scalar()))
             .flatten()
-            .map(|(kind, call)| {
-                let mut key = vec![kind, call];
+            .map(|mut key| {
                 if m.kind.as_str() == Some("status-update") {
                     key.extend(m.status.scalar());
                 }
@@ -187,8 +180,7 @@ impl<'a> Message<'a> {
         let customer = self.customer().number.text();
         let ours = self.our_number();
         let (from, to) = match direction {
-            Some("outbound") => (ours, customer),
-            Some(_) => (customer, ours),
+            Some(d) => from_to(d == "outbound", ours, customer),
             None => (None, None),
         };
         Call {
@@ -222,12 +214,7 @@ impl<'a> Message<'a> {
         call.successful = success(&analysis.success_evaluation);
         call.recording_url = first_text(&[&self.artifact.0.recording_url, &self.recording_url]);
         call.extracted = analysis.structured_data.structured();
-        call.transcript = with_data
-            .then(|| {
-                let messages = &self.artifact.0.messages;
-                messages.is_array().then(|| transcript(messages))
-            })
-            .flatten();
+        call.transcript = transcript(&self.artifact.0.messages, with_data, turn);
         event.time = call.ended_at.clone().or(event.time.take());
         event.call = call;
         event.caller = self.caller();
@@ -242,7 +229,7 @@ impl<'a> Message<'a> {
                 label: d.description.text(),
                 ..Transfer::default()
             };
-            call.transfer = (!transfer.is_empty()).then_some(transfer);
+            call.transfer = transfer.non_empty();
         }
         event.call = call;
         event.caller = self.caller();
@@ -253,8 +240,8 @@ impl<'a> Message<'a> {
         if let Some(s) = self.duration_seconds.number() {
             return Some(s);
         }
-        if let Some(ms) = self.duration_ms.number().and_then(|n| n.as_f64()) {
-            return json_number(ms / 1000.0);
+        if let Some(ms) = self.duration_ms.float() {
+            return seconds_from_ms(ms);
         }
         let at = |t: &Option<String>| OffsetDateTime::parse(t.as_deref()?, &Rfc3339).ok();
         let span = at(&call.ended_at)? - at(&call.started_at)?;
@@ -282,21 +269,13 @@ fn vapi_role(label: &str) -> Text<'static> {
     }
 }
 
-/// `artifact.messages[]`: roles mapped, `secondsFromStart` as `offset_ms`,
-/// `time` (Unix ms) as `at`.
-fn transcript<'a>(raw: &Raw<'a>) -> Vec<Turn<'a>> {
-    let List(turns) = raw.read::<List<VapiTurn<'a>>>();
-    turns
-        .into_iter()
-        .map(|t| Turn {
-            role: t.role.as_str().map(vapi_role),
-            text: first_text(&[&t.message, &t.result]),
-            offset_ms: t
-                .seconds_from_start
-                .number()
-                .and_then(|n| n.as_f64())
-                .and_then(|s| json_number((s * 1000.0).round())),
-            at: t.time.time().map(Cow::Owned),
-        })
-        .collect()
+/// One of `artifact.messages[]`: the role mapped, `secondsFromStart` as
+/// `offset_ms`, `time` (Unix ms) as `at`.
+fn turn(t: VapiTurn<'_>) -> Turn<'_> {
+    Turn {
+        role: t.role.as_str().map(vapi_role),
+        text: first_text(&[&t.message, &t.result]),
+        offset_ms: offset_ms(&t.seconds_from_start),
+        at: t.time.time().map(Cow::Owned),
+    }
 }

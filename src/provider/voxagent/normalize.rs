@@ -1,59 +1,47 @@
 //! Voxagent's payload: an envelope `{event, data}`; `history` turns come in
 //! two shapes (`role`/`content`/`created_at`, or `type`/`text`/`timestamp`).
 
-use serde::Deserialize;
-
 use crate::event::{role, Call, Caller, Event, Turn};
-use crate::normalize::{first_text, first_time, Field, List, Obj, Raw};
+use crate::normalize::{first_text, first_time, pair_key, transcript, view, Field, Obj, Raw};
 use crate::provider::{Identity, Payload};
 use crate::verify::Request;
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-pub(super) struct Body<'a> {
-    event: Field<'a>,
-    data: Obj<Data<'a>>,
-}
+view! {
+    pub(super) struct Body<'a> {
+        event: Field<'a>,
+        data: Obj<Data<'a>>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct Data<'a> {
-    session_id: Field<'a>,
-    agent_id: Field<'a>,
-    agent_name: Field<'a>,
-    from_number: Field<'a>,
-    to_number: Field<'a>,
-    start_time: Field<'a>,
-    created_at: Field<'a>,
-    duration_seconds: Field<'a>,
-    audio_url: Field<'a>,
-    history: Raw<'a>,
-    url_parameters: Raw<'a>,
-}
+    struct Data<'a> {
+        session_id: Field<'a>,
+        agent_id: Field<'a>,
+        agent_name: Field<'a>,
+        from_number: Field<'a>,
+        to_number: Field<'a>,
+        start_time: Field<'a>,
+        created_at: Field<'a>,
+        duration_seconds: Field<'a>,
+        audio_url: Field<'a>,
+        history: Raw<'a>,
+        url_parameters: Raw<'a>,
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct HistoryTurn<'a> {
-    role: Field<'a>,
-    #[serde(rename = "type")]
-    kind: Field<'a>,
-    content: Field<'a>,
-    text: Field<'a>,
-    created_at: Field<'a>,
-    timestamp: Field<'a>,
+    struct HistoryTurn<'a> {
+        role: Field<'a>,
+        #[serde(rename = "type")]
+        kind: Field<'a>,
+        content: Field<'a>,
+        text: Field<'a>,
+        created_at: Field<'a>,
+        timestamp: Field<'a>,
+    }
 }
 
 impl<'a> Payload<'a> for Body<'a> {
     fn identity(&self, _: &Request<'_>) -> Identity<'a> {
-        let key = self
-            .event
-            .scalar()
-            .zip(self.data.0.session_id.scalar())
-            .map(|(event, session)| vec![event, session]);
         Identity {
-            key,
-            unsigned_id: None,
-            exempt: false,
+            key: pair_key(self.event.scalar(), self.data.0.session_id.scalar()),
+            ..Identity::default()
         }
     }
 
@@ -85,9 +73,7 @@ impl<'a> Payload<'a> for Body<'a> {
                 started_at: first_time(&[&d.start_time, &d.created_at]),
                 duration_seconds: d.duration_seconds.number(),
                 recording_url: d.audio_url.text(),
-                transcript: with_data
-                    .then(|| d.history.is_array().then(|| transcript(&d.history)))
-                    .flatten(),
+                transcript: transcript(&d.history, with_data, turn),
                 ..Call::default()
             },
             caller: Caller {
@@ -100,15 +86,12 @@ impl<'a> Payload<'a> for Body<'a> {
     }
 }
 
-fn transcript<'a>(raw: &Raw<'a>) -> Vec<Turn<'a>> {
-    let List(turns) = raw.read::<List<HistoryTurn<'a>>>();
-    turns
-        .into_iter()
-        .map(|t| Turn {
-            role: t.role.as_str().or(t.kind.as_str()).map(role),
-            text: first_text(&[&t.content, &t.text]),
-            at: first_time(&[&t.created_at, &t.timestamp]).map(Into::into),
-            offset_ms: None,
-        })
-        .collect()
+/// A `history` turn, in either of its shapes.
+fn turn(t: HistoryTurn<'_>) -> Turn<'_> {
+    Turn {
+        role: t.role.as_str().or(t.kind.as_str()).map(role),
+        text: first_text(&[&t.content, &t.text]),
+        at: first_time(&[&t.created_at, &t.timestamp]).map(Into::into),
+        offset_ms: None,
+    }
 }
