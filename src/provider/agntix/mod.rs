@@ -27,7 +27,12 @@ pub static PROVIDER: Provider = Provider::new("agntix", route_scheme, sign, SAMP
     .with_deadline(secs(15))
     // Svix's published schedule: 5 s, 5 m, 30 m, 2 h, 5 h, 10 h, 10 h.
     .with_retries(super::SVIX_RETRIES)
-    .with_signed_headers(&["svix-id", "svix-timestamp", "webhook-id", "webhook-timestamp"])
+    .with_signed_headers(&[
+        "svix-id",
+        "svix-timestamp",
+        "webhook-id",
+        "webhook-timestamp",
+    ])
     .with_sample_ids(&["/id"]);
 
 const SAMPLES: &[Sample] = crate::samples!["agntix": "session.ended", "session.created", "session.created.chat", "session.ended.chat"];

@@ -119,7 +119,14 @@ impl<'a> Payload<'a> for Body<'a> {
                     None
                 },
                 summary: analysis.summary.text(),
-                sentiment: analysis.sentiment.0.conversation.0.label.as_str().map(sentiment),
+                sentiment: analysis
+                    .sentiment
+                    .0
+                    .conversation
+                    .0
+                    .label
+                    .as_str()
+                    .map(sentiment),
                 extracted: analysis
                     .extracted_camel
                     .value()

@@ -146,8 +146,8 @@ impl<'a> Payload<'a> for Body<'a> {
         };
         match event_type {
             "call.ended" | "call.started" => {
-                let direction = first_text(&[&d.kind, &d.direction])
-                    .map(|t| t.to_ascii_lowercase().into());
+                let direction =
+                    first_text(&[&d.kind, &d.direction]).map(|t| t.to_ascii_lowercase().into());
                 let outbound = direction.as_deref() == Some("outbound");
                 let to_phone = first_text(&[&d.to, &d.to_number, &d.to_number_camel]);
                 event.call = Call {

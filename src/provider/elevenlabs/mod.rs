@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use super::dotted::{DottedScheme, Format};
 use super::{
-    mins, utf8_keys, HeaderList, Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
+    mins, utf8_keys, HeaderList, Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup,
+    SetupError,
 };
 use crate::secret::Secret;
 use crate::verify::Window;

@@ -23,13 +23,21 @@ fn header_for(secret: &str, t: u64, body: &[u8]) -> String {
 
 fn verify(secrets: &[&str], sig: &str, body: &[u8]) -> Result<(), Reject> {
     let s = scheme(&PROVIDER, secrets, "");
-    check(&*s, &Fields::new(&[("ElevenLabs-Signature", sig)]), body, now())
+    check(
+        &*s,
+        &Fields::new(&[("ElevenLabs-Signature", sig)]),
+        body,
+        now(),
+    )
 }
 
 #[test]
 fn thirty_minutes_in_the_past_and_any_future() {
     let t = unix(now());
-    assert_eq!(verify(&[SECRET], &header_for(SECRET, t - 1800, BODY), BODY), Ok(()));
+    assert_eq!(
+        verify(&[SECRET], &header_for(SECRET, t - 1800, BODY), BODY),
+        Ok(())
+    );
     assert_eq!(
         verify(&[SECRET], &header_for(SECRET, t - 1801, BODY), BODY),
         Err(Reject::TimestampOutOfTolerance)
@@ -53,7 +61,12 @@ fn thirty_minutes_in_the_past_and_any_future() {
         .unwrap();
     let sig = header_for(SECRET, t - 61, BODY);
     assert_eq!(
-        check(&*narrow, &Fields::new(&[("elevenlabs-signature", &sig)]), BODY, now()),
+        check(
+            &*narrow,
+            &Fields::new(&[("elevenlabs-signature", &sig)]),
+            BODY,
+            now()
+        ),
         Err(Reject::TimestampOutOfTolerance)
     );
 }
@@ -97,10 +110,18 @@ fn malformed() {
 #[test]
 fn identity_is_the_signed_type_and_conversation() {
     let s = scheme(&PROVIDER, &[SECRET], "");
-    let f = Fields::new(&[("elevenlabs-signature", &header_for(SECRET, unix(now()), BODY))]);
+    let f = Fields::new(&[(
+        "elevenlabs-signature",
+        &header_for(SECRET, unix(now()), BODY),
+    )]);
     verified(&*s, &f, BODY, |v, payload| {
         let id = payload.identity(v.request());
-        let parts: Vec<_> = id.key.unwrap().iter().map(|s| s.as_str().to_owned()).collect();
+        let parts: Vec<_> = id
+            .key
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect();
         assert_eq!(parts, ["post_call_transcription", "conv_1"]);
     });
 }
@@ -114,7 +135,10 @@ fn elevenlabs_post_call_transcription() {
     let c = &d["data"]["call"];
     assert_eq!(c["id"], "conv_01jvq1x0vhfwy8mkwr4yd6c3gr");
     assert_eq!(c["direction"], "inbound");
-    assert_eq!(c["from"], "+447386172392", "inbound: the external number calls");
+    assert_eq!(
+        c["from"], "+447386172392",
+        "inbound: the external number calls"
+    );
     assert_eq!(c["to"], "+15550123456");
     assert_eq!(c["agent_id"], "xyz5bF2w5CMGaq9dMCC4");
     assert_eq!(c["started_at"], "2026-05-17T07:45:12Z");

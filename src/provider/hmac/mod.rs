@@ -17,13 +17,15 @@ mod tests;
 
 use std::time::Duration;
 
+use crate::verify::fields::{intern_header, is_header_name};
 use base64::Engine as _;
 use normalize::{DeliveryId, Reading};
 use scheme::{Algorithm, Encoding, Format, HmacScheme, MacKey, Timestamp, TimestampSource, Unit};
 use template::Piece;
-use crate::verify::fields::{intern_header, is_header_name};
 
-use super::{per_secret, HeaderList, Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError};
+use super::{
+    per_secret, HeaderList, Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
+};
 use crate::secret::Secret;
 use crate::verify::Window;
 
@@ -197,7 +199,8 @@ struct Config {
     warnings: Vec<String>,
 }
 
-const NO_SOURCE: &str = "needs a timestamp source: timestamp_header, or timestamp_key with signature_format = \"list\"";
+const NO_SOURCE: &str =
+    "needs a timestamp source: timestamp_header, or timestamp_key with signature_format = \"list\"";
 
 impl Config {
     fn parse(table: &toml::Table, tolerance: Option<Duration>) -> Result<Config, Vec<SetupError>> {
@@ -423,7 +426,8 @@ impl Config {
                 "delivery_id {spec} is not signed: it is passed on as providerdeliveryid only, and dedup uses the digest of the signed bytes"
             ));
         }
-        let (header, header_label) = signature.map_or(("", String::new()), |(h, l)| (h, l.to_owned()));
+        let (header, header_label) =
+            signature.map_or(("", String::new()), |(h, l)| (h, l.to_owned()));
         let config = Config {
             algorithm,
             secret_encoding,
@@ -462,7 +466,6 @@ impl Config {
         Ok(MacKey::new(self.algorithm, &bytes))
     }
 }
-
 
 pub static PROVIDER: Provider = super::configured("hmac", route_scheme, sign, SAMPLES, OPTIONS);
 
@@ -528,13 +531,20 @@ fn sign(secret: &Secret, body: &[u8], d: &Outgoing<'_>) -> Result<HeaderList, St
     }
     let parts: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
     let mac = key.sign(&parts);
-    let sig = format!("{}{}", config.prefix, config.encoding.encode(&mac[..key.len()]));
+    let sig = format!(
+        "{}{}",
+        config.prefix,
+        config.encoding.encode(&mac[..key.len()])
+    );
     let value = match &config.format {
         Format::Bare => sig,
         Format::List {
             signature_key,
             timestamp_key: Some(tk),
-        } => format!("{tk}={},{signature_key}={sig}", timestamp.unwrap_or_default()),
+        } => format!(
+            "{tk}={},{signature_key}={sig}",
+            timestamp.unwrap_or_default()
+        ),
         Format::List { signature_key, .. } => format!("{signature_key}={sig}"),
         Format::Spaced { version } => format!("{version},{sig}"),
     };

@@ -155,7 +155,9 @@ mod tests {
     fn a_reading_finds_what_lookup_finds() {
         let doc = r#"{"a":{"b":[10,{"c":"d"}]},"x/y":"1","":"e","t":"call.ended"}"#;
         let root: &RawValue = serde_json::from_str(doc).unwrap();
-        for pointer in ["/a/b/0", "/a/b/1/c", "/x~1y", "/", "/t", "/a/b/9", "/a/", "/zz"] {
+        for pointer in [
+            "/a/b/0", "/a/b/1/c", "/x~1y", "/", "/t", "/a/b/9", "/a/", "/zz",
+        ] {
             let reading = Reading {
                 event_pointer: Some(pointer.to_owned()),
                 delivery_id: None,
@@ -171,7 +173,11 @@ mod tests {
             delivery_id: None,
         };
         assert_eq!(
-            list.read(r#"[{}, {"t": "ping"}]"#).unwrap().event.text().as_deref(),
+            list.read(r#"[{}, {"t": "ping"}]"#)
+                .unwrap()
+                .event
+                .text()
+                .as_deref(),
             Some("ping")
         );
         assert!(list.read("{").is_err());

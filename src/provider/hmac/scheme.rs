@@ -235,8 +235,7 @@ impl HmacScheme {
                 Unit::Seconds => 12,
                 Unit::Millis => 16,
             };
-            if text.is_empty() || text.len() > digits || !text.bytes().all(|b| b.is_ascii_digit())
-            {
+            if text.is_empty() || text.len() > digits || !text.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(Reject::MalformedSignature { header });
             }
             timestamp = Some(text);

@@ -71,15 +71,31 @@ fn stripe_as_an_hmac_route() {
     let several = format!("t={t},v1={},{v1},v0=6ffbb59b", "0".repeat(64));
     assert_eq!(ok(&several, body), Ok(()));
     // The whsec_ prefix is part of Stripe's key: base64-decoding it would be wrong.
-    let wrong = build(&[STRIPE_SECRET], &format!("{STRIPE}secret_encoding = \"whsec\"\n"), None);
-    assert!(check(&*wrong, &Fields::new(&[("Stripe-Signature", &good)]), body, now()).is_err());
+    let wrong = build(
+        &[STRIPE_SECRET],
+        &format!("{STRIPE}secret_encoding = \"whsec\"\n"),
+        None,
+    );
+    assert!(check(
+        &*wrong,
+        &Fields::new(&[("Stripe-Signature", &good)]),
+        body,
+        now()
+    )
+    .is_err());
     // 300 s in the past; Stripe's libraries accept a timestamp ahead.
-    assert_eq!(ok(&stripe_header(STRIPE_SECRET, t - 300, body), body), Ok(()));
+    assert_eq!(
+        ok(&stripe_header(STRIPE_SECRET, t - 300, body), body),
+        Ok(())
+    );
     assert_eq!(
         ok(&stripe_header(STRIPE_SECRET, t - 301, body), body),
         Err(Reject::TimestampOutOfTolerance)
     );
-    assert_eq!(ok(&stripe_header(STRIPE_SECRET, t + 3600, body), body), Ok(()));
+    assert_eq!(
+        ok(&stripe_header(STRIPE_SECRET, t + 3600, body), body),
+        Ok(())
+    );
     assert_eq!(
         ok(&stripe_header("whsec_other", t, body), body),
         Err(Reject::InvalidSignature)
@@ -132,7 +148,11 @@ fn standard_webhooks_svix_vector_as_an_hmac_route() {
     let allo = scheme(crate::provider::find("allo").unwrap(), &[SVIX_SECRET], "");
     assert_eq!(check(&*allo, &f, body, at), Ok(()));
     // The id is signed: another id breaks the signature.
-    let other = standard_fields("msg_other", "1614265330", f.get("webhook-signature").unwrap());
+    let other = standard_fields(
+        "msg_other",
+        "1614265330",
+        f.get("webhook-signature").unwrap(),
+    );
     assert_eq!(check(&*s, &other, body, at), Err(Reject::InvalidSignature));
     // And it is the delivery's identity.
     let mut scratch = Vec::new();
@@ -154,18 +174,33 @@ fn standard_webhooks_as_an_hmac_route_agrees_with_the_crate_and_allo() {
     let mut cases = Vec::new();
     for ts in [t, t - 300, t + 300, t - 301, t + 301] {
         let sig = lib.sign("msg_1", ts as i64, body).unwrap();
-        cases.push((standard_fields("msg_1", &ts.to_string(), &sig), body.to_vec()));
+        cases.push((
+            standard_fields("msg_1", &ts.to_string(), &sig),
+            body.to_vec(),
+        ));
         let two = format!("v1,{} {sig}", B64.encode([7u8; 32]));
-        cases.push((standard_fields("msg_1", &ts.to_string(), &two), body.to_vec()));
-        cases.push((standard_fields("msg_2", &ts.to_string(), &sig), body.to_vec()));
+        cases.push((
+            standard_fields("msg_1", &ts.to_string(), &two),
+            body.to_vec(),
+        ));
+        cases.push((
+            standard_fields("msg_2", &ts.to_string(), &sig),
+            body.to_vec(),
+        ));
         let mut tampered = body.to_vec();
         tampered[5] ^= 1;
         cases.push((standard_fields("msg_1", &ts.to_string(), &sig), tampered));
     }
     let other = standardwebhooks::Webhook::new("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD").unwrap();
     let sig = other.sign("msg_1", t as i64, body).unwrap();
-    cases.push((standard_fields("msg_1", &t.to_string(), &sig), body.to_vec()));
-    cases.push((standard_fields("msg_1", &t.to_string(), "v1a,abc"), body.to_vec()));
+    cases.push((
+        standard_fields("msg_1", &t.to_string(), &sig),
+        body.to_vec(),
+    ));
+    cases.push((
+        standard_fields("msg_1", &t.to_string(), "v1a,abc"),
+        body.to_vec(),
+    ));
     cases.push((standard_fields("msg_1", "soon", &sig), body.to_vec()));
     agree(&*allo, &*s, &cases, 6);
 }
@@ -213,12 +248,22 @@ fn retell_as_an_hmac_route_verifies_the_sdk_example_and_agrees_with_the_preset()
         Fields::new(&[("x-retell-signature", &format!("v={ms},d={d}"))])
     };
     let mut cases = Vec::new();
-    for at in [ms, ms - 300_000, ms + 300_000, ms - 300_001, ms + 300_001, ms / 1000] {
+    for at in [
+        ms,
+        ms - 300_000,
+        ms + 300_000,
+        ms - 300_001,
+        ms + 300_001,
+        ms / 1000,
+    ] {
         cases.push((header(key, at, body), body.to_vec()));
         cases.push((header("other", at, body), body.to_vec()));
         cases.push((header(key, at, body), body[..body.len() - 1].to_vec()));
     }
-    cases.push((Fields::new(&[("x-retell-signature", "v=1,d=")]), body.to_vec()));
+    cases.push((
+        Fields::new(&[("x-retell-signature", "v=1,d=")]),
+        body.to_vec(),
+    ));
     cases.push((Fields::default(), body.to_vec()));
     agree(&*preset, &*s, &cases, 3);
 }
@@ -253,10 +298,18 @@ fn elevenlabs_as_an_hmac_route_agrees_with_the_preset() {
     }
     let v0 = |k: &str| {
         let f = header(k, t, body);
-        f.get("elevenlabs-signature").unwrap().split_once(',').unwrap().1.to_owned()
+        f.get("elevenlabs-signature")
+            .unwrap()
+            .split_once(',')
+            .unwrap()
+            .1
+            .to_owned()
     };
     let both = format!("t={t},{},{}", v0("other"), v0(secret));
-    cases.push((Fields::new(&[("elevenlabs-signature", &both)]), body.to_vec()));
+    cases.push((
+        Fields::new(&[("elevenlabs-signature", &both)]),
+        body.to_vec(),
+    ));
     agree(&*preset, &*s, &cases, 5);
 }
 
@@ -275,7 +328,12 @@ fn bland_as_an_hmac_route() {
     let body = br#"{"call_id":"9d404c1b","status":"completed","call_length":2.4}"#;
     let sig = hmac_hex(secret.as_bytes(), body);
     let ok = |sig: &str, body: &[u8]| {
-        check(&*s, &Fields::new(&[("X-Webhook-Signature", sig)]), body, now())
+        check(
+            &*s,
+            &Fields::new(&[("X-Webhook-Signature", sig)]),
+            body,
+            now(),
+        )
     };
     assert_eq!(ok(&sig, body), Ok(()));
     assert_eq!(ok(&sig.to_uppercase(), body), Ok(()), "either hex case");
@@ -298,13 +356,14 @@ fn algorithms_encodings_prefix_and_secret_encodings() {
     let body = br#"{"type":"call.ended","id":"e1"}"#;
     for (algorithm, len) in [("sha1", 20), ("sha256", 32), ("sha512", 64)] {
         for (encoding, encode) in [
-            ("hex", Box::new(|b: &[u8]| hex::encode(b)) as Box<dyn Fn(&[u8]) -> String>),
+            (
+                "hex",
+                Box::new(|b: &[u8]| hex::encode(b)) as Box<dyn Fn(&[u8]) -> String>,
+            ),
             ("base64", Box::new(|b: &[u8]| B64.encode(b))),
             (
                 "base64url",
-                Box::new(|b: &[u8]| {
-                    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
-                }),
+                Box::new(|b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)),
             ),
         ] {
             let mac: Vec<u8> = match algorithm {
@@ -331,11 +390,9 @@ fn algorithms_encodings_prefix_and_secret_encodings() {
             let options = format!(
                 "algorithm = \"{algorithm}\"\nencoding = \"{encoding}\"\nsignature_header = \"X-Sig\"\nsignature_prefix = \"sha=\"\n"
             );
-            for (secret, secret_encoding) in [
-                ("k3y", "utf8"),
-                ("azN5", "base64"),
-                ("whsec_azN5", "whsec"),
-            ] {
+            for (secret, secret_encoding) in
+                [("k3y", "utf8"), ("azN5", "base64"), ("whsec_azN5", "whsec")]
+            {
                 let s = build(
                     &[secret],
                     &format!("{options}secret_encoding = \"{secret_encoding}\"\n"),
@@ -363,7 +420,10 @@ signed_content = "{timestamp}:{header:X-Request-Path}:{body}"
     let s = build(&["k"], options, Some(Duration::from_secs(60)));
     let body = b"{}";
     let fields = |ms: u64, path: &str| {
-        let sig = hmac256_hex(b"k", &[ms.to_string().as_bytes(), b":", path.as_bytes(), b":", body]);
+        let sig = hmac256_hex(
+            b"k",
+            &[ms.to_string().as_bytes(), b":", path.as_bytes(), b":", body],
+        );
         Fields::new(&[
             ("X-Signature", &sig),
             ("X-Timestamp", &ms.to_string()),
@@ -383,17 +443,24 @@ signed_content = "{timestamp}:{header:X-Request-Path}:{body}"
     // A signed header changed, or missing.
     let mut moved = fields(ms, "/a");
     moved.set("X-Request-Path", "/b");
-    assert_eq!(check(&*s, &moved, body, now()), Err(Reject::InvalidSignature));
+    assert_eq!(
+        check(&*s, &moved, body, now()),
+        Err(Reject::InvalidSignature)
+    );
     moved.remove("X-Request-Path");
     assert_eq!(
         check(&*s, &moved, body, now()),
-        Err(Reject::MissingSignature { header: "x-request-path" })
+        Err(Reject::MissingSignature {
+            header: "x-request-path"
+        })
     );
     let mut bad = fields(ms, "/a");
     bad.set("X-Timestamp", "12.5");
     assert_eq!(
         check(&*s, &bad, body, now()),
-        Err(Reject::MalformedSignature { header: "x-timestamp" })
+        Err(Reject::MalformedSignature {
+            header: "x-timestamp"
+        })
     );
     assert!(s.warnings().is_empty(), "{:?}", s.warnings());
 }
@@ -417,13 +484,24 @@ fn delivery_ids_are_signed_only_where_the_signature_covers_them() {
             )
         })
     };
-    let (key, unsigned, ty, _) =
-        identity(&format!("{base}delivery_id = \"json:/id\"\nevent_pointer = \"/type\"\n"));
-    assert_eq!((key.as_deref(), unsigned, ty), (Some("evt_9"), None, "call.started"));
+    let (key, unsigned, ty, _) = identity(&format!(
+        "{base}delivery_id = \"json:/id\"\nevent_pointer = \"/type\"\n"
+    ));
+    assert_eq!(
+        (key.as_deref(), unsigned, ty),
+        (Some("evt_9"), None, "call.started")
+    );
 
-    let (key, unsigned, ty, warnings) = identity(&format!("{base}delivery_id = \"header:X-Delivery\"\n"));
-    assert_eq!((key, unsigned.as_deref(), ty), (None, Some("dlv-1"), "unknown"));
-    assert!(warnings.iter().any(|w| w.contains("not signed")), "{warnings:?}");
+    let (key, unsigned, ty, warnings) =
+        identity(&format!("{base}delivery_id = \"header:X-Delivery\"\n"));
+    assert_eq!(
+        (key, unsigned.as_deref(), ty),
+        (None, Some("dlv-1"), "unknown")
+    );
+    assert!(
+        warnings.iter().any(|w| w.contains("not signed")),
+        "{warnings:?}"
+    );
 
     let (key, unsigned, ..) = identity(&format!(
         "{base}delivery_id = \"json:/id\"\ndelivery_id_signed = false\n"
@@ -480,17 +558,25 @@ fn refused_combinations_name_their_key() {
         } else {
             format!("{sig}{options}")
         };
-        let errors = try_build(&["k"], &options, *tolerance).err().unwrap_or_else(|| panic!("{options} loads"));
+        let errors = try_build(&["k"], &options, *tolerance)
+            .err()
+            .unwrap_or_else(|| panic!("{options} loads"));
         assert!(
-            errors.iter().any(|e| e.key == *key && e.message.contains(says)),
+            errors
+                .iter()
+                .any(|e| e.key == *key && e.message.contains(says)),
             "{options}: {errors:?}"
         );
     }
     let errors = try_build(&[], sig, None).err().unwrap();
     assert_eq!(errors[0].key, "secrets");
-    let errors = try_build(&["azN5", "!!"], &format!("{sig}secret_encoding = \"base64\"\n"), None)
-        .err()
-        .unwrap();
+    let errors = try_build(
+        &["azN5", "!!"],
+        &format!("{sig}secret_encoding = \"base64\"\n"),
+        None,
+    )
+    .err()
+    .unwrap();
     assert_eq!(errors[0].key, "secrets[1]");
     assert!(!errors[0].message.contains("!!"), "never the secret");
 }
@@ -498,7 +584,11 @@ fn refused_combinations_name_their_key() {
 #[test]
 fn send_signs_as_the_route_says() {
     for options in [STRIPE, STANDARD, RETELL, ELEVENLABS, BLAND, HMAC_OPTIONS] {
-        let secret = if options == STANDARD { SVIX_SECRET } else { "k3y" };
+        let secret = if options == STANDARD {
+            SVIX_SECRET
+        } else {
+            "k3y"
+        };
         let table: toml::Table = toml::from_str(options).unwrap();
         let body = br#"{"type":"call.ended","id":"evt_1"}"#;
         let d = delivery("call.ended", &table);
@@ -519,15 +609,26 @@ fn send_signs_as_the_route_says() {
         event: "e",
         options: &table,
     };
-    assert!(PROVIDER.sign(&Secret::new("k"), b"{}", &d).unwrap_err().contains("sekret"));
+    assert!(PROVIDER
+        .sign(&Secret::new("k"), b"{}", &d)
+        .unwrap_err()
+        .contains("sekret"));
 }
 
 #[test]
 fn the_envelope_maps_schema_types_only() {
     let p = crate::provider::find("hmac").unwrap();
     for (body, ty, event) in [
-        (json!({"type": "sms.received", "id": "1"}), "sms.received", Some("sms.received")),
-        (json!({"type": "SMS.RECEIVED", "id": "1"}), "unknown", Some("SMS.RECEIVED")),
+        (
+            json!({"type": "sms.received", "id": "1"}),
+            "sms.received",
+            Some("sms.received"),
+        ),
+        (
+            json!({"type": "SMS.RECEIVED", "id": "1"}),
+            "unknown",
+            Some("SMS.RECEIVED"),
+        ),
         (json!({"type": 7, "id": "1"}), "unknown", Some("7")),
         (json!({"type": {"nested": true}}), "unknown", None),
         (json!([1, 2]), "unknown", None),

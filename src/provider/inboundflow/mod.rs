@@ -10,11 +10,12 @@ mod tests;
 use std::time::SystemTime;
 
 use super::{
-    mins, secs, utf8_keys, HeaderList, Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
+    mins, secs, utf8_keys, HeaderList, Outgoing, Provider, RouteScheme, Sample, SchemeSetup,
+    SetupError,
 };
 use crate::reject::Reject;
 use crate::secret::Secret;
-use crate::verify::crypto::{any_key_matches, sign_dotted, decode_hex_signature, SigningKey};
+use crate::verify::crypto::{any_key_matches, decode_hex_signature, sign_dotted, SigningKey};
 use crate::verify::fields::{check_window, parse_timestamp, single_header};
 use crate::verify::{Headers, Request, Scheme, Signed, Window};
 

@@ -6,7 +6,6 @@ use serde_json::json;
 use super::*;
 use crate::provider::test_support::*;
 
-
 const SECRET: &str = "ibf_secret_7f3a";
 const COMPACT: &str = r#"{"event":"call.completed","timestamp":"2026-02-24T21:00:00.000Z","delivery_id":"d-1","data":{"call_id":"c-1","summary":"Needs a  callback, \"urgent\"\n"}}"#;
 

@@ -10,8 +10,8 @@ mod tests;
 
 use super::dotted::{DottedScheme, Format};
 use super::{
-    mins, secs, utf8_keys, HeaderList, Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup,
-    SetupError,
+    mins, secs, utf8_keys, HeaderList, Outgoing, Payload, Provider, RouteScheme, Sample,
+    SchemeSetup, SetupError,
 };
 use crate::secret::Secret;
 use crate::verify::Window;
@@ -36,7 +36,8 @@ pub static PROVIDER: Provider = Provider::new("nixflex", route_scheme, sign, SAM
     .with_retries(&[mins(1), mins(5), mins(30), mins(120), mins(720)])
     .with_sample_ids(&["/call_id", "/message_id"]);
 
-const SAMPLES: &[Sample] = crate::samples!["nixflex": "call.ended", "call.failed", "sms.received", "sms.delivered"];
+const SAMPLES: &[Sample] =
+    crate::samples!["nixflex": "call.ended", "call.failed", "sms.received", "sms.delivered"];
 
 fn route_scheme(setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<SetupError>> {
     Ok(Box::new(DottedScheme {
@@ -49,7 +50,10 @@ fn route_scheme(setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<Setu
 
 fn sign(secret: &Secret, body: &[u8], d: &Outgoing<'_>) -> Result<HeaderList, String> {
     Ok(vec![
-        (LABEL.into(), FORMAT.sign(secret.expose().as_bytes(), d.timestamp, body)),
+        (
+            LABEL.into(),
+            FORMAT.sign(secret.expose().as_bytes(), d.timestamp, body),
+        ),
         ("webhook_delivery_id".into(), d.id.to_owned()),
     ])
 }

@@ -7,8 +7,7 @@ use crate::provider::test_support::*;
 use crate::reject::Reject;
 
 const SECRET: &str = "nfx_live_8d2c1f0a9b";
-const BODY: &[u8] =
-    br#"{"event":"call.ended","call_id":"CA1234567890","duration_seconds":146}"#;
+const BODY: &[u8] = br#"{"event":"call.ended","call_id":"CA1234567890","duration_seconds":146}"#;
 
 fn header_for(secret: &str, t: u64, body: &[u8]) -> String {
     let mut msg = format!("{t}.").into_bytes();
@@ -18,7 +17,12 @@ fn header_for(secret: &str, t: u64, body: &[u8]) -> String {
 
 fn verify(secrets: &[&str], sig: &str, body: &[u8]) -> Result<(), Reject> {
     let s = scheme(&PROVIDER, secrets, "");
-    check(&*s, &Fields::new(&[("x-nixflex-signature", sig)]), body, now())
+    check(
+        &*s,
+        &Fields::new(&[("x-nixflex-signature", sig)]),
+        body,
+        now(),
+    )
 }
 
 /// Accepting, refusing and the malformed headers every Stripe-form provider
@@ -54,12 +58,19 @@ fn stale_and_future_timestamps() {
 fn identity_is_the_signed_event_and_call_and_the_header_is_only_reported() {
     let body = br#"{"event":"call.ended","call_id":"CA1"}"#;
     let s = scheme(&PROVIDER, &[SECRET], "");
-    let mut f = Fields::new(&[("x-nixflex-signature", &header_for(SECRET, unix(now()), body))]);
+    let mut f = Fields::new(&[(
+        "x-nixflex-signature",
+        &header_for(SECRET, unix(now()), body),
+    )]);
     f.add("webhook_delivery_id", "dlv-7");
     verified(&*s, &f, body, |v, payload| {
         let id = payload.identity(v.request());
         assert_eq!(
-            id.key.unwrap().iter().map(|s| s.as_str().to_owned()).collect::<Vec<_>>(),
+            id.key
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().to_owned())
+                .collect::<Vec<_>>(),
             ["call.ended", "CA1"]
         );
         assert_eq!(id.unsigned_id.as_deref(), Some("dlv-7"));

@@ -10,7 +10,9 @@ mod tests;
 
 use std::time::SystemTime;
 
-use super::{secs, utf8_keys, HeaderList, Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError};
+use super::{
+    secs, utf8_keys, HeaderList, Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
+};
 use crate::reject::Reject;
 use crate::secret::Secret;
 use crate::verify::crypto::{body_signed_by, SigningKey};
@@ -42,8 +44,10 @@ fn parse<'h>(request: &Request<'h>) -> Result<Parsed<'h>, Reject> {
     let timestamp_ok = !timestamp_text.is_empty()
         && timestamp_text.len() <= 16
         && timestamp_text.bytes().all(|b| b.is_ascii_digit());
-    let digest_ok =
-        digest.len() == 64 && digest.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let digest_ok = digest.len() == 64
+        && digest
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
     if !timestamp_ok || !digest_ok {
         return Err(malformed);
     }
@@ -95,5 +99,8 @@ fn sign(secret: &Secret, body: &[u8], d: &Outgoing<'_>) -> Result<HeaderList, St
     let key = SigningKey::new(secret.expose().as_bytes());
     let ms = (d.timestamp * 1000).to_string();
     let mac = key.sign(&[body, ms.as_bytes()]);
-    Ok(vec![(LABEL.into(), format!("v={ms},d={}", hex::encode(mac)))])
+    Ok(vec![(
+        LABEL.into(),
+        format!("v={ms},d={}", hex::encode(mac)),
+    )])
 }

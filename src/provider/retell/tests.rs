@@ -21,7 +21,12 @@ fn now_ms() -> u64 {
     unix(now()) * 1000
 }
 
-fn verify_at(secrets: &[&str], sig: &str, body: &[u8], at: std::time::SystemTime) -> Result<(), Reject> {
+fn verify_at(
+    secrets: &[&str],
+    sig: &str,
+    body: &[u8],
+    at: std::time::SystemTime,
+) -> Result<(), Reject> {
     let s = scheme(&PROVIDER, secrets, "");
     check(&*s, &Fields::new(&[("x-retell-signature", sig)]), body, at)
 }
@@ -64,8 +69,13 @@ fn accepts_valid_and_rejects_wrong_key_and_tamper_with_rotation() {
     let sig = header_for(KEY, now_ms(), BODY);
     assert_eq!(verify(&[KEY], &sig, BODY), Ok(()));
     assert_eq!(verify(&["key_old", KEY], &sig, BODY), Ok(()));
-    assert_eq!(verify(&["other"], &sig, BODY), Err(Reject::InvalidSignature));
-    let tampered = String::from_utf8(BODY.to_vec()).unwrap().replace("146400", "146401");
+    assert_eq!(
+        verify(&["other"], &sig, BODY),
+        Err(Reject::InvalidSignature)
+    );
+    let tampered = String::from_utf8(BODY.to_vec())
+        .unwrap()
+        .replace("146400", "146401");
     assert_eq!(
         verify(&[KEY], &sig, tampered.as_bytes()),
         Err(Reject::InvalidSignature)
@@ -127,7 +137,12 @@ fn identity_is_the_signed_event_and_call_id() {
     let f = Fields::new(&[("x-retell-signature", &header_for(KEY, now_ms(), BODY))]);
     verified(&*s, &f, BODY, |v, payload| {
         let id = payload.identity(v.request());
-        let parts: Vec<_> = id.key.unwrap().iter().map(|s| s.as_str().to_owned()).collect();
+        let parts: Vec<_> = id
+            .key
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect();
         assert_eq!(parts, ["call_ended", "c1"]);
         assert!(id.unsigned_id.is_none());
     });
@@ -159,7 +174,10 @@ fn retell_call_ended() {
         c["transcript"][1],
         json!({"role": "caller", "text": "I'd like to book a check-up.", "offset_ms": 3200})
     );
-    assert!(c.get("summary").is_none(), "analysis comes with call_analyzed");
+    assert!(
+        c.get("summary").is_none(),
+        "analysis comes with call_analyzed"
+    );
     assert_eq!(d["data"]["caller"], json!({"phone": "+12137771234"}));
     assert_eq!(d["data"]["metadata"], json!({"crm_lead": "L-2210"}));
 }
@@ -170,7 +188,10 @@ fn retell_call_analyzed_carries_summary_success_and_sentiment() {
     assert_eq!(d["type"], "call.ended");
     assert_eq!(d["providerevent"], "call_analyzed");
     let c = &d["data"]["call"];
-    assert_eq!(c["summary"], "The caller booked a check-up for Tuesday at 2pm.");
+    assert_eq!(
+        c["summary"],
+        "The caller booked a check-up for Tuesday at 2pm."
+    );
     assert_eq!(c["successful"], true);
     assert_eq!(c["sentiment"], "positive");
     assert_eq!(c["extracted"], json!({"appointment_day": "Tuesday"}));
@@ -192,7 +213,12 @@ fn retell_call_started_transfer_and_others() {
     assert_eq!(d["type"], "call.transferred");
     assert_eq!(d["data"]["call"]["transfer"], json!({"to": "+14155550100"}));
 
-    for e in ["transcript_updated", "transfer_started", "transfer_cancelled", "transfer_ended"] {
+    for e in [
+        "transcript_updated",
+        "transfer_started",
+        "transfer_cancelled",
+        "transfer_ended",
+    ] {
         let d = norm("retell", e).doc;
         assert_eq!(d["type"], "unknown", "{e}");
         assert_eq!(d["providerevent"], e);
@@ -217,6 +243,9 @@ fn a_call_that_never_connected_is_failed() {
     )
     .doc;
     assert_eq!(d["type"], "call.ended");
-    assert_eq!(d["data"]["caller"]["phone"], "+14155550100", "outbound: the callee");
+    assert_eq!(
+        d["data"]["caller"]["phone"], "+14155550100",
+        "outbound: the callee"
+    );
     assert!(d["data"]["call"].get("duration_seconds").is_none());
 }

@@ -10,10 +10,12 @@ mod tests;
 
 use std::time::{Duration, SystemTime};
 
-
 use super::hmac::normalize::{DeliveryId, Reading};
 use super::hmac::Opts;
-use super::{per_secret, HeaderList, Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup, SetupError};
+use super::{
+    per_secret, HeaderList, Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup,
+    SetupError,
+};
 use crate::reject::Reject;
 use crate::secret::Secret;
 use crate::verify::crypto::{token_digest, token_known};
@@ -58,9 +60,10 @@ impl Config {
             other => other,
         };
         let event_pointer = o.event_pointer();
-        let (header, label) = header.map_or(("authorization", "Authorization".to_owned()), |(h, l)| {
-            (h, l.to_owned())
-        });
+        let (header, label) = header
+            .map_or(("authorization", "Authorization".to_owned()), |(h, l)| {
+                (h, l.to_owned())
+            });
         o.done(Config {
             header,
             label,

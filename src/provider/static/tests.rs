@@ -16,8 +16,15 @@ fn verify(options: &str, secrets: &[&str], fields: &[(&str, &str)]) -> Result<()
 fn a_named_header_with_rotation() {
     let o = "token_header = \"X-Callback-Token\"";
     assert_eq!(verify(o, &[TOKEN], &[("x-callback-token", TOKEN)]), Ok(()));
-    assert_eq!(verify(o, &["old", TOKEN], &[("X-Callback-Token", TOKEN)]), Ok(()));
-    for wrong in ["cb_tok_8d2c1f0a9b7", "cb_tok_8d2c1f0a9b7e0", "Bearer cb_tok_8d2c1f0a9b7e"] {
+    assert_eq!(
+        verify(o, &["old", TOKEN], &[("X-Callback-Token", TOKEN)]),
+        Ok(())
+    );
+    for wrong in [
+        "cb_tok_8d2c1f0a9b7",
+        "cb_tok_8d2c1f0a9b7e0",
+        "Bearer cb_tok_8d2c1f0a9b7e",
+    ] {
         assert_eq!(
             verify(o, &[TOKEN], &[("X-Callback-Token", wrong)]),
             Err(Reject::InvalidSignature),
@@ -26,11 +33,19 @@ fn a_named_header_with_rotation() {
     }
     assert_eq!(
         verify(o, &[TOKEN], &[]),
-        Err(Reject::MissingSignature { header: "x-callback-token" })
+        Err(Reject::MissingSignature {
+            header: "x-callback-token"
+        })
     );
     assert_eq!(
-        verify(o, &[TOKEN], &[("X-Callback-Token", TOKEN), ("X-Callback-Token", TOKEN)]),
-        Err(Reject::MalformedSignature { header: "x-callback-token" })
+        verify(
+            o,
+            &[TOKEN],
+            &[("X-Callback-Token", TOKEN), ("X-Callback-Token", TOKEN)]
+        ),
+        Err(Reject::MalformedSignature {
+            header: "x-callback-token"
+        })
     );
 }
 
@@ -38,15 +53,23 @@ fn a_named_header_with_rotation() {
 fn a_bearer_token() {
     let o = "bearer = true";
     for ok in [format!("Bearer {TOKEN}"), format!("bearer {TOKEN}")] {
-        assert_eq!(verify(o, &[TOKEN], &[("Authorization", &ok)]), Ok(()), "{ok}");
+        assert_eq!(
+            verify(o, &[TOKEN], &[("Authorization", &ok)]),
+            Ok(()),
+            "{ok}"
+        );
     }
     assert_eq!(
         verify(o, &[TOKEN], &[("Authorization", TOKEN)]),
-        Err(Reject::MalformedSignature { header: "authorization" })
+        Err(Reject::MalformedSignature {
+            header: "authorization"
+        })
     );
     assert_eq!(
         verify(o, &[TOKEN], &[("Authorization", "Basic Zm9vOmJhcg==")]),
-        Err(Reject::MalformedSignature { header: "authorization" })
+        Err(Reject::MalformedSignature {
+            header: "authorization"
+        })
     );
     assert_eq!(
         verify(o, &[TOKEN], &[("Authorization", "Bearer nope")]),
@@ -55,7 +78,11 @@ fn a_bearer_token() {
     // Bearer in a header of its own choosing.
     let o = "bearer = true\ntoken_header = \"X-Vapi-Secret\"";
     assert_eq!(
-        verify(o, &[TOKEN], &[("X-Vapi-Secret", &format!("Bearer {TOKEN}"))]),
+        verify(
+            o,
+            &[TOKEN],
+            &[("X-Vapi-Secret", &format!("Bearer {TOKEN}"))]
+        ),
         Ok(())
     );
 }
@@ -65,7 +92,10 @@ fn every_static_route_is_warned_about_and_has_no_window() {
     let s = scheme(&PROVIDER, &[TOKEN], "token_header = \"X-T\"");
     let w = s.warnings();
     assert_eq!(w.len(), 1);
-    assert!(w[0].contains("no body integrity, no replay window"), "{w:?}");
+    assert!(
+        w[0].contains("no body integrity, no replay window"),
+        "{w:?}"
+    );
     // Any body passes with the token: that is what the warning says.
     let f = Fields::new(&[("X-T", TOKEN)]);
     assert_eq!(check(&*s, &f, b"{\"forged\":true}", now()), Ok(()));
@@ -90,7 +120,11 @@ fn refused_settings_name_their_key() {
         ("token_header = \"X T\"", TOKEN, "token_header"),
         ("bearer = \"yes\"", TOKEN, "bearer"),
         ("bearer = true\ndelivery_id = \"id\"", TOKEN, "delivery_id"),
-        ("bearer = true\nevent_pointer = \"event\"", TOKEN, "event_pointer"),
+        (
+            "bearer = true\nevent_pointer = \"event\"",
+            TOKEN,
+            "event_pointer",
+        ),
         ("bearer = true", " padded ", "secrets[0]"),
     ] {
         let errors = try_scheme(&PROVIDER, &[secret], options).err().unwrap();
@@ -113,7 +147,11 @@ fn identity_and_type_come_from_the_body() {
         assert_eq!(payload.normalize(true).event_type, "call.ended");
     });
     // A header id is never more than reported.
-    let s = scheme(&PROVIDER, &[TOKEN], "token_header = \"X-T\"\ndelivery_id = \"header:X-Delivery\"");
+    let s = scheme(
+        &PROVIDER,
+        &[TOKEN],
+        "token_header = \"X-T\"\ndelivery_id = \"header:X-Delivery\"",
+    );
     verified(&*s, &f, BODY, |v, payload| {
         let id = payload.identity(v.request());
         assert!(id.key.is_none());
@@ -128,6 +166,9 @@ fn send_puts_the_token_where_the_route_reads_it() {
         let d = delivery("call.ended", &table);
         let headers = PROVIDER.sign(&Secret::new(TOKEN), BODY, &d).unwrap();
         let s = scheme(&PROVIDER, &[TOKEN], options);
-        assert_eq!(check(&*s, &Fields::from_owned(headers), BODY, now()), Ok(()));
+        assert_eq!(
+            check(&*s, &Fields::from_owned(headers), BODY, now()),
+            Ok(())
+        );
     }
 }

@@ -19,8 +19,8 @@ use super::{
     per_secret, secs, HeaderList, Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
 };
 use crate::reject::Reject;
-use crate::verify::crypto::body_signed_if;
 use crate::secret::Secret;
+use crate::verify::crypto::body_signed_if;
 use crate::verify::fields::{check_window, parse_timestamp, single_header};
 use crate::verify::{Request, Scheme, Signed, Window};
 

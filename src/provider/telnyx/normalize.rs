@@ -76,8 +76,7 @@ impl<'a> Payload<'a> for Body<'a> {
         let event_type = match name.as_deref() {
             Some("call.answered") => "call.started",
             Some("call.hangup")
-                if p
-                    .hangup_cause
+                if p.hangup_cause
                     .as_str()
                     .is_some_and(|c| NOT_CONNECTED.contains(&c)) =>
             {

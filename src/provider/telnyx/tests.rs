@@ -58,7 +58,10 @@ fn a_signature_from_another_implementation_verifies() {
         ("telnyx-timestamp", "1779000000"),
     ]);
     assert_eq!(verify(&[PUBLIC], &f, body), Ok(()));
-    assert_eq!(verify(&[OTHER_PUBLIC], &f, body), Err(Reject::InvalidSignature));
+    assert_eq!(
+        verify(&[OTHER_PUBLIC], &f, body),
+        Err(Reject::InvalidSignature)
+    );
 }
 
 #[test]
@@ -66,8 +69,13 @@ fn accepts_valid_and_rejects_wrong_key_and_tamper_with_rotation() {
     let f = headers_for(SEED, unix(now()), BODY);
     assert_eq!(verify(&[PUBLIC], &f, BODY), Ok(()));
     assert_eq!(verify(&[OTHER_PUBLIC, PUBLIC], &f, BODY), Ok(()));
-    assert_eq!(verify(&[OTHER_PUBLIC], &f, BODY), Err(Reject::InvalidSignature));
-    let tampered = String::from_utf8(BODY.to_vec()).unwrap().replace("normal", "abnormal");
+    assert_eq!(
+        verify(&[OTHER_PUBLIC], &f, BODY),
+        Err(Reject::InvalidSignature)
+    );
+    let tampered = String::from_utf8(BODY.to_vec())
+        .unwrap()
+        .replace("normal", "abnormal");
     assert_eq!(
         verify(&[PUBLIC], &f, tampered.as_bytes()),
         Err(Reject::InvalidSignature)
@@ -75,14 +83,20 @@ fn accepts_valid_and_rejects_wrong_key_and_tamper_with_rotation() {
     // The timestamp is signed: moving it breaks the signature.
     let mut moved = f.clone();
     moved.set("telnyx-timestamp", &(unix(now()) + 1).to_string());
-    assert_eq!(verify(&[PUBLIC], &moved, BODY), Err(Reject::InvalidSignature));
+    assert_eq!(
+        verify(&[PUBLIC], &moved, BODY),
+        Err(Reject::InvalidSignature)
+    );
 }
 
 #[test]
 fn three_hundred_seconds_either_way() {
     let t = unix(now());
     for ok in [t - 300, t + 300] {
-        assert_eq!(verify(&[PUBLIC], &headers_for(SEED, ok, BODY), BODY), Ok(()));
+        assert_eq!(
+            verify(&[PUBLIC], &headers_for(SEED, ok, BODY), BODY),
+            Ok(())
+        );
     }
     for stale in [t - 301, t + 301] {
         assert_eq!(
@@ -162,11 +176,21 @@ fn send_signs_with_a_seed_a_pkcs8_key_or_pem() {
 #[test]
 fn identity_is_the_signed_data_id() {
     let s = scheme(&PROVIDER, &[PUBLIC], "");
-    verified(&*s, &headers_for(SEED, unix(now()), BODY), BODY, |v, payload| {
-        let id = payload.identity(v.request());
-        let parts: Vec<_> = id.key.unwrap().iter().map(|s| s.as_str().to_owned()).collect();
-        assert_eq!(parts, ["e7a1c1b0"]);
-    });
+    verified(
+        &*s,
+        &headers_for(SEED, unix(now()), BODY),
+        BODY,
+        |v, payload| {
+            let id = payload.identity(v.request());
+            let parts: Vec<_> = id
+                .key
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().to_owned())
+                .collect();
+            assert_eq!(parts, ["e7a1c1b0"]);
+        },
+    );
 }
 
 #[test]
@@ -232,7 +256,10 @@ fn telnyx_messages() {
     let d = norm("telnyx", "message.sent").doc;
     assert_eq!(d["type"], "sms.sent");
     assert_eq!(d["data"]["sms"]["status"], "sent");
-    assert_eq!(d["data"]["caller"]["phone"], "+13125550001", "the recipient");
+    assert_eq!(
+        d["data"]["caller"]["phone"], "+13125550001",
+        "the recipient"
+    );
 
     let d = norm("telnyx", "message.finalized").doc;
     assert_eq!(d["type"], "sms.delivered");
@@ -241,5 +268,8 @@ fn telnyx_messages() {
         .unwrap()
         .replace("\"delivered\"", "\"delivery_failed\"");
     let d = normalize_body(&PROVIDER, failed.as_bytes(), false, true).doc;
-    assert_eq!(d["type"], "unknown", "a failed delivery has no type of its own");
+    assert_eq!(
+        d["type"], "unknown",
+        "a failed delivery has no type of its own"
+    );
 }

@@ -27,7 +27,9 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{nonempty_secrets, HeaderList, Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError};
+use super::{
+    nonempty_secrets, HeaderList, Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
+};
 use crate::reject::Reject;
 use crate::secret::Secret;
 use crate::verify::crypto::{Algorithm, HmacKey};
@@ -211,9 +213,10 @@ fn unquote_plus(raw: &[u8]) -> Cow<'_, str> {
         i += used;
     }
     out.truncate(n);
-    Cow::Owned(String::from_utf8(out).unwrap_or_else(|e| {
-        String::from_utf8_lossy(e.as_bytes()).into_owned()
-    }))
+    Cow::Owned(
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    )
 }
 
 fn hex_value(digit: u8) -> u8 {

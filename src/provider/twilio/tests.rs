@@ -40,7 +40,12 @@ fn signed_of(
     check_at(s, &Fields::new(headers), target, body, now())
 }
 
-fn run(s: &dyn RouteScheme, headers: &[(&str, &str)], target: &str, body: &[u8]) -> Result<(), Reject> {
+fn run(
+    s: &dyn RouteScheme,
+    headers: &[(&str, &str)],
+    target: &str,
+    body: &[u8],
+) -> Result<(), Reject> {
     signed_of(s, headers, target, body).map(|_| ())
 }
 
@@ -62,7 +67,10 @@ fn sha256_b64(key: &str, message: &[u8]) -> String {
 }
 
 fn json_target() -> String {
-    format!("{TARGET}&bodySHA256={}", hex::encode(Sha256::digest(JSON_BODY)))
+    format!(
+        "{TARGET}&bodySHA256={}",
+        hex::encode(Sha256::digest(JSON_BODY))
+    )
 }
 
 #[test]
@@ -70,7 +78,10 @@ fn the_sdk_worked_example_verifies_with_and_without_the_port() {
     let s = example_route();
     for signature in [SIGNED_WITHOUT_PORT, SIGNED_WITH_PORT] {
         assert!(
-            matches!(signed_of(&*s, &sig(signature), TARGET, FORM), Ok(Signed::Other(_))),
+            matches!(
+                signed_of(&*s, &sig(signature), TARGET, FORM),
+                Ok(Signed::Other(_))
+            ),
             "{signature}"
         );
     }
@@ -111,7 +122,10 @@ fn the_sdk_worked_json_example_verifies_through_its_body_hash() {
         "{TARGET}&bodySHA256={}",
         hex::encode_upper(Sha256::digest(JSON_BODY))
     );
-    let upper_sig = sha1_b64(TOKEN, format!("https://mycompany.com/myapp.php{upper}").as_bytes());
+    let upper_sig = sha1_b64(
+        TOKEN,
+        format!("https://mycompany.com/myapp.php{upper}").as_bytes(),
+    );
     assert_eq!(
         run(&*s, &sig(&upper_sig), &upper, JSON_BODY),
         Err(Reject::InvalidSignature)
@@ -126,7 +140,9 @@ fn wrong_token_tampered_params_and_other_urls_are_refused() {
         run(&*wrong, &sig(SIGNED_WITHOUT_PORT), TARGET, FORM),
         Err(Reject::InvalidSignature)
     );
-    let tampered = String::from_utf8(FORM.to_vec()).unwrap().replace("1234&", "1235&");
+    let tampered = String::from_utf8(FORM.to_vec())
+        .unwrap()
+        .replace("1234&", "1235&");
     assert_eq!(
         run(&*s, &sig(SIGNED_WITHOUT_PORT), TARGET, tampered.as_bytes()),
         Err(Reject::InvalidSignature)
@@ -158,7 +174,9 @@ fn any_explicit_port_is_stripped_as_the_sdk_strips_it() {
     let s = route(&[TOKEN], "https://mycompany.com:8443/myapp.php", "");
     let content = |url: &str| {
         let mut c = format!("{url}?foo=1&bar=2").into_bytes();
-        c.extend_from_slice(b"CallSidCA1234567890ABCDECaller+14158675309Digits1234From+14158675309To+18005551212");
+        c.extend_from_slice(
+            b"CallSidCA1234567890ABCDECaller+14158675309Digits1234From+14158675309To+18005551212",
+        );
         c
     };
     for url in [
@@ -242,7 +260,10 @@ fn shared_keys_sign_with_hmac_sha256_when_the_settings_name_them() {
     // Settings without a key: the Auth Tokens, with the algorithm named.
     let h = [
         ("X-Twilio-Signature", by_token.as_str()),
-        ("X-Twilio-Webhooks-Signature-Settings", "algorithm=hmac_sha256"),
+        (
+            "X-Twilio-Webhooks-Signature-Settings",
+            "algorithm=hmac_sha256",
+        ),
     ];
     assert!(run(&*s, &h, TARGET, FORM).is_ok());
 }
@@ -299,7 +320,10 @@ fn lenient_form_decoding_matches_the_validators() {
         [("a", "1"), ("b", ""), ("c", ""), ("", "d")]
             .map(|(n, v)| (Cow::Borrowed(n), Cow::Borrowed(v)))
     );
-    assert_eq!(body_hash(b"bodySHA256=&bodySHA256=ab&bodySHA256=cd").as_deref(), Some("ab"));
+    assert_eq!(
+        body_hash(b"bodySHA256=&bodySHA256=ab&bodySHA256=cd").as_deref(),
+        Some("ab")
+    );
     assert_eq!(body_hash(b"bodysha256=ab"), None);
 }
 
@@ -324,7 +348,11 @@ fn configuration_errors_name_the_key() {
         "https://hooks.example.com:44x3/t",
         "https://hooks.example.com/a b",
     ] {
-        assert_eq!(keys(&format!("public_url = \"{bad}\"")), ["public_url"], "{bad}");
+        assert_eq!(
+            keys(&format!("public_url = \"{bad}\"")),
+            ["public_url"],
+            "{bad}"
+        );
     }
     assert_eq!(
         keys("public_url = \"https://h.example/t\"\nshared_keys = { \"k1\" = \"\" }"),
@@ -332,11 +360,17 @@ fn configuration_errors_name_the_key() {
     );
     assert_eq!(
         public_url("https://[::1]:8443/t").unwrap(),
-        ["https://[::1]/t".to_owned(), "https://[::1]:8443/t".to_owned()]
+        [
+            "https://[::1]/t".to_owned(),
+            "https://[::1]:8443/t".to_owned()
+        ]
     );
     assert_eq!(
         public_url("HTTP://Hooks.Example.com").unwrap(),
-        ["http://Hooks.Example.com".to_owned(), "http://Hooks.Example.com:80".to_owned()]
+        [
+            "http://Hooks.Example.com".to_owned(),
+            "http://Hooks.Example.com:80".to_owned()
+        ]
     );
 }
 
@@ -414,7 +448,10 @@ fn twilio_call_completed() {
     assert_eq!(c["direction"], "inbound");
     assert_eq!(c["from"], "+14155550123");
     assert_eq!(c["to"], "+14155550100");
-    assert_eq!(c["duration_seconds"], 146, "CallDuration, not Duration (minutes)");
+    assert_eq!(
+        c["duration_seconds"], 146,
+        "CallDuration, not Duration (minutes)"
+    );
     assert_eq!(c["ended_at"], "2026-05-17T03:47:38Z");
     assert!(c.get("started_at").is_none() && c.get("end_reason").is_none());
     assert_eq!(
@@ -422,7 +459,10 @@ fn twilio_call_completed() {
         "https://api.twilio.com/2010-04-01/Accounts/AC3f2b6a1c9d8e7f60514a3b2c1d0e9f8a/Recordings/RE9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f"
     );
     assert_eq!(d["data"]["caller"], json!({"phone": "+14155550123"}));
-    assert_eq!(d["data"]["raw"]["SipResponseCode"], "200", "the form, as strings");
+    assert_eq!(
+        d["data"]["raw"]["SipResponseCode"], "200",
+        "the form, as strings"
+    );
 }
 
 #[test]
@@ -433,7 +473,10 @@ fn twilio_call_progress_and_failure() {
         (Some("call.started"), Some("call.ringing"))
     );
     assert_eq!(d["time"], "2026-05-17T03:45:10Z");
-    assert!(d["data"]["call"].get("started_at").is_none(), "ringing is no start");
+    assert!(
+        d["data"]["call"].get("started_at").is_none(),
+        "ringing is no start"
+    );
 
     let d = norm("twilio", "call.in-progress").doc;
     assert_eq!(d["type"], "call.started");
@@ -450,7 +493,10 @@ fn twilio_call_progress_and_failure() {
     assert_eq!(c["end_reason"], "no-answer");
     assert_eq!(c["ended_at"], "2026-05-17T08:00:32Z");
     assert_eq!(c["duration_seconds"], 0);
-    assert_eq!(d["data"]["caller"]["phone"], "+447700900123", "outbound: the callee");
+    assert_eq!(
+        d["data"]["caller"]["phone"], "+447700900123",
+        "outbound: the callee"
+    );
     assert_eq!(d["data"]["raw"]["Direction"], "outbound-api");
 }
 
@@ -460,7 +506,10 @@ fn twilio_messages() {
     assert_eq!(d["type"], "sms.received");
     assert_eq!(d["providerevent"], "message.received");
     assert_eq!(d["subject"], "SM7f3a9c2e1d0b4a5968e7f6d5c4b3a291");
-    assert_eq!(d["time"], "2026-05-17T06:40:00Z", "no time sent: when received");
+    assert_eq!(
+        d["time"], "2026-05-17T06:40:00Z",
+        "no time sent: when received"
+    );
     assert_eq!(
         d["data"]["sms"],
         json!({
@@ -473,7 +522,10 @@ fn twilio_messages() {
 
     let d = norm("twilio", "message.sent").doc;
     assert_eq!(d["type"], "sms.sent");
-    assert_eq!(d["data"]["caller"]["phone"], "+14155550123", "sent: the recipient");
+    assert_eq!(
+        d["data"]["caller"]["phone"], "+14155550123",
+        "sent: the recipient"
+    );
     let d = norm("twilio", "message.delivered").doc;
     assert_eq!(d["type"], "sms.delivered");
     assert_eq!(d["data"]["sms"]["status"], "delivered");

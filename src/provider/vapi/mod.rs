@@ -21,13 +21,14 @@ use base64::Engine;
 use serde::Deserialize;
 
 use super::{
-    nonempty_secrets, per_secret, HeaderList, Outgoing, Payload, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
+    nonempty_secrets, per_secret, HeaderList, Outgoing, Payload, Provider, RouteScheme, Sample,
+    SchemeSetup, SetupError,
 };
 use crate::reject::Reject;
 use crate::secret::Secret;
-use crate::verify::fields::{intern_header, is_header_name};
 use crate::verify::crypto::{body_signed_if, token_digest, token_known, Algorithm, HmacKey};
 use crate::verify::fields::{check_window, single_header};
+use crate::verify::fields::{intern_header, is_header_name};
 use crate::verify::{Headers, Request, Scheme, Signed, Window};
 
 const TOKEN_HEADER: &str = "x-vapi-secret";
@@ -281,9 +282,14 @@ fn credential(options: &Options) -> Result<Credential, Vec<SetupError>> {
             false
         }
     };
-    let template = template(options.payload_format.as_deref().unwrap_or("{timestamp}.{body}"))
-        .map_err(|why| errors.push(SetupError::new("payload_format", why)))
-        .unwrap_or_default();
+    let template = template(
+        options
+            .payload_format
+            .as_deref()
+            .unwrap_or("{timestamp}.{body}"),
+    )
+    .map_err(|why| errors.push(SetupError::new("payload_format", why)))
+    .unwrap_or_default();
     match (template.contains(&Piece::MessageId), message_id_header) {
         (true, None) => errors.push(SetupError::new(
             "message_id_header",

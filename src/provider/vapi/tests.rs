@@ -20,7 +20,11 @@ fn token_route(secrets: &[&str]) -> Box<dyn RouteScheme> {
 }
 
 fn hmac_route(options: &str) -> Box<dyn RouteScheme> {
-    scheme(&PROVIDER, &[SECRET], &format!("credential = \"hmac\"\n{options}"))
+    scheme(
+        &PROVIDER,
+        &[SECRET],
+        &format!("credential = \"hmac\"\n{options}"),
+    )
 }
 
 fn mac<M: Mac + hmac::digest::KeyInit>(key: &[u8], message: &[u8]) -> Vec<u8> {
@@ -57,7 +61,12 @@ fn the_token_is_accepted_in_either_header_and_compared_whole() {
             "{name}: {value}"
         );
     }
-    for wrong in ["vapi-server-token-8c2", "vapi-server-token-8c2f0", "x", "VAPI-SERVER-TOKEN-8C2F"] {
+    for wrong in [
+        "vapi-server-token-8c2",
+        "vapi-server-token-8c2f0",
+        "x",
+        "VAPI-SERVER-TOKEN-8C2F",
+    ] {
         assert_eq!(
             check(&*s, &Fields::new(&[("X-Vapi-Secret", wrong)]), BODY, now()),
             Err(Reject::InvalidSignature),
@@ -69,7 +78,10 @@ fn the_token_is_accepted_in_either_header_and_compared_whole() {
         ("X-Vapi-Secret", "wrong"),
         ("Authorization", &format!("Bearer {TOKEN}")),
     ]);
-    assert_eq!(check(&*s, &both, BODY, now()), Err(Reject::InvalidSignature));
+    assert_eq!(
+        check(&*s, &both, BODY, now()),
+        Err(Reject::InvalidSignature)
+    );
 }
 
 #[test]
@@ -123,10 +135,16 @@ fn the_default_hmac_credential_verifies_seconds_and_milliseconds() {
     let s = hmac_route("");
     let secs = unix(now());
     for t in [secs.to_string(), (secs * 1000 + 123).to_string()] {
-        assert_eq!(check(&*s, &default_headers(&t, BODY), BODY, now()), Ok(()), "{t}");
+        assert_eq!(
+            check(&*s, &default_headers(&t, BODY), BODY, now()),
+            Ok(()),
+            "{t}"
+        );
     }
     let t = secs.to_string();
-    let tampered = String::from_utf8(BODY.to_vec()).unwrap().replace("hangup", "hangUp");
+    let tampered = String::from_utf8(BODY.to_vec())
+        .unwrap()
+        .replace("hangup", "hangUp");
     assert_eq!(
         check(&*s, &default_headers(&t, BODY), tampered.as_bytes(), now()),
         Err(Reject::InvalidSignature)
@@ -134,7 +152,10 @@ fn the_default_hmac_credential_verifies_seconds_and_milliseconds() {
     // The timestamp is signed: a fresh one on a replayed signature fails.
     let mut replay = default_headers(&t, BODY);
     replay.set("x-timestamp", &(secs + 1).to_string());
-    assert_eq!(check(&*s, &replay, BODY, now()), Err(Reject::InvalidSignature));
+    assert_eq!(
+        check(&*s, &replay, BODY, now()),
+        Err(Reject::InvalidSignature)
+    );
     let other = scheme(&PROVIDER, &["another-secret"], "credential = \"hmac\"");
     assert_eq!(
         check(&*other, &default_headers(&t, BODY), BODY, now()),
@@ -202,7 +223,10 @@ fn every_documented_hmac_setting() {
     assert_eq!(check(&*s, &f, BODY, now()), Ok(()));
     let mut other_id = f.clone();
     other_id.set("x-message-id", "msg_43");
-    assert_eq!(check(&*s, &other_id, BODY, now()), Err(Reject::InvalidSignature));
+    assert_eq!(
+        check(&*s, &other_id, BODY, now()),
+        Err(Reject::InvalidSignature)
+    );
 
     // Without {timestamp}: no timestamp header is needed, none is checked.
     let s = hmac_route("payload_format = \"{body}\"");
@@ -247,7 +271,12 @@ fn hmac_headers_missing_or_malformed() {
         f.set("x-timestamp", bad);
         let got = check(&*s, &f, BODY, now());
         assert!(
-            matches!(got, Err(Reject::MalformedSignature { header: "x-timestamp" })),
+            matches!(
+                got,
+                Err(Reject::MalformedSignature {
+                    header: "x-timestamp"
+                })
+            ),
             "{bad}: {got:?}"
         );
     }
@@ -266,7 +295,10 @@ fn configuration_errors_name_the_key() {
         keys
     };
     assert_eq!(
-        keys(&[TOKEN], "algorithm = \"sha256\"\nsignature_header = \"x-sig\""),
+        keys(
+            &[TOKEN],
+            "algorithm = \"sha256\"\nsignature_header = \"x-sig\""
+        ),
         ["algorithm", "signature_header"],
         "HMAC settings on a token credential"
     );
@@ -290,7 +322,10 @@ fn configuration_errors_name_the_key() {
         );
     }
     assert_eq!(
-        keys(&["not base64!"], "credential = \"hmac\"\nsecret_encoding = \"base64\""),
+        keys(
+            &["not base64!"],
+            "credential = \"hmac\"\nsecret_encoding = \"base64\""
+        ),
         ["secrets[0]"]
     );
     assert_eq!(
@@ -306,15 +341,20 @@ fn configuration_errors_name_the_key() {
 
 fn identity(body: &[u8]) -> (Option<Vec<String>>, bool) {
     let s = token_route(&[TOKEN]);
-    verified(&*s, &Fields::new(&[("X-Vapi-Secret", TOKEN)]), body, |v, payload| {
-        let id = payload.identity(v.request());
-        assert_eq!(id.unsigned_id, None);
-        (
-            id.key
-                .map(|k| k.iter().map(|p| p.as_str().to_owned()).collect()),
-            id.exempt,
-        )
-    })
+    verified(
+        &*s,
+        &Fields::new(&[("X-Vapi-Secret", TOKEN)]),
+        body,
+        |v, payload| {
+            let id = payload.identity(v.request());
+            assert_eq!(id.unsigned_id, None);
+            (
+                id.key
+                    .map(|k| k.iter().map(|p| p.as_str().to_owned()).collect()),
+                id.exempt,
+            )
+        },
+    )
 }
 
 #[test]
@@ -330,14 +370,18 @@ fn identity_is_the_type_and_call_and_synchronous_messages_are_exempt() {
     assert_eq!(key.unwrap(), ["assistant-request", call]);
     assert!(exempt, "Vapi waits for the receiver's assistant");
     let (key, exempt) = identity(&fixture("vapi", "tool-calls"));
-    assert_eq!(key, None, "several per call: the signed bytes tell them apart");
+    assert_eq!(
+        key, None,
+        "several per call: the signed bytes tell them apart"
+    );
     assert!(exempt, "Vapi waits for the receiver's results");
     for event in ["transcript", "conversation-update"] {
         let (key, exempt) = identity(&fixture("vapi", event));
         assert_eq!(key, None, "{event}");
         assert!(!exempt, "{event}");
     }
-    let (_, exempt) = identity(br#"{"message":{"type":"transfer-destination-request","call":{"id":"c"}}}"#);
+    let (_, exempt) =
+        identity(br#"{"message":{"type":"transfer-destination-request","call":{"id":"c"}}}"#);
     assert!(exempt);
 }
 
@@ -375,12 +419,18 @@ fn vapi_end_of_call_report() {
         .iter()
         .map(|t| t["role"].as_str().unwrap())
         .collect();
-    assert_eq!(roles, ["system", "agent", "caller", "tool", "tool", "agent"]);
+    assert_eq!(
+        roles,
+        ["system", "agent", "caller", "tool", "tool", "agent"]
+    );
     assert_eq!(
         c["transcript"][1],
         json!({"role": "agent", "text": "Hello, Acme Dental, how can I help?", "offset_ms": 1200, "at": "2026-05-17T06:45:13Z"})
     );
-    assert_eq!(c["transcript"][4]["text"], "Booked for 2026-05-19T14:00:00Z");
+    assert_eq!(
+        c["transcript"][4]["text"],
+        "Booked for 2026-05-19T14:00:00Z"
+    );
     assert!(c.get("cost").is_none(), "cost stays in raw");
     assert_eq!(d["data"]["raw"]["message"]["cost"], 0.1432);
     assert_eq!(
@@ -394,49 +444,81 @@ fn vapi_durations_fall_back_to_milliseconds_then_the_span() {
     let n = |body: serde_json::Value| {
         normalize_body(&PROVIDER, body.to_string().as_bytes(), false, true).doc
     };
-    let ms = n(json!({"message": {"type": "end-of-call-report", "durationMs": 93400, "call": {"id": "c"}}}));
+    let ms = n(
+        json!({"message": {"type": "end-of-call-report", "durationMs": 93400, "call": {"id": "c"}}}),
+    );
     assert_eq!(ms["data"]["call"]["duration_seconds"], 93.4);
-    let span = n(json!({"message": {"type": "end-of-call-report", "call": {"id": "c"},
-        "startedAt": "2026-05-17T06:45:12.000Z", "endedAt": "2026-05-17T06:47:38.500Z"}}));
+    let span = n(
+        json!({"message": {"type": "end-of-call-report", "call": {"id": "c"},
+        "startedAt": "2026-05-17T06:45:12.000Z", "endedAt": "2026-05-17T06:47:38.500Z"}}),
+    );
     assert_eq!(span["data"]["call"]["duration_seconds"], 146.5);
-    let none = n(json!({"message": {"type": "end-of-call-report", "call": {"id": "c"}, "startedAt": "2026-05-17T06:45:12Z"}}));
-    assert!(none["data"]["call"].get("duration_seconds").is_none(), "not invented");
+    let none = n(
+        json!({"message": {"type": "end-of-call-report", "call": {"id": "c"}, "startedAt": "2026-05-17T06:45:12Z"}}),
+    );
+    assert!(
+        none["data"]["call"].get("duration_seconds").is_none(),
+        "not invented"
+    );
 }
 
 #[test]
 fn vapi_status_updates_and_the_rest() {
     let d = norm("vapi", "status-update").doc;
     assert_eq!(d["type"], "call.started");
-    assert_eq!(d["time"], "2026-05-17T06:45:12Z", "the message's Unix ms timestamp");
+    assert_eq!(
+        d["time"], "2026-05-17T06:45:12Z",
+        "the message's Unix ms timestamp"
+    );
     assert_eq!(d["data"]["call"]["started_at"], "2026-05-17T06:45:12.345Z");
     assert_eq!(d["data"]["caller"]["phone"], "+14155550123");
 
     let n = |body: serde_json::Value| {
         normalize_body(&PROVIDER, body.to_string().as_bytes(), false, true).doc
     };
-    let forwarding = n(json!({"message": {"type": "status-update", "status": "forwarding",
+    let forwarding = n(
+        json!({"message": {"type": "status-update", "status": "forwarding",
         "call": {"id": "c", "type": "outboundPhoneCall", "customer": {"number": "+1555"}},
         "phoneNumber": {"number": "+1444"},
-        "destination": {"type": "number", "number": "+1666", "description": "billing"}}}));
+        "destination": {"type": "number", "number": "+1666", "description": "billing"}}}),
+    );
     assert_eq!(forwarding["type"], "call.transferred");
     let c = &forwarding["data"]["call"];
     assert_eq!(c["transfer"], json!({"to": "+1666", "label": "billing"}));
-    assert_eq!((c["from"].as_str(), c["to"].as_str()), (Some("+1444"), Some("+1555")), "outbound");
+    assert_eq!(
+        (c["from"].as_str(), c["to"].as_str()),
+        (Some("+1444"), Some("+1555")),
+        "outbound"
+    );
     for status in ["scheduled", "queued", "ringing", "ended"] {
-        let d = n(json!({"message": {"type": "status-update", "status": status, "call": {"id": "c"}}}));
+        let d =
+            n(json!({"message": {"type": "status-update", "status": status, "call": {"id": "c"}}}));
         assert_eq!(d["type"], "unknown", "{status}");
         assert_eq!(d["providerevent"], "status-update");
         assert_eq!(d["data"]["call"]["id"], "c", "{status}: the call is kept");
     }
-    let web = n(json!({"message": {"type": "status-update", "status": "in-progress", "call": {"id": "w", "type": "webCall"}, "customer": {"number": "+1555"}}}));
+    let web = n(
+        json!({"message": {"type": "status-update", "status": "in-progress", "call": {"id": "w", "type": "webCall"}, "customer": {"number": "+1555"}}}),
+    );
     assert_eq!(web["data"]["call"]["channel"], "web");
-    assert!(web["data"]["call"].get("from").is_none(), "no direction: no from/to");
+    assert!(
+        web["data"]["call"].get("from").is_none(),
+        "no direction: no from/to"
+    );
 
-    for event in ["assistant-request", "tool-calls", "transcript", "conversation-update"] {
+    for event in [
+        "assistant-request",
+        "tool-calls",
+        "transcript",
+        "conversation-update",
+    ] {
         let d = norm("vapi", event).doc;
         assert_eq!(d["type"], "unknown", "{event}");
         assert_eq!(d["providerevent"], event);
-        assert_eq!(d["subject"], "7c1e7f3a-52b4-4c3e-9f0d-2b8a61d5e4c9", "{event}");
+        assert_eq!(
+            d["subject"], "7c1e7f3a-52b4-4c3e-9f0d-2b8a61d5e4c9",
+            "{event}"
+        );
         assert!(d["data"].get("call").is_none(), "{event}: raw only");
     }
 }
@@ -457,14 +539,21 @@ fn send_signs_either_credential() {
     };
     let token = scheme(&PROVIDER, &[SECRET], "");
     let f = sign("");
-    assert_eq!(f.get("Authorization"), Some(format!("Bearer {SECRET}").as_str()));
+    assert_eq!(
+        f.get("Authorization"),
+        Some(format!("Bearer {SECRET}").as_str())
+    );
     assert_eq!(check(&*token, &f, BODY, now()), Ok(()));
-    let options = "credential = \"hmac\"\nalgorithm = \"sha512\"\nsignature_encoding = \"base64\"\n\
+    let options =
+        "credential = \"hmac\"\nalgorithm = \"sha512\"\nsignature_encoding = \"base64\"\n\
                    signature_prefix = \"v1=\"\npayload_format = \"{svix-id}.{timestamp}.{body}\"\n\
                    message_id_header = \"x-message-id\"";
     let f = sign(options);
     assert_eq!(f.get("x-message-id"), Some("msg_7"));
-    assert_eq!(check(&*scheme(&PROVIDER, &[SECRET], options), &f, BODY, now()), Ok(()));
+    assert_eq!(
+        check(&*scheme(&PROVIDER, &[SECRET], options), &f, BODY, now()),
+        Ok(())
+    );
     let err = PROVIDER
         .sign(
             &secret,

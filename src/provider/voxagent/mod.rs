@@ -13,13 +13,14 @@ use std::time::SystemTime;
 use serde::Deserialize;
 
 use super::{
-    mins, secs, utf8_keys, HeaderList, Outgoing, Provider, RouteScheme, Sample, SchemeSetup, SetupError,
+    mins, secs, utf8_keys, HeaderList, Outgoing, Provider, RouteScheme, Sample, SchemeSetup,
+    SetupError,
 };
 use crate::reject::Reject;
 use crate::secret::Secret;
-use crate::verify::fields::{intern_header, is_header_name};
 use crate::verify::crypto::{body_signed_by, decode_hex_signature, SigningKey};
 use crate::verify::fields::single_header;
+use crate::verify::fields::{intern_header, is_header_name};
 use crate::verify::{Request, Scheme, Signed};
 
 const LABEL: &str = "signature_header";

@@ -6,9 +6,9 @@ use serde_json::json;
 use super::*;
 use crate::provider::test_support::*;
 
-
 const SECRET: &str = "vox-signing-secret";
-const BODY: &[u8] = br#"{"event":"ConversationComplete","data":{"session_id":"1ffd059c","duration_seconds":93.4}}"#;
+const BODY: &[u8] =
+    br#"{"event":"ConversationComplete","data":{"session_id":"1ffd059c","duration_seconds":93.4}}"#;
 
 fn verify(secrets: &[&str], value: &str, body: &[u8]) -> Result<(), Reject> {
     let h = Fields::new(&[("x-voxagent-signature", value)]);
@@ -56,14 +56,26 @@ fn rejects_wrong_secret_tamper_and_malformed() {
 fn the_signature_header_is_configurable_and_validated() {
     let s = scheme(&PROVIDER, &[SECRET], "signature_header = \"X-Vox-Sig\"");
     let hex = hmac_hex(SECRET.as_bytes(), BODY);
-    assert_eq!(check(&*s, &Fields::new(&[("x-vox-sig", &hex)]), BODY, now()), Ok(()));
     assert_eq!(
-        check(&*s, &Fields::new(&[("x-voxagent-signature", &hex)]), BODY, now()),
+        check(&*s, &Fields::new(&[("x-vox-sig", &hex)]), BODY, now()),
+        Ok(())
+    );
+    assert_eq!(
+        check(
+            &*s,
+            &Fields::new(&[("x-voxagent-signature", &hex)]),
+            BODY,
+            now()
+        ),
         Err(Reject::MissingSignature { header: LABEL })
     );
-    let err = try_scheme(&PROVIDER, &[SECRET], "signature_header = \"bad header\"").err().unwrap();
+    let err = try_scheme(&PROVIDER, &[SECRET], "signature_header = \"bad header\"")
+        .err()
+        .unwrap();
     assert_eq!(err[0].key, "signature_header");
-    let err = try_scheme(&PROVIDER, &[SECRET], "sekret_header = \"x\"").err().unwrap();
+    let err = try_scheme(&PROVIDER, &[SECRET], "sekret_header = \"x\"")
+        .err()
+        .unwrap();
     assert!(err[0].message.contains("sekret_header"), "{:?}", err);
 }
 
