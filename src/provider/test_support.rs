@@ -119,6 +119,47 @@ pub fn delivery<'a>(event: &'a str, options: &'a toml::Table) -> Outgoing<'a> {
     }
 }
 
+/// Asserts the verdicts every scheme owes one signed request, given how
+/// to verify it with some keys and a body: accepted with its `key`, also
+/// second in a rotation; refused as an invalid signature with only an
+/// `other` key, or with the `tampered` body.
+pub fn signed_by_key_only(
+    key: &str,
+    other: &str,
+    body: &[u8],
+    tampered: &[u8],
+    verify: impl Fn(&[&str], &[u8]) -> Result<(), Reject>,
+) {
+    assert_eq!(verify(&[key], body), Ok(()));
+    assert_eq!(verify(&[other, key], body), Ok(()), "rotation");
+    assert_eq!(
+        verify(&[other], body),
+        Err(Reject::InvalidSignature),
+        "another key"
+    );
+    assert_eq!(
+        verify(&[key], tampered),
+        Err(Reject::InvalidSignature),
+        "tampered"
+    );
+}
+
+/// Asserts that `verify` refuses each of `bad` as a malformed `header`,
+/// naming the value it did not.
+pub fn refused_as_malformed<T: std::fmt::Debug>(
+    header: &'static str,
+    bad: impl IntoIterator<Item = T>,
+    verify: impl Fn(&T) -> Result<(), Reject>,
+) {
+    for value in bad {
+        assert_eq!(
+            verify(&value),
+            Err(Reject::MalformedSignature { header }),
+            "{value:?}"
+        );
+    }
+}
+
 /// Precheck then verify, as the gate runs them.
 pub fn check(
     scheme: &dyn Scheme,
@@ -339,6 +380,19 @@ pub fn normalize_body(
 }
 
 /// A fixture normalized (with `raw`).
+/// The dedup key's parts of an identity, as text.
+pub fn key_parts(identity: &super::Identity<'_>) -> Option<Vec<String>> {
+    let key = identity.key.as_ref()?;
+    Some(key.iter().map(|p| p.as_str().to_owned()).collect())
+}
+
+/// Asserts a normalized event's envelope: its type, subject and time.
+pub fn assert_envelope(doc: &serde_json::Value, event_type: &str, subject: &str, time: &str) {
+    assert_eq!(doc["type"], event_type);
+    assert_eq!(doc["subject"], subject);
+    assert_eq!(doc["time"], time);
+}
+
 pub fn norm(provider: &str, event: &str) -> Normalized {
     let p = super::find(provider).unwrap();
     normalize_body(p, &fixture_json(provider, event), true, true)

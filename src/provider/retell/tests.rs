@@ -67,19 +67,12 @@ fn the_sdk_worked_example() {
 #[test]
 fn accepts_valid_and_rejects_wrong_key_and_tamper_with_rotation() {
     let sig = header_for(KEY, now_ms(), BODY);
-    assert_eq!(verify(&[KEY], &sig, BODY), Ok(()));
-    assert_eq!(verify(&["key_old", KEY], &sig, BODY), Ok(()));
-    assert_eq!(
-        verify(&["other"], &sig, BODY),
-        Err(Reject::InvalidSignature)
-    );
     let tampered = String::from_utf8(BODY.to_vec())
         .unwrap()
         .replace("146400", "146401");
-    assert_eq!(
-        verify(&[KEY], &sig, tampered.as_bytes()),
-        Err(Reject::InvalidSignature)
-    );
+    signed_by_key_only(KEY, "key_old", BODY, tampered.as_bytes(), |keys, body| {
+        verify(keys, &sig, body)
+    });
 }
 
 #[test]
@@ -109,7 +102,7 @@ fn only_the_anchored_format_is_read() {
     );
     let good = header_for(KEY, now_ms(), BODY);
     let (v, d) = good.split_once(',').unwrap();
-    for bad in [
+    let bad = [
         "garbage".to_string(),
         v.to_string(),
         d.to_string(),
@@ -122,13 +115,8 @@ fn only_the_anchored_format_is_read() {
         format!("v=12.5,{d}"),
         format!("v=99999999999999999,{d}"),
         format!("t=1,{d}"),
-    ] {
-        assert_eq!(
-            verify(&[KEY], &bad, BODY),
-            Err(Reject::MalformedSignature { header: LABEL }),
-            "{bad}"
-        );
-    }
+    ];
+    refused_as_malformed(LABEL, bad, |bad| verify(&[KEY], bad, BODY));
 }
 
 #[test]
@@ -137,13 +125,7 @@ fn identity_is_the_signed_event_and_call_id() {
     let f = Fields::new(&[("x-retell-signature", &header_for(KEY, now_ms(), BODY))]);
     verified(&*s, &f, BODY, |v, payload| {
         let id = payload.identity(v.request());
-        let parts: Vec<_> = id
-            .key
-            .unwrap()
-            .iter()
-            .map(|s| s.as_str().to_owned())
-            .collect();
-        assert_eq!(parts, ["call_ended", "c1"]);
+        assert_eq!(key_parts(&id).unwrap(), ["call_ended", "c1"]);
         assert!(id.unsigned_id.is_none());
     });
 }
@@ -151,10 +133,13 @@ fn identity_is_the_signed_event_and_call_id() {
 #[test]
 fn retell_call_ended() {
     let d = norm("retell", "call_ended").doc;
-    assert_eq!(d["type"], "call.ended");
+    assert_envelope(
+        &d,
+        "call.ended",
+        "Jabr9TXYYJHfvl6Syypi88rdAHYHmcq6",
+        "2026-05-17T07:47:38Z",
+    );
     assert_eq!(d["providerevent"], "call_ended");
-    assert_eq!(d["subject"], "Jabr9TXYYJHfvl6Syypi88rdAHYHmcq6");
-    assert_eq!(d["time"], "2026-05-17T07:47:38Z");
     let c = &d["data"]["call"];
     assert_eq!(c["id"], "Jabr9TXYYJHfvl6Syypi88rdAHYHmcq6");
     assert_eq!(c["direction"], "inbound");

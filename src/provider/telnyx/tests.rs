@@ -67,18 +67,15 @@ fn a_signature_from_another_implementation_verifies() {
 #[test]
 fn accepts_valid_and_rejects_wrong_key_and_tamper_with_rotation() {
     let f = headers_for(SEED, unix(now()), BODY);
-    assert_eq!(verify(&[PUBLIC], &f, BODY), Ok(()));
-    assert_eq!(verify(&[OTHER_PUBLIC, PUBLIC], &f, BODY), Ok(()));
-    assert_eq!(
-        verify(&[OTHER_PUBLIC], &f, BODY),
-        Err(Reject::InvalidSignature)
-    );
     let tampered = String::from_utf8(BODY.to_vec())
         .unwrap()
         .replace("normal", "abnormal");
-    assert_eq!(
-        verify(&[PUBLIC], &f, tampered.as_bytes()),
-        Err(Reject::InvalidSignature)
+    signed_by_key_only(
+        PUBLIC,
+        OTHER_PUBLIC,
+        BODY,
+        tampered.as_bytes(),
+        |keys, body| verify(keys, &f, body),
     );
     // The timestamp is signed: moving it breaks the signature.
     let mut moved = f.clone();
@@ -122,24 +119,16 @@ fn missing_and_malformed() {
         Err(Reject::MissingSignature { header: TIMESTAMP })
     );
     let sig = good.get("telnyx-signature-ed25519").unwrap().to_owned();
-    for bad in ["!!!", "AAAA", &sig[..sig.len() - 4], &sig.replace('=', "")] {
+    let with = |name: &str, value: &str| {
         let mut f = good.clone();
-        f.set("telnyx-signature-ed25519", bad);
-        assert_eq!(
-            verify(&[PUBLIC], &f, BODY),
-            Err(Reject::MalformedSignature { header: SIGNATURE }),
-            "{bad}"
-        );
-    }
-    for bad in ["soon", "-1", "1.5"] {
-        let mut f = good.clone();
-        f.set("telnyx-timestamp", bad);
-        assert_eq!(
-            verify(&[PUBLIC], &f, BODY),
-            Err(Reject::MalformedSignature { header: TIMESTAMP }),
-            "{bad}"
-        );
-    }
+        f.set(name, value);
+        verify(&[PUBLIC], &f, BODY)
+    };
+    let bad = ["!!!", "AAAA", &sig[..sig.len() - 4], &sig.replace('=', "")];
+    refused_as_malformed(SIGNATURE, bad, |bad| with("telnyx-signature-ed25519", bad));
+    refused_as_malformed(TIMESTAMP, ["soon", "-1", "1.5"], |bad| {
+        with("telnyx-timestamp", bad)
+    });
 }
 
 #[test]
@@ -182,13 +171,7 @@ fn identity_is_the_signed_data_id() {
         BODY,
         |v, payload| {
             let id = payload.identity(v.request());
-            let parts: Vec<_> = id
-                .key
-                .unwrap()
-                .iter()
-                .map(|s| s.as_str().to_owned())
-                .collect();
-            assert_eq!(parts, ["e7a1c1b0"]);
+            assert_eq!(key_parts(&id).unwrap(), ["e7a1c1b0"]);
         },
     );
 }
@@ -240,9 +223,12 @@ fn telnyx_call_lifecycle() {
 #[test]
 fn telnyx_messages() {
     let d = norm("telnyx", "message.received").doc;
-    assert_eq!(d["type"], "sms.received");
-    assert_eq!(d["subject"], "b0c7e8cb-6227-4c74-9f32-c7f80c30934b");
-    assert_eq!(d["time"], "2026-05-17T10:15:00.193Z");
+    assert_envelope(
+        &d,
+        "sms.received",
+        "b0c7e8cb-6227-4c74-9f32-c7f80c30934b",
+        "2026-05-17T10:15:00.193Z",
+    );
     let s = &d["data"]["sms"];
     assert_eq!(s["id"], "b0c7e8cb-6227-4c74-9f32-c7f80c30934b");
     assert_eq!(s["direction"], "inbound");

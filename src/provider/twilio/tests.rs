@@ -383,12 +383,7 @@ fn identity(form: &[u8], headers: &[(&str, &str)]) -> (Option<Vec<String>>, Opti
     f.add("X-Twilio-Signature", &signature);
     verified(&*s, &f, form, |v, payload| {
         let id = payload.identity(v.request());
-        (
-            id.key
-                .map(|k| k.iter().map(|p| p.as_str().to_owned()).collect()),
-            id.unsigned_id,
-            id.exempt,
-        )
+        (key_parts(&id), id.unsigned_id, id.exempt)
     })
 }
 
