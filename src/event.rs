@@ -84,6 +84,18 @@ pub const TYPES: [&str; 15] = [
 
 /// An object of `data` whose every field is optional: absent fields are
 /// left out of the JSON, and an object with none is left out whole.
+/// A duration in seconds, never negative: a provider's negative value is
+/// left out of the event (the schema's minimum is 0), not published.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct Seconds(Number);
+
+impl Seconds {
+    pub fn new(seconds: Number) -> Option<Seconds> {
+        (seconds.as_f64()? >= 0.0).then_some(Seconds(seconds))
+    }
+}
+
 macro_rules! object {
     ($(#[$doc:meta])* $name:ident { $($(#[$fdoc:meta])* $field:ident : $ty:ty),+ $(,)? }) => {
         $(#[$doc])*
@@ -127,7 +139,7 @@ object! {
         /// RFC 3339 UTC.
         started_at: String,
         ended_at: String,
-        duration_seconds: Number,
+        duration_seconds: Seconds,
         end_reason: Text<'a>,
         successful: bool,
         summary: Text<'a>,

@@ -21,7 +21,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::event::{format_utc, Turn};
-pub use crate::event::{role, sentiment, Event, EventContext, Text};
+pub use crate::event::{role, sentiment, Event, EventContext, Seconds, Text};
 use crate::verify::fields::header_id;
 use crate::verify::{Request, Scalar};
 
@@ -109,6 +109,12 @@ impl<'a> Field<'a> {
     #[inline]
     pub fn float(&self) -> Option<f64> {
         self.number().and_then(|n| n.as_f64())
+    }
+
+    /// A duration in seconds: a number, or a string holding one, that is
+    /// not negative.
+    pub fn duration(&self) -> Option<Seconds> {
+        self.number().and_then(Seconds::new)
     }
 
     pub fn boolean(&self) -> Option<bool> {

@@ -322,6 +322,54 @@ fn every_fixture_is_a_sample_and_every_sample_a_fixture() {
     }
 }
 
+/// A negative duration, which no call has, is left out rather than
+/// published: the schema's `duration_seconds` has a minimum of 0. Every
+/// fixture's duration fields are made negative in turn, as number and as
+/// text.
+#[test]
+fn negative_durations_are_left_out() {
+    fn negate(v: &mut Value, as_text: bool) -> usize {
+        match v {
+            Value::Object(map) => map
+                .iter_mut()
+                .map(|(k, v)| {
+                    let k = k.to_ascii_lowercase();
+                    let number =
+                        v.is_number() || v.as_str().is_some_and(|t| t.parse::<f64>().is_ok());
+                    if (k.contains("duration") || k.contains("length")) && number {
+                        *v = if as_text { json!("-5") } else { json!(-5) };
+                        1
+                    } else {
+                        negate(v, as_text)
+                    }
+                })
+                .sum(),
+            Value::Array(items) => items.iter_mut().map(|v| negate(v, as_text)).sum(),
+            _ => 0,
+        }
+    }
+    let schema: Value = serde_json::from_str(SCHEMA).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let mut negated = 0;
+    for (provider, event) in all_fixtures() {
+        let p = find(provider).unwrap();
+        for as_text in [false, true] {
+            let mut doc: Value = serde_json::from_slice(&fixture_json(provider, &event)).unwrap();
+            if negate(&mut doc, as_text) == 0 {
+                continue;
+            }
+            negated += 1;
+            let body = serde_json::to_vec(&doc).unwrap();
+            let n = normalize_body(p, &body, false, true);
+            let at = format!("{provider}/{event} (as text: {as_text})");
+            assert!(validator.is_valid(&n.doc), "{at}: {}", n.doc);
+            let call = &n.doc["data"]["call"];
+            assert!(call.get("duration_seconds").is_none(), "{at}: {call}");
+        }
+    }
+    assert!(negated >= 20, "{negated} fixtures with a duration");
+}
+
 #[test]
 fn every_fixture_validates_against_the_schema_and_keeps_raw_intact() {
     let schema: Value = serde_json::from_str(SCHEMA).unwrap();

@@ -2,7 +2,7 @@
 //! `type` (VOICE or CHAT) gives the event. Chat sessions use the `call`
 //! object too, with `channel` saying where they happened.
 
-use crate::event::{sentiment, Call, Caller, Event};
+use crate::event::{sentiment, Call, Caller, Event, Seconds};
 use crate::normalize::{
     first_text, first_time, header_scalar, seconds_between, view, Field, Obj, Raw,
 };
@@ -115,6 +115,7 @@ impl<'a> Payload<'a> for Body<'a> {
                 // `endedAt - createdAt`, as Agntix sends them.
                 duration_seconds: if ended {
                     seconds_between(&self.created_at_camel, &self.ended_at_camel)
+                        .and_then(Seconds::new)
                 } else {
                     None
                 },

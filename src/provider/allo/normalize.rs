@@ -2,7 +2,7 @@
 //! upper-case topics, v2 lower-case with `version` and `timestamp`); call
 //! fields come in snake_case or camelCase.
 
-use crate::event::{role, Call, Caller, Contact, Event, Sms, Text, Transfer, Turn};
+use crate::event::{role, Call, Caller, Contact, Event, Seconds, Sms, Text, Transfer, Turn};
 use crate::normalize::{
     first_text, first_time, header_scalar, json_number, seconds, transcript, view, Field, Obj, Raw,
 };
@@ -157,7 +157,7 @@ impl<'a> Payload<'a> for Body<'a> {
                     to: to_phone.clone(),
                     agent_email: first_text(&[&d.user_email, &d.user_email_camel]),
                     started_at: first_time(&[&d.start_date, &d.start_date_camel]),
-                    duration_seconds: d.duration(),
+                    duration_seconds: d.duration().and_then(Seconds::new),
                     summary: first_text(&[
                         &d.summary,
                         &d.one_sentence_summary,

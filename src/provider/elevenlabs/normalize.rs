@@ -2,7 +2,7 @@
 //! seconds, durations in seconds, turns as `{role, message,
 //! time_in_call_secs}`.
 
-use crate::event::{from_to, role, Call, Caller, Event, Turn};
+use crate::event::{from_to, role, Call, Caller, Event, Seconds, Turn};
 use crate::normalize::{json_number, offset_ms, pair_key, transcript, view, Field, Obj, Raw};
 use crate::provider::{Identity, Payload};
 use crate::verify::Request;
@@ -118,7 +118,7 @@ impl<'a> Body<'a> {
             agent_id: data.agent_id.text(),
             started_at: meta.start_time_unix_secs.time(),
             ended_at,
-            duration_seconds: duration,
+            duration_seconds: duration.and_then(Seconds::new),
             end_reason: data
                 .failure_reason
                 .text()

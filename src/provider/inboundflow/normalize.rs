@@ -88,7 +88,7 @@ impl<'a> Payload<'a> for Body<'a> {
                     from: d.caller_phone.text(),
                     started_at: d.started_at.time(),
                     ended_at: d.ended_at.time(),
-                    duration_seconds: d.duration_seconds.number(),
+                    duration_seconds: d.duration_seconds.duration(),
                     summary: first_text(&[&d.summary, &d.call_summary]),
                     recording_url: d.recording_url.text(),
                     transfer: (event_type == "call.transferred")

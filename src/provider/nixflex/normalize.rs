@@ -107,7 +107,7 @@ impl<'a> Body<'a> {
             agent_id: self.agent_id.text(),
             started_at: self.started_at.time(),
             ended_at: self.ended_at.time(),
-            duration_seconds: self.duration_seconds.number(),
+            duration_seconds: self.duration_seconds.duration(),
             end_reason: first_text(&[&self.ended_reason, &self.end_reason, &self.failure_reason]),
             successful: self.call_successful.boolean(),
             summary: self.call_summary.text(),

@@ -1,7 +1,7 @@
 //! Retell's payload: `{event, call}`; times in Unix milliseconds, the
 //! duration in milliseconds, the transcript as `transcript_object` turns.
 
-use crate::event::{other_party, role, sentiment, Call, Caller, Event, Transfer, Turn};
+use crate::event::{other_party, role, sentiment, Call, Caller, Event, Seconds, Transfer, Turn};
 use crate::normalize::{
     first_text, offset_ms, pair_key, seconds_from_ms, transcript, view, Field, List, Obj, Raw,
 };
@@ -149,8 +149,8 @@ impl<'a> Body<'a> {
             duration_seconds: call
                 .duration_ms
                 .float()
-                .filter(|ms| *ms >= 0.0)
-                .and_then(seconds_from_ms),
+                .and_then(seconds_from_ms)
+                .and_then(Seconds::new),
             end_reason: call.disconnection_reason.text(),
             successful: analysis.call_successful.boolean(),
             summary: analysis.call_summary.text(),

@@ -2,7 +2,7 @@
 //! directions `incoming`/`outgoing`, times RFC 3339, message parties as
 //! objects.
 
-use crate::event::{other_party, Call, Caller, Event, Sms, Text};
+use crate::event::{other_party, Call, Caller, Event, Seconds, Sms, Text};
 use crate::normalize::{seconds_between, view, Field, List, Obj, Raw};
 use crate::provider::{Identity, Payload};
 use crate::verify::Request;
@@ -114,7 +114,7 @@ fn call<'a>(p: &Detail<'a>, event: &mut Event<'a>) {
         to: to.clone(),
         started_at: p.start_time.time(),
         ended_at: p.end_time.time(),
-        duration_seconds: seconds_between(&p.start_time, &p.end_time),
+        duration_seconds: seconds_between(&p.start_time, &p.end_time).and_then(Seconds::new),
         end_reason: p.hangup_cause.text(),
         ..Call::default()
     };

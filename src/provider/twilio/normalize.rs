@@ -141,7 +141,7 @@ impl<'a> Body<'a> {
                 .then(|| at.clone())
                 .flatten(),
             ended_at: ended.then(|| at.clone()).flatten(),
-            duration_seconds: self.call_duration.number(),
+            duration_seconds: self.call_duration.duration(),
             end_reason: (event_type == "call.failed")
                 .then(|| status.clone())
                 .flatten(),

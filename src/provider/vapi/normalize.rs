@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::event::{from_to, role, Call, Caller, Event, Text, Transfer, Turn};
+use crate::event::{from_to, role, Call, Caller, Event, Seconds, Text, Transfer, Turn};
 use crate::normalize::{
     first_text, first_time, json_number, offset_ms, pair_key, seconds_from_ms, transcript, view,
     Field, Obj, Raw,
@@ -209,7 +209,7 @@ impl<'a> Message<'a> {
     fn report(&self, event: &mut Event<'a>, with_data: bool) {
         let analysis = &self.analysis.0;
         let mut call = self.call();
-        call.duration_seconds = self.duration(&call);
+        call.duration_seconds = self.duration(&call).and_then(Seconds::new);
         call.summary = first_text(&[&analysis.summary, &self.summary]);
         call.successful = success(&analysis.success_evaluation);
         call.recording_url = first_text(&[&self.artifact.0.recording_url, &self.recording_url]);

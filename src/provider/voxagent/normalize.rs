@@ -71,7 +71,7 @@ impl<'a> Payload<'a> for Body<'a> {
                 agent_id: d.agent_id.text(),
                 agent_name: d.agent_name.text(),
                 started_at: first_time(&[&d.start_time, &d.created_at]),
-                duration_seconds: d.duration_seconds.number(),
+                duration_seconds: d.duration_seconds.duration(),
                 recording_url: d.audio_url.text(),
                 transcript: transcript(&d.history, with_data, turn),
                 ..Call::default()
