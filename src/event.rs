@@ -292,7 +292,8 @@ impl<'a> Event<'a> {
     fn time_or_received(&self, ctx: &EventContext<'_>) -> String {
         self.time
             .clone()
-            .unwrap_or_else(|| format_utc(OffsetDateTime::from(ctx.meta.received_at)))
+            .or_else(|| format_utc(OffsetDateTime::from(ctx.meta.received_at)))
+            .unwrap_or_default()
     }
 
     /// The structured-mode document (`application/cloudevents+json`).
@@ -428,11 +429,11 @@ pub fn header_value(value: &str) -> String {
     encoded
 }
 
-/// A time as RFC 3339 UTC.
-pub fn format_utc(t: OffsetDateTime) -> String {
-    t.to_offset(UtcOffset::UTC)
-        .format(&Rfc3339)
-        .expect("a UTC time formats as RFC 3339")
+/// A time as RFC 3339 UTC; `None` for a time RFC 3339 cannot write (a
+/// year before 0000 or after 9999 once in UTC), which a provider's field can
+/// still hold: it is left out of the event.
+pub fn format_utc(t: OffsetDateTime) -> Option<String> {
+    t.checked_to_offset(UtcOffset::UTC)?.format(&Rfc3339).ok()
 }
 
 /// `agent`, `caller`, `system` or `tool` where the provider's role maps;

@@ -149,7 +149,7 @@ impl<'a> Field<'a> {
                 };
                 OffsetDateTime::from_unix_timestamp(secs)
                     .ok()
-                    .map(format_utc)
+                    .and_then(format_utc)
             }
             _ => None,
         }
@@ -430,7 +430,7 @@ pub fn offset_ms(seconds: &Field<'_>) -> Option<Number> {
 
 fn parse_time(s: &str) -> Option<String> {
     if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
-        return Some(format_utc(t));
+        return format_utc(t);
     }
     let naive = time::macros::format_description!(
         "[year]-[month]-[day] [hour]:[minute]:[second][optional [.[subsecond]]]"
@@ -438,7 +438,7 @@ fn parse_time(s: &str) -> Option<String> {
     let t = PrimitiveDateTime::parse(s, naive)
         .or_else(|_| PrimitiveDateTime::parse(&s.replacen('T', " ", 1), naive))
         .ok()?;
-    Some(format_utc(t.assume_utc()))
+    format_utc(t.assume_utc())
 }
 
 #[cfg(test)]
@@ -482,6 +482,25 @@ mod tests {
         let doc: Doc = read(r#"{"a":"plain","b":"esc\"aped"}"#).unwrap();
         assert!(matches!(doc.a, Field::Text(Cow::Borrowed(_))));
         assert!(matches!(doc.b, Field::Text(Cow::Owned(_))));
+    }
+
+    /// A time RFC 3339 cannot write (before year 0 or after 9999 in UTC) is
+    /// left out; formatting it once panicked on the request path.
+    #[test]
+    fn times_out_of_rfc3339s_range_are_left_out() {
+        let f = |json: &'static str| -> Field<'static> { serde_json::from_str(json).unwrap() };
+        for json in [
+            "\"0000-01-01T00:00:00+01:00\"",
+            "\"9999-12-31T23:00:00-02:00\"",
+            "-62200000000",
+            "253402300800000",
+        ] {
+            assert_eq!(f(json).time(), None, "{json}");
+        }
+        assert_eq!(
+            f("\"0000-01-01T00:00:00Z\"").time().as_deref(),
+            Some("0000-01-01T00:00:00Z")
+        );
     }
 
     #[test]

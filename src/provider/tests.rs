@@ -542,4 +542,78 @@ proptest! {
         normalize_body(provider, &body, true, true);
         prop_assert_eq!(original_mode_attributes_match(provider, &body), Ok(()));
     }
+
+    /// Whatever a documented payload's fields hold, the event hookgate
+    /// publishes is one the schema accepts: a fixture with some of its
+    /// values replaced by any scalar still normalizes into a valid event.
+    #[test]
+    fn any_values_in_a_fixture_still_give_a_valid_event(
+        fixture in prop::sample::select(all_fixtures()),
+        changes in prop::collection::vec((any::<prop::sample::Index>(), any_scalar()), 1..6),
+    ) {
+        let (provider, event) = fixture;
+        let mut doc: Value = serde_json::from_slice(&fixture_json(provider, &event)).unwrap();
+        for (at, value) in changes {
+            let mut leaves = Vec::new();
+            leaf_paths(&doc, String::new(), &mut leaves);
+            let leaf = at.get(&leaves).clone();
+            *doc.pointer_mut(&leaf).unwrap() = value;
+        }
+        let body = serde_json::to_vec(&doc).unwrap();
+        let n = normalize_body(find(provider).unwrap(), &body, true, true);
+        let errors: Vec<String> = SCHEMA_VALIDATOR
+            .iter_errors(&n.doc)
+            .map(|e| format!("{e} at {}", e.instance_path))
+            .collect();
+        prop_assert!(errors.is_empty(), "{}/{}: {:?}\n{}", provider, event, errors, n.doc);
+    }
+}
+
+static SCHEMA_VALIDATOR: std::sync::LazyLock<jsonschema::Validator> =
+    std::sync::LazyLock::new(|| {
+        jsonschema::validator_for(&serde_json::from_str(SCHEMA).unwrap()).unwrap()
+    });
+
+/// A JSON scalar, as hostile as a sender could make it: negative, huge or
+/// fractional numbers, empty and odd strings, booleans, null.
+fn any_scalar() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        any::<i64>().prop_map(Value::from),
+        (-1e12f64..1e12).prop_map(Value::from),
+        "\\PC{0,24}".prop_map(Value::from),
+        prop::sample::select(vec![
+            "",
+            "-1",
+            "1e400",
+            "NaN",
+            "inbound",
+            "OUTBOUND",
+            "2026-13-45T99:99:99Z",
+            "0"
+        ])
+        .prop_map(Value::from),
+        any::<bool>().prop_map(Value::from),
+        Just(Value::Null),
+    ]
+}
+
+/// The JSON pointers of every scalar in `v`, objects' and arrays' alike.
+fn leaf_paths(v: &Value, at: String, out: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            for (k, v) in map {
+                leaf_paths(
+                    v,
+                    format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
+                    out,
+                );
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                leaf_paths(v, format!("{at}/{i}"), out);
+            }
+        }
+        _ => out.push(at),
+    }
 }

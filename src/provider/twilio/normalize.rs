@@ -226,5 +226,5 @@ fn twilio_time(text: &str) -> Option<String> {
     OffsetDateTime::parse(text, &Rfc2822)
         .or_else(|_| OffsetDateTime::parse(text, &Rfc3339))
         .ok()
-        .map(format_utc)
+        .and_then(format_utc)
 }
