@@ -21,7 +21,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::event::{format_utc, Turn};
-pub use crate::event::{role, sentiment, Event, EventContext, Seconds, Text};
+pub use crate::event::{role, sentiment, Call, Event, EventContext, Seconds, Text};
 use crate::verify::fields::header_id;
 use crate::verify::{Request, Scalar};
 
@@ -411,12 +411,13 @@ pub fn seconds_from_ms(ms: f64) -> Option<Number> {
     json_number(ms / 1000.0)
 }
 
-/// The seconds from `start` to `end`, both RFC 3339 as sent, to the
-/// millisecond; absent if either is, or if `end` comes first.
-pub fn seconds_between(start: &Field<'_>, end: &Field<'_>) -> Option<Number> {
-    let at = |f: &Field<'_>| OffsetDateTime::parse(f.as_str()?, &Rfc3339).ok();
-    let secs = (at(end)? - at(start)?).as_seconds_f64();
-    (secs >= 0.0).then(|| seconds(secs)).flatten()
+/// How long a call lasted by its own times: from `started_at` to `ended_at`
+/// (as normalized, whichever field and format each came from), to the
+/// millisecond; absent unless both are set and the end does not come first.
+pub fn call_span(call: &Call<'_>) -> Option<Seconds> {
+    let at = |t: &Option<String>| OffsetDateTime::parse(t.as_deref()?, &Rfc3339).ok();
+    let secs = (at(&call.ended_at)? - at(&call.started_at)?).as_seconds_f64();
+    Seconds::new(seconds(secs)?)
 }
 
 /// A time into the call sent in seconds, as a turn's `offset_ms` (whole

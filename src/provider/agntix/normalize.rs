@@ -2,10 +2,8 @@
 //! `type` (VOICE or CHAT) gives the event. Chat sessions use the `call`
 //! object too, with `channel` saying where they happened.
 
-use crate::event::{sentiment, Call, Caller, Event, Seconds};
-use crate::normalize::{
-    first_text, first_time, header_scalar, seconds_between, view, Field, Obj, Raw,
-};
+use crate::event::{sentiment, Call, Caller, Event};
+use crate::normalize::{call_span, first_text, first_time, header_scalar, view, Field, Obj, Raw};
 use crate::provider::{Identity, Payload};
 use crate::verify::Request;
 
@@ -94,7 +92,7 @@ impl<'a> Payload<'a> for Body<'a> {
         let ended = event_type.ends_with(".ended");
         let started_at = first_time(&[&self.created_at_camel, &self.created_at]);
         let ended_at = first_time(&[&self.ended_at_camel, &self.ended_at]);
-        Event {
+        let mut event = Event {
             event_type,
             provider_event: name,
             subject: self.id.text(),
@@ -112,13 +110,6 @@ impl<'a> Payload<'a> for Body<'a> {
                 agent_id: first_text(&[&self.agent_id_camel, &self.agent_id]),
                 started_at,
                 ended_at: if ended { ended_at } else { None },
-                // `endedAt - createdAt`, as Agntix sends them.
-                duration_seconds: if ended {
-                    seconds_between(&self.created_at_camel, &self.ended_at_camel)
-                        .and_then(Seconds::new)
-                } else {
-                    None
-                },
                 summary: analysis.summary.text(),
                 sentiment: analysis
                     .sentiment
@@ -143,6 +134,9 @@ impl<'a> Payload<'a> for Body<'a> {
                 .value()
                 .or(meta.session_variables.value()),
             ..Event::default()
-        }
+        };
+        // `endedAt - createdAt`, as Agntix sends them (an ended session only).
+        event.call.duration_seconds = call_span(&event.call);
+        event
     }
 }

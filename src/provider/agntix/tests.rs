@@ -59,3 +59,19 @@ fn agntix_voice_and_chat_sessions() {
     assert_eq!(d["data"]["call"]["sentiment"], "neutral");
     assert_eq!(d["data"]["call"]["duration_seconds"], 270);
 }
+
+/// The duration comes from the times the event reports, whichever names
+/// (camelCase or snake_case) they came under.
+#[test]
+fn the_duration_follows_the_reported_times_under_either_name() {
+    for body in [
+        r#"{"id":"s1","eventType":"session.ended","type":"VOICE","createdAt":"2026-04-08T05:00:00Z","endedAt":"2026-04-08T05:02:26.500Z"}"#,
+        r#"{"id":"s1","event_type":"session.ended","type":"VOICE","created_at":"2026-04-08T05:00:00Z","ended_at":"2026-04-08T05:02:26.500Z"}"#,
+    ] {
+        let d = normalize_body(&PROVIDER, body.as_bytes(), false, true).doc;
+        assert_eq!(d["data"]["call"]["duration_seconds"], 146.5, "{body}");
+    }
+    let started = r#"{"id":"s1","eventType":"session.created","type":"VOICE","createdAt":"2026-04-08T05:00:00Z"}"#;
+    let d = normalize_body(&PROVIDER, started.as_bytes(), false, true).doc;
+    assert!(d["data"]["call"].get("duration_seconds").is_none());
+}

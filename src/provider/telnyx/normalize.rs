@@ -2,8 +2,8 @@
 //! directions `incoming`/`outgoing`, times RFC 3339, message parties as
 //! objects.
 
-use crate::event::{other_party, Call, Caller, Event, Seconds, Sms, Text};
-use crate::normalize::{seconds_between, view, Field, List, Obj, Raw};
+use crate::event::{other_party, Call, Caller, Event, Sms, Text};
+use crate::normalize::{call_span, view, Field, List, Obj, Raw};
 use crate::provider::{Identity, Payload};
 use crate::verify::Request;
 
@@ -114,10 +114,10 @@ fn call<'a>(p: &Detail<'a>, event: &mut Event<'a>) {
         to: to.clone(),
         started_at: p.start_time.time(),
         ended_at: p.end_time.time(),
-        duration_seconds: seconds_between(&p.start_time, &p.end_time).and_then(Seconds::new),
         end_reason: p.hangup_cause.text(),
         ..Call::default()
     };
+    event.call.duration_seconds = call_span(&event.call);
     event.subject = p.call_control_id.text();
     event.metadata = p.client_state.value();
     event.caller = Caller {

@@ -3,12 +3,9 @@
 
 use std::borrow::Cow;
 
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
-
 use crate::event::{from_to, role, Call, Caller, Event, Seconds, Text, Transfer, Turn};
 use crate::normalize::{
-    first_text, first_time, json_number, offset_ms, pair_key, seconds_from_ms, transcript, view,
+    call_span, first_text, first_time, offset_ms, pair_key, seconds_from_ms, transcript, view,
     Field, Obj, Raw,
 };
 use crate::provider::{Identity, Payload};
@@ -209,7 +206,7 @@ impl<'a> Message<'a> {
     fn report(&self, event: &mut Event<'a>, with_data: bool) {
         let analysis = &self.analysis.0;
         let mut call = self.call();
-        call.duration_seconds = self.duration(&call).and_then(Seconds::new);
+        call.duration_seconds = self.duration(&call);
         call.summary = first_text(&[&analysis.summary, &self.summary]);
         call.successful = success(&analysis.success_evaluation);
         call.recording_url = first_text(&[&self.artifact.0.recording_url, &self.recording_url]);
@@ -236,16 +233,14 @@ impl<'a> Message<'a> {
     }
 
     /// `durationSeconds`, else `durationMs`, else the span from start to end.
-    fn duration(&self, call: &Call<'_>) -> Option<serde_json::Number> {
+    fn duration(&self, call: &Call<'_>) -> Option<Seconds> {
         if let Some(s) = self.duration_seconds.number() {
-            return Some(s);
+            return Seconds::new(s);
         }
         if let Some(ms) = self.duration_ms.float() {
-            return seconds_from_ms(ms);
+            return Seconds::new(seconds_from_ms(ms)?);
         }
-        let at = |t: &Option<String>| OffsetDateTime::parse(t.as_deref()?, &Rfc3339).ok();
-        let span = at(&call.ended_at)? - at(&call.started_at)?;
-        (!span.is_negative()).then(|| json_number(span.as_seconds_f64()))?
+        call_span(call)
     }
 }
 
