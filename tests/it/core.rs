@@ -74,8 +74,7 @@ async fn valid_deliveries_are_forwarded_once_intact_and_the_answer_relayed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rejections_never_reach_the_receiver() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(&receiver.url(), "max_body_bytes = 65536", &all_routes("")).await;
+    let (receiver, gw) = Gateway::with_receiver("max_body_bytes = 65536", &all_routes("")).await;
     let mut checked = 0;
     let mut expect = |resp: Response_, status: u16, code: &str, what: &str| {
         assert_eq!(resp.status, status, "{what}: {resp:?}");
@@ -373,9 +372,7 @@ async fn inboundflow_pretty_json_and_voxagent_header_variants() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn large_signed_bodies_are_forwarded_intact() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(
-        &receiver.url(),
+    let (receiver, gw) = Gateway::with_receiver(
         "max_body_bytes = 8388608",
         "[[route]]\nname = \"nixflex\"\npath = \"/webhooks/nixflex\"\nprovider = \"nixflex\"\nsecrets = [\"${NIXFLEX_SECRET}\"]\nforward = \"original\"\n",
     )
@@ -472,8 +469,7 @@ async fn expect_continue_keep_alive_and_upstream_path() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn nixflex_delivery_id_header_with_underscores_is_reported_as_unverified() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(&receiver.url(), "", &all_routes("forward = \"original\"")).await;
+    let (receiver, gw) = Gateway::with_receiver("", &all_routes("forward = \"original\"")).await;
     let unique = unique();
     let (mut headers, body) = signed("nixflex", &unique);
     headers.push(("webhook_delivery_id".into(), "dlv_underscored_1".into()));

@@ -22,8 +22,7 @@ timeout = \"1s\"
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_same_delivery_twice_is_forwarded_once() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(&receiver.url(), "", &all_routes("")).await;
+    let (receiver, gw) = Gateway::with_receiver("", &all_routes("")).await;
     for (i, provider) in providers().iter().enumerate() {
         let (headers, body) = signed(provider, &unique());
         let first = gw
@@ -50,8 +49,7 @@ async fn the_same_delivery_twice_is_forwarded_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_nixflex_replay_with_a_fresh_delivery_header_is_still_a_duplicate() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(&receiver.url(), "", &nixflex_route("")).await;
+    let (receiver, gw) = Gateway::with_receiver("", &nixflex_route("")).await;
     let (headers, body) = signed("nixflex", &unique());
     let mut first = headers.clone();
     first.push(("webhook_delivery_id".into(), "dlv-1".into()));
@@ -68,8 +66,7 @@ async fn a_nixflex_replay_with_a_fresh_delivery_header_is_still_a_duplicate() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_attempts_stay_retryable() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(&receiver.url(), "", &nixflex_route("")).await;
+    let (receiver, gw) = Gateway::with_receiver("", &nixflex_route("")).await;
     let (headers, body) = signed("nixflex", &unique());
 
     // 500, then the retry goes through and is remembered.
@@ -143,8 +140,7 @@ async fn fifty_concurrent_identical_deliveries_forward_exactly_one() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dedup_can_be_turned_off_per_route() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(&receiver.url(), "", &nixflex_route("dedup = false")).await;
+    let (receiver, gw) = Gateway::with_receiver("", &nixflex_route("dedup = false")).await;
     let (headers, body) = signed("nixflex", &unique());
     for _ in 0..2 {
         assert_eq!(
@@ -243,9 +239,7 @@ async fn redis_trouble_is_told_in_words_and_the_password_never_shows() {
     let redis = RedisServer::start_tls(TlsOptions {
         client_certificates: false,
     });
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(
-        &receiver.url(),
+    let (receiver, gw) = Gateway::with_receiver(
         "",
         &format!(
             "{}{}",
@@ -342,9 +336,7 @@ async fn redis_trouble_is_told_in_words_and_the_password_never_shows() {
 #[tokio::test(flavor = "multi_thread")]
 async fn redis_outage_follows_the_policy_and_recovers() {
     let mut redis = RedisServer::start();
-    let receiver = Receiver::start().await;
-    let forward = Gateway::start(
-        &receiver.url(),
+    let (receiver, forward) = Gateway::with_receiver(
         "",
         &format!("{}{}", redis_section(&redis, "forward"), nixflex_route("")),
     )
@@ -424,8 +416,7 @@ async fn redis_outage_follows_the_policy_and_recovers() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_allo_retry_with_a_new_timestamp_is_a_duplicate() {
     // Allo's retry re-signs with a fresh timestamp but keeps its webhook-id.
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(&receiver.url(), "", &all_routes("")).await;
+    let (receiver, gw) = Gateway::with_receiver("", &all_routes("")).await;
     let id = format!("msg_{}", unique());
     let body = br#"{"topic":"PING","data":{}}"#;
     let first = signing::allo(ALLO_SECRET, &id, now() - 100, body);

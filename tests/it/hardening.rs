@@ -36,9 +36,7 @@ async fn read_to_close(conn: &mut TcpStream) -> Option<Vec<u8>> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_dedup_store_keeps_the_latest_deliveries_and_one_winner() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(
-        &receiver.url(),
+    let (receiver, gw) = Gateway::with_receiver(
         "",
         &format!(
             "[dedup]\nmax_entries = 1000\n{}",
@@ -118,13 +116,8 @@ async fn a_full_dedup_store_keeps_the_latest_deliveries_and_one_winner() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn past_max_connections_the_longest_idle_makes_room_and_admin_answers() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(
-        &receiver.url(),
-        "max_connections = 16",
-        &route("nixflex", ""),
-    )
-    .await;
+    let (receiver, gw) =
+        Gateway::with_receiver("max_connections = 16", &route("nixflex", "")).await;
     // The harness's readiness probes have gone.
     let settled = until(STEP, async || {
         metric(&gw.metrics().await, "hookgate_connections_open") == 0
@@ -167,9 +160,7 @@ async fn past_max_connections_the_longest_idle_makes_room_and_admin_answers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bodies_past_the_buffering_budget_get_503_and_stalled_ones_make_room() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(
-        &receiver.url(),
+    let (receiver, gw) = Gateway::with_receiver(
         "max_body_bytes = 1048576\nmax_buffered_bytes = 2097152\nrequest_timeout = \"30s\"",
         &route("nixflex", ""),
     )
@@ -228,13 +219,8 @@ async fn bodies_past_the_buffering_budget_get_503_and_stalled_ones_make_room() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn inboundflow_whitespace_variants_of_one_delivery_are_forwarded_once() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(
-        &receiver.url(),
-        "",
-        &route("inboundflow", "forward = \"original\""),
-    )
-    .await;
+    let (receiver, gw) =
+        Gateway::with_receiver("", &route("inboundflow", "forward = \"original\"")).await;
     // No delivery_id in the body: the key is the digest of the signed text.
     let compact = format!(
         r#"{{"event":"call.completed","data":{{"call_id":"c-{}","summary":"a  b"}}}}"#,
@@ -266,17 +252,12 @@ async fn inboundflow_whitespace_variants_of_one_delivery_are_forwarded_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_receiver_sees_only_signed_material_and_hookgates_own_view() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(
-        &receiver.url(),
-        "",
+    let (receiver, gw) = Gateway::with_receiver("",
         &format!(
             "{}\n[[route]]\nname = \"orig\"\npath = \"/webhooks/orig\"\nprovider = \"nixflex\"\n\
              secrets = [\"${{NIXFLEX_SECRET}}\"]\nforward = \"original\"\nforward_headers = [\"Cookie\"]\n",
             route("nixflex", "forward_headers = [\"X-Trace\"]")
-        ),
-    )
-    .await;
+        )).await;
     let hostile = [
         ("Authorization", "Bearer stolen"),
         ("Cookie", "session=1"),
@@ -336,9 +317,7 @@ async fn the_receiver_sees_only_signed_material_and_hookgates_own_view() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_trusted_proxy_keeps_its_view_and_the_peer_is_added() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(
-        &receiver.url(),
+    let (receiver, gw) = Gateway::with_receiver(
         "trusted_proxies = [\"127.0.0.0/8\"]",
         &route("nixflex", "forward = \"original\""),
     )
@@ -363,9 +342,7 @@ async fn a_trusted_proxy_keeps_its_view_and_the_peer_is_added() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bom_and_lone_surrogates_are_accepted() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(
-        &receiver.url(),
+    let (receiver, gw) = Gateway::with_receiver(
         "",
         &format!(
             "{}\n[[route]]\nname = \"orig\"\npath = \"/webhooks/orig\"\nprovider = \"nixflex\"\n\
@@ -395,8 +372,7 @@ async fn a_bom_and_lone_surrogates_are_accepted() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn deliveries_whose_old_keys_collided_are_both_forwarded() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(&receiver.url(), "", &route("nixflex", "")).await;
+    let (receiver, gw) = Gateway::with_receiver("", &route("nixflex", "")).await;
     let u = unique();
     for body in [
         format!(r#"{{"event":"call.ended:X{u}","call_id":"y"}}"#),
@@ -420,13 +396,8 @@ async fn deliveries_whose_old_keys_collided_are_both_forwarded() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn http_edges_are_strict() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(
-        &receiver.url(),
-        "request_timeout = \"1s\"",
-        &route("nixflex", ""),
-    )
-    .await;
+    let (receiver, gw) =
+        Gateway::with_receiver("request_timeout = \"1s\"", &route("nixflex", "")).await;
     let (h, b) = signed("nixflex", &unique());
     let valid = request_bytes("POST", "/webhooks/nixflex", &h, &b);
     let text = String::from_utf8(valid.clone()).unwrap();

@@ -298,6 +298,14 @@ pub fn all_routes(extra: &str) -> String {
 impl Gateway {
     /// Starts the gateway with `[server]`/`[upstream]` filled in and the given
     /// extra TOML (sections, routes). Retries on a port race.
+    /// A gateway with these server settings and routes in front of a fresh
+    /// receiver, as most tests want them.
+    pub async fn with_receiver(server_extra: &str, rest: &str) -> (Receiver, Gateway) {
+        let receiver = Receiver::start().await;
+        let gateway = Gateway::start(&receiver.url(), server_extra, rest).await;
+        (receiver, gateway)
+    }
+
     pub async fn start(upstream: &str, server_extra: &str, rest: &str) -> Gateway {
         for _ in 0..3 {
             if let Some(g) = Gateway::try_start(upstream, server_extra, rest).await {

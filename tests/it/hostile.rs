@@ -399,8 +399,7 @@ fn cases() -> Vec<Case> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_inputs_are_refused_and_never_forwarded() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(&receiver.url(), "request_timeout = \"2s\"", &all_routes("")).await;
+    let (receiver, gw) = Gateway::with_receiver("request_timeout = \"2s\"", &all_routes("")).await;
     let cases = cases();
     assert!(cases.len() >= 100, "{} cases", cases.len());
     let mut failures = Vec::new();
@@ -444,8 +443,7 @@ async fn hostile_inputs_are_refused_and_never_forwarded() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_slow_body_is_cut_off_without_holding_the_gateway() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(&receiver.url(), "request_timeout = \"1s\"", &all_routes("")).await;
+    let (receiver, gw) = Gateway::with_receiver("request_timeout = \"1s\"", &all_routes("")).await;
     let (headers, body) = signed("nixflex", &unique());
     let mut slow = TcpStream::connect(gw.addr).await.unwrap();
     let mut h = headers.clone();
@@ -462,8 +460,7 @@ async fn a_slow_body_is_cut_off_without_holding_the_gateway() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn http10_and_pipelined_requests_are_served() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(&receiver.url(), "", &all_routes("")).await;
+    let (receiver, gw) = Gateway::with_receiver("", &all_routes("")).await;
     let (headers, body) = signed("nixflex", &unique());
     let mut bytes = request_bytes("POST", "/webhooks/nixflex", &headers, &body);
     let i = bytes.windows(8).position(|w| w == b"HTTP/1.1").unwrap();

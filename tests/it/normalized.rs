@@ -15,8 +15,7 @@ fn header(r: &Recorded, name: &str) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn normalized_mode_delivers_a_valid_cloudevent_per_provider() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(&receiver.url(), "", &all_routes("forward = \"normalized\"")).await;
+    let (receiver, gw) = Gateway::with_receiver("", &all_routes("forward = \"normalized\"")).await;
     for (i, provider) in providers().iter().enumerate() {
         let (mut headers, body) = signed(provider, &unique());
         headers.push(("ce-type".into(), "forged".into()));
@@ -54,8 +53,7 @@ async fn normalized_mode_delivers_a_valid_cloudevent_per_provider() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn original_mode_delivers_the_exact_bytes_with_ce_headers() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(&receiver.url(), "", &all_routes("forward = \"original\"")).await;
+    let (receiver, gw) = Gateway::with_receiver("", &all_routes("forward = \"original\"")).await;
     for (i, provider) in providers().iter().enumerate() {
         let (mut headers, body) = signed(provider, &unique());
         headers.push(("ce-type".into(), "forged".into()));

@@ -17,13 +17,8 @@ fn route(name: &str, provider: &str, secrets: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_file_change_adds_a_secret_and_a_route_without_restart() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(
-        &receiver.url(),
-        "",
-        &route("nixflex", "nixflex", "\"old-secret\""),
-    )
-    .await;
+    let (_receiver, gw) =
+        Gateway::with_receiver("", &route("nixflex", "nixflex", "\"old-secret\"")).await;
     let pid = gw.pid();
 
     // Signed with the new secret: refused until the reload.
@@ -60,13 +55,8 @@ async fn a_file_change_adds_a_secret_and_a_route_without_restart() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_invalid_config_is_refused_and_the_old_one_keeps_serving() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(
-        &receiver.url(),
-        "",
-        &route("nixflex", "nixflex", "\"${NIXFLEX_SECRET}\""),
-    )
-    .await;
+    let (_receiver, gw) =
+        Gateway::with_receiver("", &route("nixflex", "nixflex", "\"${NIXFLEX_SECRET}\"")).await;
     let original = gw.config();
     gw.rewrite_config(&original.replace("provider = \"nixflex\"", "provider = \"carrier-pigeon\""));
     gw.signal("HUP");
@@ -178,13 +168,8 @@ async fn sigterm_finishes_in_flight_requests_refuses_new_ones_and_exits_in_time(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_and_health_follow_the_traffic() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(
-        &receiver.url(),
-        "",
-        &route("nixflex", "nixflex", "\"${NIXFLEX_SECRET}\""),
-    )
-    .await;
+    let (_receiver, gw) =
+        Gateway::with_receiver("", &route("nixflex", "nixflex", "\"${NIXFLEX_SECRET}\"")).await;
     assert_eq!(gw.admin_get("/healthz").await.status, 200);
     let ready = gw.admin_get("/readyz").await;
     assert_eq!(ready.status, 200);
@@ -230,8 +215,7 @@ async fn metrics_and_health_follow_the_traffic() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hookgate_send_is_accepted_for_every_provider_and_event() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(&receiver.url(), "", &all_routes("")).await;
+    let (receiver, gw) = Gateway::with_receiver("", &all_routes("")).await;
     let bin = env!("CARGO_BIN_EXE_hookgate");
     let mut total = 0;
     for (provider, secret) in [

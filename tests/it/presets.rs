@@ -74,8 +74,7 @@ fn text(r: &Recorded) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn retell_sdk_signs_deliveries_the_gateway_accepts_and_verifies_what_send_signs() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(&receiver.url(), "", &all_routes("")).await;
+    let (receiver, gw) = Gateway::with_receiver("", &all_routes("")).await;
     let body = format!(
         r#"{{"event":"call_ended","call":{{"call_id":"call_{}","direction":"inbound","from_number":"+12137771234","duration_ms":146400}}}}"#,
         unique()
@@ -113,8 +112,7 @@ async fn retell_sdk_signs_deliveries_the_gateway_accepts_and_verifies_what_send_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn elevenlabs_sdk_accepts_what_the_gateway_accepts_and_what_send_signs() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(&receiver.url(), "", &all_routes("")).await;
+    let (receiver, gw) = Gateway::with_receiver("", &all_routes("")).await;
     let (h, body) = signed("elevenlabs", &unique());
     let body = String::from_utf8(body).unwrap();
     let signature = h
@@ -223,8 +221,7 @@ async fn telnyx_sdk_verifies_keys_made_in_the_test_and_what_send_signs() {
 /// reaches the receiver.
 #[tokio::test(flavor = "multi_thread")]
 async fn each_preset_refuses_by_its_own_rules() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(&receiver.url(), "", &all_routes("")).await;
+    let (receiver, gw) = Gateway::with_receiver("", &all_routes("")).await;
     let mut refused = 0;
     let mut refuse = |r: Response_, code: &str, what: String| {
         assert_eq!((r.status, r.error().as_str()), (401, code), "{what}: {r:?}");

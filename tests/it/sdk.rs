@@ -76,8 +76,7 @@ pub fn headers(v: &Value) -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn standard_webhooks_sdk_signs_allo_deliveries_the_gateway_accepts() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(&receiver.url(), "", &all_routes("")).await;
+    let (receiver, gw) = Gateway::with_receiver("", &all_routes("")).await;
     let body = format!(
         r#"{{"topic":"call.completed","version":"2.0","data":{{"id":"call_{}","type":"INBOUND"}}}}"#,
         unique()

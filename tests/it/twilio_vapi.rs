@@ -62,8 +62,7 @@ async fn hookgate(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String)
 
 #[tokio::test(flavor = "multi_thread")]
 async fn twilio_sdk_signed_forms_are_forwarded_and_tampered_ones_refused() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(&receiver.url(), "", &all_routes("forward = \"original\"")).await;
+    let (receiver, gw) = Gateway::with_receiver("", &all_routes("forward = \"original\"")).await;
     let mut forwarded = 0;
     for (target, signed_as) in [
         ("/webhooks/twilio", None),
@@ -140,8 +139,7 @@ async fn twilio_sdk_signed_forms_are_forwarded_and_tampered_ones_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn twilio_sdk_shared_key_signatures_verify_by_the_key_they_name() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(&receiver.url(), "", &all_routes("")).await;
+    let (receiver, gw) = Gateway::with_receiver("", &all_routes("")).await;
     let form = call_form("completed");
     let url = twilio_url("/webhooks/twilio");
     let signature = sdk_signature(TWILIO_SHARED_KEY, &url, &form, Some("HMAC_SHA256")).await;
@@ -187,8 +185,7 @@ async fn twilio_sdk_shared_key_signatures_verify_by_the_key_they_name() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn twilio_sdk_json_bodies_verify_through_their_hash() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(&receiver.url(), "", &all_routes("forward = \"normalized\"")).await;
+    let (receiver, gw) = Gateway::with_receiver("", &all_routes("forward = \"normalized\"")).await;
     let body = format!(
         r#"{{"CallSid": "CA{}", "CallStatus": "completed", "CallDuration": 31, "From": "+14155550123", "To": "+14155550100", "Direction": "inbound"}}"#,
         unique()
@@ -318,8 +315,7 @@ async fn a_twilio_voice_request_gets_the_receiver_s_twiml_every_time() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn vapi_hmac_deliveries_verify_and_every_kind_of_fault_is_refused() {
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(&receiver.url(), "", &all_routes("")).await;
+    let (receiver, gw) = Gateway::with_receiver("", &all_routes("")).await;
     let body = |u: &str| {
         format!(r#"{{"message":{{"type":"status-update","status":"in-progress","call":{{"id":"call-{u}"}},"timestamp":1779000312345}}}}"#)
             .into_bytes()
@@ -427,8 +423,7 @@ async fn a_vapi_token_route_checks_the_token_and_check_warns_about_it() {
     let route =
         "[[route]]\nname = \"vapi-token\"\npath = \"/webhooks/vapi-token\"\nprovider = \"vapi\"\n\
                  secrets = [\"${VAPI_TOKEN}\"]\ntimeout = \"5s\"\n";
-    let receiver = Receiver::start().await;
-    let gw = Gateway::start(&receiver.url(), "", route).await;
+    let (receiver, gw) = Gateway::with_receiver("", route).await;
     let body = format!(
         r#"{{"message":{{"type":"end-of-call-report","call":{{"id":"call-{}"}},"endedReason":"hangup"}}}}"#,
         unique()
