@@ -401,6 +401,33 @@ impl Fields {
     }
 }
 
+/// The accessors of a head's fields (`self.fields`), the same for requests
+/// and responses.
+macro_rules! field_accessors {
+    () => {
+        /// The first field named `name` (case-insensitive), OWS trimmed.
+        pub fn header<'b>(&self, buf: &'b [u8], name: &str) -> Option<&'b [u8]> {
+            self.fields.get(buf, name)
+        }
+
+        /// (name, value) in order, values trimmed of OWS.
+        pub fn headers<'s, 'b>(
+            &'s self,
+            buf: &'b [u8],
+        ) -> impl Iterator<Item = (&'b [u8], &'b [u8])> + 's
+        where
+            'b: 's,
+        {
+            self.fields.iter(buf)
+        }
+
+        pub fn header_count(&self) -> usize {
+            self.fields.len
+        }
+    };
+}
+use field_accessors;
+
 /// What the framing-relevant fields of a head say, gathered in one pass.
 #[derive(Default)]
 struct Facts {

@@ -78,23 +78,7 @@ impl ResponseHead {
         self.keep_alive
     }
 
-    pub fn header<'b>(&self, buf: &'b [u8], name: &str) -> Option<&'b [u8]> {
-        self.fields.get(buf, name)
-    }
-
-    pub fn headers<'s, 'b>(
-        &'s self,
-        buf: &'b [u8],
-    ) -> impl Iterator<Item = (&'b [u8], &'b [u8])> + 's
-    where
-        'b: 's,
-    {
-        self.fields.iter(buf)
-    }
-
-    pub fn header_count(&self) -> usize {
-        self.fields.len
-    }
+    super::field_accessors!();
 }
 
 /// Parses a response head at the start of `buf` into `head`; `Partial` means
