@@ -19,6 +19,8 @@
 
 use std::fmt;
 
+use grammar::{scan_head, Scan, StartLine};
+
 mod chunked;
 mod grammar;
 mod request;
@@ -550,6 +552,45 @@ fn after_crlf(buf: &[u8], line_start: usize) -> bool {
 fn head_window<'b>(buf: &'b [u8], limits: &Limits) -> &'b [u8] {
     let cap = limits.max_head_bytes.min(u32::MAX as usize);
     &buf[..buf.len().min(cap)]
+}
+
+/// httparse's verdict on the head at the start of `window` (itself the
+/// start of `buf`): its length when complete, `None` while more bytes may
+/// still come, or the rule it breaks.
+#[inline]
+fn head_length(
+    verdict: httparse::Result<usize>,
+    buf: &[u8],
+    window: &[u8],
+    start: StartLine,
+    limits: &Limits,
+    max_headers: usize,
+) -> Result<Option<usize>, Refusal> {
+    match verdict {
+        Ok(httparse::Status::Complete(n)) => Ok(Some(n)),
+        Ok(httparse::Status::Partial) if buf.len() >= limits.max_head_bytes => {
+            Err(Refusal::HeadTooLarge)
+        }
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(_) => Err(refusal(window, start, max_headers)),
+    }
+}
+
+/// Names the rule a refused head breaks: the first offending byte decides.
+fn refusal(bytes: &[u8], start: StartLine, max_headers: usize) -> Refusal {
+    match scan_head(bytes, start, max_headers) {
+        Scan::Refused(r) => r,
+        other => {
+            debug_assert!(
+                false,
+                "strict scan accepts what the parser refused: {other:?}"
+            );
+            match start {
+                StartLine::Request => Refusal::BadRequestLine,
+                StartLine::Response => Refusal::BadStatusLine,
+            }
+        }
+    }
 }
 
 /// Converts `httparse`'s fields into spans and facts. Returns false when a

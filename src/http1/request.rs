@@ -4,8 +4,8 @@ use std::mem::MaybeUninit;
 
 use super::grammar::{scan_head, Scan, StartLine};
 use super::{
-    head_window, record_fields, span_in, Facts, Fields, Framing, Limits, Method, Parsed, Refusal,
-    Span, Version, MAX_HEADERS,
+    head_length, head_window, record_fields, refusal, span_in, Facts, Fields, Framing, Limits,
+    Method, Parsed, Refusal, Span, Version, MAX_HEADERS,
 };
 
 /// A parsed request head, reused across the requests of a connection. Its
@@ -118,17 +118,21 @@ pub fn parse_request(
     let max_headers = limits.max_headers.min(MAX_HEADERS);
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut []);
-    let n = match req.parse_with_uninit_headers(window, &mut slots[..max_headers]) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) if buf.len() >= limits.max_head_bytes => {
-            return Err(Refusal::HeadTooLarge)
-        }
-        Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
-        Err(_) => return Err(refusal(window, max_headers)),
+    let verdict = req.parse_with_uninit_headers(window, &mut slots[..max_headers]);
+    let Some(n) = head_length(
+        verdict,
+        buf,
+        window,
+        StartLine::Request,
+        limits,
+        max_headers,
+    )?
+    else {
+        return Ok(Parsed::Partial);
     };
     let bytes = &window[..n];
     let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
-        return Err(refusal(bytes, max_headers));
+        return Err(refusal(bytes, StartLine::Request, max_headers));
     };
 
     head.head_len = n as u32;
@@ -150,7 +154,7 @@ pub fn parse_request(
     // httparse skips empty lines before the request line and takes any
     // visible UTF-8 in the target; both are refused here.
     if !crlf || head.method_span.start != 0 || !origin_form(target.as_bytes(), head) {
-        return Err(refusal(bytes, max_headers));
+        return Err(refusal(bytes, StartLine::Request, max_headers));
     }
     debug_assert_eq!(
         scan_head(bytes, StartLine::Request, max_headers),
@@ -207,18 +211,4 @@ fn origin_form(target: &[u8], head: &mut RequestHead) -> bool {
     head.has_query = path_len.is_some();
     head.path_len = path_len.unwrap_or(target.len()) as u32;
     true
-}
-
-/// Names the rule a refused head breaks: the first offending byte decides.
-fn refusal(bytes: &[u8], max_headers: usize) -> Refusal {
-    match scan_head(bytes, StartLine::Request, max_headers) {
-        Scan::Refused(r) => r,
-        other => {
-            debug_assert!(
-                false,
-                "strict scan accepts what the parser refused: {other:?}"
-            );
-            Refusal::BadRequestLine
-        }
-    }
 }

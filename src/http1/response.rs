@@ -4,7 +4,8 @@ use std::mem::MaybeUninit;
 
 use super::grammar::{scan_head, Scan, StartLine};
 use super::{
-    head_window, record_fields, Facts, Fields, Limits, Parsed, Refusal, Span, Version, MAX_HEADERS,
+    head_length, head_window, record_fields, refusal, Facts, Fields, Limits, Parsed, Refusal, Span,
+    Version, MAX_HEADERS,
 };
 
 /// How a response body is framed.
@@ -94,28 +95,32 @@ pub fn parse_response(
     let max_headers = limits.max_headers.min(MAX_HEADERS);
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut res = httparse::Response::new(&mut []);
-    let n = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+    let verdict = httparse::ParserConfig::default().parse_response_with_uninit_headers(
         &mut res,
         window,
         &mut slots[..max_headers],
-    ) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) if buf.len() >= limits.max_head_bytes => {
-            return Err(Refusal::HeadTooLarge)
-        }
-        Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
-        Err(_) => return Err(refusal(window, max_headers)),
+    );
+    let Some(n) = head_length(
+        verdict,
+        buf,
+        window,
+        StartLine::Response,
+        limits,
+        max_headers,
+    )?
+    else {
+        return Ok(Parsed::Partial);
     };
     let bytes = &window[..n];
     let (Some(minor), Some(status)) = (res.version, res.code) else {
-        return Err(refusal(bytes, max_headers));
+        return Err(refusal(bytes, StartLine::Response, max_headers));
     };
     let mut facts = Facts::default();
     let crlf = record_fields(bytes, res.headers, &mut head.fields, &mut facts);
     // httparse skips empty lines before the status line (the version must
     // then start past 0) and ends lines on a bare LF.
     if !crlf || !bytes.starts_with(b"HTTP/1.") {
-        return Err(refusal(bytes, max_headers));
+        return Err(refusal(bytes, StartLine::Response, max_headers));
     }
     debug_assert_eq!(
         scan_head(bytes, StartLine::Response, max_headers),
@@ -172,18 +177,4 @@ pub fn parse_response(
     head.keep_alive =
         !facts.close && (http11 || facts.keep_alive) && head.framing != ResponseFraming::UntilClose;
     Ok(Parsed::Complete)
-}
-
-/// Names the rule a refused head breaks: the first offending byte decides.
-fn refusal(bytes: &[u8], max_headers: usize) -> Refusal {
-    match scan_head(bytes, StartLine::Response, max_headers) {
-        Scan::Refused(r) => r,
-        other => {
-            debug_assert!(
-                false,
-                "strict scan accepts what the parser refused: {other:?}"
-            );
-            Refusal::BadStatusLine
-        }
-    }
 }
