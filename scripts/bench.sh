@@ -43,14 +43,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 cargo build --release --locked --bin hookgate
-bench_bin() {
-  cargo bench --locked --bench "$1" --no-run --message-format=json 2>/dev/null |
-    python3 -c 'import json,sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == sys.argv[1]:
-        print(m["executable"])' "$1" | tail -1
-}
+. scripts/bench-bin.sh
 cargo bench --locked --bench load --bench passthrough --no-run
 load=$(bench_bin load)
 passthrough=$(bench_bin passthrough)

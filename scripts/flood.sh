@@ -47,14 +47,7 @@ fi
 
 cargo build --release --locked --bin hookgate
 cargo bench --locked --bench flood --no-run
-bench_bin() {
-  cargo bench --locked --bench "$1" --no-run --message-format=json 2>/dev/null |
-    python3 -c 'import json,sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == sys.argv[1]:
-        print(m["executable"])' "$1" | tail -1
-}
+. scripts/bench-bin.sh
 flood=$(bench_bin flood)
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 hookgate=$target_dir/release/hookgate
