@@ -82,8 +82,6 @@ pub const TYPES: [&str; 15] = [
     "unknown",
 ];
 
-/// An object of `data` whose every field is optional: absent fields are
-/// left out of the JSON, and an object with none is left out whole.
 /// A duration in seconds, never negative: a provider's negative value is
 /// left out of the event (the schema's minimum is 0), not published.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -94,8 +92,14 @@ impl Seconds {
     pub fn new(seconds: Number) -> Option<Seconds> {
         (seconds.as_f64()? >= 0.0).then_some(Seconds(seconds))
     }
+
+    pub fn as_f64(&self) -> f64 {
+        self.0.as_f64().unwrap_or_default()
+    }
 }
 
+/// An object of `data` whose every field is optional: absent fields are
+/// left out of the JSON, and an object with none is left out whole.
 macro_rules! object {
     ($(#[$doc:meta])* $name:ident { $($(#[$fdoc:meta])* $field:ident : $ty:ty),+ $(,)? }) => {
         $(#[$doc])*

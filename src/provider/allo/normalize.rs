@@ -157,7 +157,7 @@ impl<'a> Payload<'a> for Body<'a> {
                     to: to_phone.clone(),
                     agent_email: first_text(&[&d.user_email, &d.user_email_camel]),
                     started_at: first_time(&[&d.start_date, &d.start_date_camel]),
-                    duration_seconds: d.duration().and_then(Seconds::new),
+                    duration_seconds: d.duration(),
                     summary: first_text(&[
                         &d.summary,
                         &d.one_sentence_summary,
@@ -207,13 +207,13 @@ impl<'a> Payload<'a> for Body<'a> {
 
 impl<'a> Data<'a> {
     /// `length_in_minutes` × 60, or the `length` text ("5m 30s").
-    fn duration(&self) -> Option<serde_json::Number> {
+    fn duration(&self) -> Option<Seconds> {
         let minutes = self
             .length_in_minutes
             .float()
             .or_else(|| self.length_in_minutes_camel.float());
         if let Some(minutes) = minutes {
-            return seconds(minutes * 60.0);
+            return Seconds::new(seconds(minutes * 60.0)?);
         }
         let text = self.length.as_str()?;
         let mut total = 0.0;
@@ -229,7 +229,10 @@ impl<'a> Data<'a> {
             };
             seen = true;
         }
-        seen.then(|| json_number(total)).flatten()
+        if !seen {
+            return None;
+        }
+        Seconds::new(json_number(total)?)
     }
 
     fn transfer(&self) -> Option<Transfer<'a>> {

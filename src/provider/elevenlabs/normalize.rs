@@ -103,12 +103,9 @@ impl<'a> Body<'a> {
             phone.external_number.text(),
         );
         let start = meta.start_time_unix_secs.float();
-        let duration = meta
-            .call_duration_secs
-            .number()
-            .filter(|n| n.as_f64().is_some_and(|d| d >= 0.0));
+        let duration = meta.call_duration_secs.duration();
         let ended_at = start
-            .zip(duration.as_ref().and_then(|d| d.as_f64()))
+            .zip(duration.as_ref().map(Seconds::as_f64))
             .and_then(|(s, d)| Field::Number(json_number((s + d).floor())?).time());
         event.call = Call {
             id: data.conversation_id.text(),
@@ -118,7 +115,7 @@ impl<'a> Body<'a> {
             agent_id: data.agent_id.text(),
             started_at: meta.start_time_unix_secs.time(),
             ended_at,
-            duration_seconds: duration.and_then(Seconds::new),
+            duration_seconds: duration,
             end_reason: data
                 .failure_reason
                 .text()

@@ -152,9 +152,6 @@ fn route_scheme(setup: SchemeSetup<'_>) -> Result<Box<dyn RouteScheme>, Vec<Setu
 fn sign(secret: &Secret, _body: &[u8], d: &Outgoing<'_>) -> Result<HeaderList, String> {
     super::unknown_option("static", d.options, OPTIONS)?;
     let config = Config::parse(d.options, None).map_err(super::describe)?;
-    if secret.expose().is_empty() {
-        return Err("the token is empty".into());
-    }
     let value = if config.bearer {
         format!("Bearer {}", secret.expose())
     } else {
