@@ -348,8 +348,6 @@ fn negative_durations_are_left_out() {
             _ => 0,
         }
     }
-    let schema: Value = serde_json::from_str(SCHEMA).unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
     let mut negated = 0;
     for (provider, event) in all_fixtures() {
         let p = find(provider).unwrap();
@@ -362,7 +360,8 @@ fn negative_durations_are_left_out() {
             let body = serde_json::to_vec(&doc).unwrap();
             let n = normalize_body(p, &body, false, true);
             let at = format!("{provider}/{event} (as text: {as_text})");
-            assert!(validator.is_valid(&n.doc), "{at}: {}", n.doc);
+            let errors = schema_errors(&n.doc);
+            assert!(errors.is_empty(), "{at}: {errors:?}\n{}", n.doc);
             let call = &n.doc["data"]["call"];
             assert!(call.get("duration_seconds").is_none(), "{at}: {call}");
         }
@@ -372,16 +371,11 @@ fn negative_durations_are_left_out() {
 
 #[test]
 fn every_fixture_validates_against_the_schema_and_keeps_raw_intact() {
-    let schema: Value = serde_json::from_str(SCHEMA).unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
     let fixtures = all_fixtures();
     assert!(fixtures.len() >= 29, "{}", fixtures.len());
     for (provider, event) in fixtures {
         let n = norm(provider, &event);
-        let errors: Vec<String> = validator
-            .iter_errors(&n.doc)
-            .map(|e| format!("{e} at {}", e.instance_path))
-            .collect();
+        let errors = schema_errors(&n.doc);
         assert!(
             errors.is_empty(),
             "{provider}/{event}: {errors:?}\n{}",
@@ -561,18 +555,22 @@ proptest! {
         }
         let body = serde_json::to_vec(&doc).unwrap();
         let n = normalize_body(find(provider).unwrap(), &body, true, true);
-        let errors: Vec<String> = SCHEMA_VALIDATOR
-            .iter_errors(&n.doc)
-            .map(|e| format!("{e} at {}", e.instance_path))
-            .collect();
+        let errors = schema_errors(&n.doc);
         prop_assert!(errors.is_empty(), "{}/{}: {:?}\n{}", provider, event, errors, n.doc);
     }
 }
 
-static SCHEMA_VALIDATOR: std::sync::LazyLock<jsonschema::Validator> =
-    std::sync::LazyLock::new(|| {
+/// What `schema/event.schema.json` finds wrong with an event, each error
+/// with its place (none: the event is valid).
+fn schema_errors(doc: &Value) -> Vec<String> {
+    static VALIDATOR: std::sync::LazyLock<jsonschema::Validator> = std::sync::LazyLock::new(|| {
         jsonschema::validator_for(&serde_json::from_str(SCHEMA).unwrap()).unwrap()
     });
+    VALIDATOR
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect()
+}
 
 /// A JSON scalar, as hostile as a sender could make it: negative, huge or
 /// fractional numbers, empty and odd strings, booleans, null.
